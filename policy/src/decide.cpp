@@ -1,0 +1,141 @@
+// The pure decision function and what surrounds it: to_string(), loopback_for(),
+// describe() and for_process(). Nothing here allocates except for_process().
+#include <fnmatch.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "bindguard/policy.hpp"
+#include "internal.hpp"
+
+namespace bindguard {
+
+using namespace detail;
+
+const char* to_string(Mode v) noexcept { return name_of<Mode>(kModeNames, v); }
+const char* to_string(Action v) noexcept { return name_of<Action>(kActionNames, v); }
+const char* to_string(Protocol v) noexcept {
+    return v == Protocol::other ? "other" : name_of<Protocol>(kRuleProtocolNames, v);
+}
+const char* to_string(LogLevel v) noexcept { return name_of<LogLevel>(kLogLevelNames, v); }
+
+bool detail::glob_matches(const char* pattern, std::string_view subject) noexcept {
+    char buf[kMaxGlobSubject];
+    if (subject.size() >= sizeof buf) return false;
+    std::memcpy(buf, subject.data(), subject.size());
+    buf[subject.size()] = '\0';
+    return fnmatch(pattern, buf, 0) == 0;
+}
+
+namespace {
+
+// True when the optional glob filter is unset or matches subject.
+bool glob_filter_matches(const std::optional<std::string>& pattern, std::string_view subject) noexcept {
+    return !pattern || glob_matches(pattern->c_str(), subject);
+}
+
+// True when the optional equality filter is unset or equals subject.
+bool equal_filter_matches(const std::optional<std::string>& expected, std::string_view subject) noexcept {
+    return !expected || *expected == subject;
+}
+
+// True when every filter that rule sets matches the request.
+bool rule_matches(const Rule& rule, const Request& request) noexcept {
+    if (rule.protocol != Protocol::any && rule.protocol != request.protocol) return false;
+    if (!rule.addresses.empty()) {
+        bool any = false;
+        for (const auto& cidr : rule.addresses) any = any || cidr.contains(request.address);
+        if (!any) return false;
+    }
+    if (!rule.ports.empty()) {
+        bool any = false;
+        const auto port = request.address.port;
+        for (const auto& range : rule.ports) any = any || (range.first <= port && port <= range.last);
+        if (!any) return false;
+    }
+    return equal_filter_matches(rule.service, request.service) &&
+           glob_filter_matches(rule.program, request.program) &&
+           glob_filter_matches(rule.command, request.command);
+}
+
+// The decision for action taken by the rule called name.
+Decision make_decision(const Policy& policy, const Request& request, Action action, const char* name) noexcept {
+    Decision decision{action, request.address, name};
+    if (action == Action::rewrite) decision.address = loopback_for(policy, request.address, request.v6only);
+    return decision;
+}
+
+}  // namespace
+
+Decision decide(const Policy& policy, const Request& request) noexcept {
+    for (const auto& rule : policy.rules)
+        if (rule_matches(rule, request)) return make_decision(policy, request, rule.action, rule.name.c_str());
+    if (is_loopback(request.address)) return make_decision(policy, request, Action::allow, "loopback");
+    if (request.protocol == Protocol::udp && request.address.port == 0 && is_wildcard(request.address) &&
+        policy.udp_ephemeral == UdpEphemeral::allow)
+        return make_decision(policy, request, Action::allow, "udp-ephemeral");
+    return make_decision(policy, request, policy.default_action, "default");
+}
+
+Endpoint loopback_for(const Policy& policy, const Endpoint& requested, bool v6only) noexcept {
+    Endpoint target;
+    if (requested.family == AF_INET) {
+        target = policy.loopback_ipv4;
+    } else {
+        const bool to_mapped_ipv4 =
+            is_v4_mapped(requested) ||
+            (!v6only && is_wildcard(requested) && policy.dual_stack == DualStack::ipv4);
+        target = policy.loopback_ipv6;
+        if (to_mapped_ipv4) {
+            target.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            std::memcpy(target.bytes.data() + 12, policy.loopback_ipv4.bytes.data(), 4);
+        }
+    }
+    target.port = requested.port;
+    target.scope_id = 0;
+    return target;
+}
+
+std::size_t describe(const Request& request, const Decision& decision, bool audit, char* buf,
+                     std::size_t size) noexcept {
+    if (size == 0) return 0;
+    char from[64];
+    format_endpoint(request.address, from, sizeof from);
+    char to[64] = "EACCES";
+    if (decision.action == Action::rewrite) format_endpoint(decision.address, to, sizeof to);
+    const char* prefix = audit && decision.action != Action::allow ? "would-" : "";
+    const char* verb = to_string(decision.action);
+    const char* proto = to_string(request.protocol);
+    const int n = decision.action == Action::allow
+                      ? std::snprintf(buf, size, "allow %s %s", proto, from)
+                      : std::snprintf(buf, size, "%s%s %s %s -> %s", prefix, verb, proto, from, to);
+    if (n < 0) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return static_cast<std::size_t>(n) < size ? static_cast<std::size_t>(n) : size - 1;
+}
+
+Policy for_process(const Policy& policy, std::string_view program, std::string_view command,
+                   std::string_view service) {
+    // Exact, unlike decide(): the subjects are copied to NUL-terminated strings of any length.
+    const std::string program_text(program), command_text(command);
+    const auto glob_ok = [](const std::optional<std::string>& pattern, const std::string& subject) {
+        return !pattern || fnmatch(pattern->c_str(), subject.c_str(), 0) == 0;
+    };
+    Policy result = policy;
+    result.rules.clear();
+    for (const auto& rule : policy.rules) {
+        if (!equal_filter_matches(rule.service, service) || !glob_ok(rule.program, program_text) ||
+            !glob_ok(rule.command, command_text))
+            continue;
+        Rule kept = rule;
+        kept.program.reset();
+        kept.command.reset();
+        kept.service.reset();
+        result.rules.push_back(std::move(kept));
+    }
+    return result;
+}
+
+}  // namespace bindguard

@@ -1,0 +1,83 @@
+// Internal to bindguard_policy: enum spellings (shared by the parser and to_string())
+// and helpers shared between the source files.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bindguard/policy.hpp"
+
+namespace bindguard::detail {
+
+template <class E>
+struct EnumName {
+    E value;
+    const char* name;
+};
+
+inline constexpr EnumName<Mode> kModeNames[] = {{Mode::enforce, "enforce"}, {Mode::audit, "audit"}};
+inline constexpr EnumName<Action> kActionNames[] = {
+    {Action::allow, "allow"}, {Action::rewrite, "rewrite"}, {Action::deny, "deny"}};
+// Only tcp, udp and any may be written in a rule; "other" exists for requests.
+inline constexpr EnumName<Protocol> kRuleProtocolNames[] = {
+    {Protocol::tcp, "tcp"}, {Protocol::udp, "udp"}, {Protocol::any, "any"}};
+inline constexpr EnumName<DualStack> kDualStackNames[] = {{DualStack::ipv4, "ipv4"},
+                                                          {DualStack::ipv6, "ipv6"}};
+inline constexpr EnumName<UdpEphemeral> kUdpEphemeralNames[] = {{UdpEphemeral::allow, "allow"},
+                                                                {UdpEphemeral::apply, "apply"}};
+inline constexpr EnumName<LogSink> kLogSinkNames[] = {{LogSink::stderr_sink, "stderr"},
+                                                      {LogSink::file, "file"},
+                                                      {LogSink::syslog, "syslog"},
+                                                      {LogSink::none, "none"}};
+inline constexpr EnumName<LogFormat> kLogFormatNames[] = {{LogFormat::text, "text"},
+                                                          {LogFormat::json, "json"}};
+inline constexpr EnumName<LogLevel> kLogLevelNames[] = {{LogLevel::error, "error"},
+                                                        {LogLevel::warn, "warn"},
+                                                        {LogLevel::info, "info"},
+                                                        {LogLevel::debug, "debug"}};
+
+// The name of value in table, or "?" when it has none.
+template <class E>
+constexpr const char* name_of(std::span<const EnumName<E>> table, E value) noexcept {
+    for (const auto& entry : table)
+        if (entry.value == value) return entry.name;
+    return "?";
+}
+
+// The value spelled text in table, or nullopt.
+template <class E>
+constexpr std::optional<E> value_of(std::span<const EnumName<E>> table, std::string_view text) noexcept {
+    for (const auto& entry : table)
+        if (text == entry.name) return entry.value;
+    return std::nullopt;
+}
+
+// "a, b, c": the allowed spellings, for error messages.
+template <class E>
+std::string names_list(std::span<const EnumName<E>> table) {
+    std::string out;
+    for (const auto& entry : table) {
+        if (!out.empty()) out += ", ";
+        out += entry.name;
+    }
+    return out;
+}
+
+// fnmatch(3) with flags 0 of subject against pattern; subject is copied into a
+// stack buffer so that no allocation happens. A subject of kMaxGlobSubject
+// characters or more never matches.
+inline constexpr std::size_t kMaxGlobSubject = 4096;
+bool glob_matches(const char* pattern, std::string_view subject) noexcept;
+
+// True when ep is an AF_INET6 endpoint of the form ::ffff:a.b.c.d.
+bool is_v4_mapped(const Endpoint& ep) noexcept;
+
+// Appends a warning for every rule that can never match because an earlier rule
+// matches everything it does (filters, protocol, addresses and ports).
+void find_shadowed_rules(const std::vector<Rule>& rules, const std::string& file,
+                         std::vector<Diagnostic>& out);
+
+}  // namespace bindguard::detail
