@@ -381,6 +381,10 @@ void Validator::read_port(const toml::node& node, std::vector<PortRange>& out) {
         return;
     }
     const auto first = port_number(node, *first_value, first_text);
+    if (dash == std::string_view::npos) {
+        if (first) out.push_back({*first, *first});
+        return;
+    }
     const auto last = port_number(node, *last_value, last_text);
     if (!first || !last) return;
     if (*first > *last)
