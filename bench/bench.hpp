@@ -1,0 +1,35 @@
+// bindguard-bench: what each part registers. The benchmarks are registered at run time
+// (benchmark::RegisterBenchmark) because the policies and the programs they use are
+// found or generated when the binary starts.
+//
+// Naming, which bench/compare relies on:
+//   decide/...   decide() alone, no system call (compare takes its ratio to call/bind-ebadf)
+//   call/...     real calls that the library interposes (bind, listen)
+//   pass/...     calls the library passes through (syscall(), posix_spawn)
+//   threads/...  the loopback bind loop in 1, 2 and 4 threads
+//   startup/...  posix_spawn + waitpid of a whole program
+#pragma once
+
+#include <string>
+
+namespace bgbench {
+
+// decide() with the built-in policy, the Doable example policy and generated policies
+// of 10, 100 and 1000 rules. Exits the process with a message when a policy that the
+// harness itself generates fails to parse or decides differently than expected.
+void register_decide_benchmarks();
+
+// socket()+bind()+close(), the failing bind(), listen() on an unbound socket, syscall().
+// The cases that bind a wildcard address (bare, or auto-bound by listen()) only run in a
+// private network namespace; without one they are registered as skipped, with the reason.
+void register_call_benchmarks(bool in_private_netns);
+
+// Start-up: posix_spawn + waitpid of noop_path and of `node -e 0` (when node is on PATH),
+// and the posix_spawn pass-through with a clean environment.
+void register_spawn_benchmarks(const std::string& noop_path);
+
+// Moves the calling thread (call it before any other thread exists) into a new network
+// namespace with only `lo`, brought up. Returns false and sets error when that fails.
+bool enter_private_netns(std::string& error);
+
+}  // namespace bgbench

@@ -1,0 +1,87 @@
+// bindguard-bench: Google Benchmark binary of the harness (issue 5). Run it through
+// bench/compare, which runs it bare and with LD_PRELOAD=libbindguard.so alternately.
+//
+// Own options (taken out before Google Benchmark sees the command line):
+//   --bg_netns       run in a new network namespace with only `lo` (needs root); the
+//                    cases that bind a wildcard address only run there
+//   --bg_noop=PATH   the do-nothing program for startup/noop (default: next to this binary)
+// Every --benchmark_* option of Google Benchmark works as usual.
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "bench.hpp"
+
+namespace {
+
+struct HarnessOptions {
+    bool private_netns = false;
+    std::string noop_path;
+};
+
+// The directory of this executable, from /proc/self/exe; "." when unknown.
+std::string own_directory() {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return ".";
+    std::string path(buf, static_cast<std::size_t>(n));
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Removes the harness's own options from argv (argc updated) and returns them.
+HarnessOptions take_harness_options(int& argc, char** argv) {
+    HarnessOptions options;
+    options.noop_path = own_directory() + "/bindguard-bench-noop";
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--bg_netns") {
+            options.private_netns = true;
+        } else if (arg.rfind("--bg_noop=", 0) == 0) {
+            options.noop_path = std::string(arg.substr(std::strlen("--bg_noop=")));
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    argv[kept] = nullptr;
+    argc = kept;
+    return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const HarnessOptions options = take_harness_options(argc, argv);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+
+    bool in_private_netns = false;
+    if (options.private_netns) {
+        std::string error;
+        in_private_netns = bgbench::enter_private_netns(error);
+        if (!in_private_netns) std::fprintf(stderr, "bindguard-bench: no private network namespace: %s\n", error.c_str());
+    }
+
+    const char* preload = std::getenv("LD_PRELOAD");
+    const char* policy = std::getenv("BINDGUARD_POLICY");
+    benchmark::AddCustomContext("ld_preload", preload ? preload : "");
+    benchmark::AddCustomContext("bindguard_policy", policy ? policy : "");
+    benchmark::AddCustomContext("private_netns", in_private_netns ? "yes" : "no");
+
+    bgbench::register_decide_benchmarks();
+    bgbench::register_call_benchmarks(in_private_netns);
+    bgbench::register_spawn_benchmarks(options.noop_path);
+
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
