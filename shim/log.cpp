@@ -1,0 +1,478 @@
+#include "log.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace bindguard::shim {
+namespace {
+
+// Room for one line. Every variable part has its own budget below, so a line
+// always fits and a JSON line is always complete.
+constexpr std::size_t kLineCapacity = 8192;
+constexpr std::size_t kProgramBudget = 2048;  // bytes of output for the program path
+constexpr std::size_t kNameBudget = 512;      // service, rule name
+constexpr std::size_t kMessageBudget = 4096;  // error messages, diagnostics
+
+// The lowest fd number for our own descriptors: high, so that a program that
+// dup2()s onto small numbers does not collide with us.
+constexpr int kPreferredLowestFd = 100;
+
+OwnedFd stderr_copy;  // written once during initialisation, then only read
+
+// A NUL-free character buffer on the stack that never overflows: appends beyond
+// the capacity (less one byte kept for the final '\n') are dropped.
+class LineBuffer {
+public:
+    LineBuffer(char* data, std::size_t capacity) noexcept : data_(data), capacity_(capacity - 1) {}
+
+    std::size_t size() const noexcept { return size_; }
+    const char* data() const noexcept { return data_; }
+    std::size_t room() const noexcept { return capacity_ - size_; }
+
+    void add(char c) noexcept {
+        if (size_ < capacity_) data_[size_++] = c;
+    }
+    void add(std::string_view text) noexcept {
+        for (char c : text) add(c);
+    }
+    void add_unsigned(std::uint64_t value, int min_digits = 1) noexcept {
+        char digits[24];
+        int count = 0;
+        do {
+            digits[count++] = static_cast<char>('0' + value % 10);
+            value /= 10;
+        } while (value != 0);
+        while (count < min_digits) digits[count++] = '0';
+        while (count > 0) add(digits[--count]);
+    }
+    void add_signed(std::int64_t value) noexcept {
+        if (value < 0) {
+            add('-');
+            add_unsigned(static_cast<std::uint64_t>(-(value + 1)) + 1);
+        } else {
+            add_unsigned(static_cast<std::uint64_t>(value));
+        }
+    }
+    // Text lines: control characters and backslash as \xNN, so one line stays one
+    // line; at most budget bytes.
+    void add_text(std::string_view text, std::size_t budget) noexcept {
+        std::size_t used = 0;
+        for (unsigned char c : text) {
+            const bool escape = c < 0x20 || c == 0x7f || c == '\\';
+            const std::size_t width = escape ? 4 : 1;
+            if (used + width > budget || width > room()) break;
+            if (escape) {
+                add("\\x");
+                add_hex_byte(c);
+            } else {
+                add(static_cast<char>(c));
+            }
+            used += width;
+        }
+    }
+    // A complete JSON string (quotes included): '"' and '\\' escaped, control
+    // characters and bytes that are not valid UTF-8 as \u00XX, valid UTF-8 kept.
+    // Stops at a character boundary when budget would be exceeded, so the result
+    // is always valid JSON. Needs 2 bytes of room for the quotes.
+    void add_json_string(std::string_view text, std::size_t budget) noexcept {
+        if (budget > room()) budget = room();
+        if (budget < 2) return;
+        add('"');
+        std::size_t used = 2;
+        std::size_t i = 0;
+        while (i < text.size()) {
+            const auto c = static_cast<unsigned char>(text[i]);
+            const std::size_t sequence = utf8_sequence_length(text, i);
+            std::size_t width;
+            if (c == '"' || c == '\\') width = 2;
+            else if (c < 0x20 || c == 0x7f) width = 6;
+            else if (c >= 0x80 && sequence == 0) width = 6;
+            else width = c >= 0x80 ? sequence : 1;
+            if (used + width > budget) break;
+            if (c == '"' || c == '\\') {
+                add('\\');
+                add(static_cast<char>(c));
+                i += 1;
+            } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && sequence == 0)) {
+                add("\\u00");
+                add_hex_byte(c);
+                i += 1;
+            } else {
+                const std::size_t n = c >= 0x80 ? sequence : 1;
+                add(text.substr(i, n));
+                i += n;
+            }
+            used += width;
+        }
+        add('"');
+    }
+    void terminate_line() noexcept { data_[size_++] = '\n'; }  // the byte kept in reserve
+
+private:
+    void add_hex_byte(unsigned char c) noexcept {
+        constexpr char kHex[] = "0123456789abcdef";
+        add(kHex[c >> 4]);
+        add(kHex[c & 0xf]);
+    }
+    // Length of the valid UTF-8 sequence starting at text[i] (2-4), or 0 if the
+    // bytes there are not one (overlong forms, surrogates and > U+10FFFF included).
+    static std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        std::size_t length;
+        std::uint32_t code;
+        if (lead >= 0xc2 && lead <= 0xdf) { length = 2; code = lead & 0x1f; }
+        else if (lead >= 0xe0 && lead <= 0xef) { length = 3; code = lead & 0x0f; }
+        else if (lead >= 0xf0 && lead <= 0xf4) { length = 4; code = lead & 0x07; }
+        else return 0;
+        if (i + length > text.size()) return 0;
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xc0) != 0x80) return 0;
+            code = (code << 6) | (next & 0x3f);
+        }
+        if ((length == 3 && code < 0x800) || (length == 4 && (code < 0x10000 || code > 0x10ffff)) ||
+            (code >= 0xd800 && code <= 0xdfff))
+            return 0;
+        return length;
+    }
+
+    char* data_;
+    std::size_t capacity_;
+    std::size_t size_ = 0;
+};
+
+// "bindguard[PID]: "; the pid is read now because the process may have forked.
+void add_prefix(LineBuffer& line) noexcept {
+    line.add("bindguard[");
+    line.add_unsigned(static_cast<std::uint64_t>(getpid()));
+    line.add("]: ");
+}
+
+// RFC 3339 UTC with milliseconds, e.g. 2026-11-22T04:20:43.123Z. The civil date
+// is computed here (days to year/month/day) because gmtime_r takes a lock.
+void add_timestamp(LineBuffer& line) noexcept {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t seconds = now.tv_sec;
+    std::int64_t days = seconds / 86400;
+    std::int64_t second_of_day = seconds % 86400;
+    if (second_of_day < 0) {
+        second_of_day += 86400;
+        days -= 1;
+    }
+    // Days since 1970-01-01 to a proleptic Gregorian date, counting eras of
+    // 400 years (146097 days) from 0000-03-01 so that leap days come last.
+    const std::int64_t shifted = days + 719468;
+    const std::int64_t era = (shifted >= 0 ? shifted : shifted - 146096) / 146097;
+    const std::int64_t day_of_era = shifted - era * 146097;
+    const std::int64_t year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    const std::int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    const std::int64_t month_index = (5 * day_of_year + 2) / 153;  // 0 = March
+    const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
+    const std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+
+    line.add_unsigned(static_cast<std::uint64_t>(year), 4);
+    line.add('-');
+    line.add_unsigned(static_cast<std::uint64_t>(month), 2);
+    line.add('-');
+    line.add_unsigned(static_cast<std::uint64_t>(day), 2);
+    line.add('T');
+    line.add_unsigned(static_cast<std::uint64_t>(second_of_day / 3600), 2);
+    line.add(':');
+    line.add_unsigned(static_cast<std::uint64_t>(second_of_day / 60 % 60), 2);
+    line.add(':');
+    line.add_unsigned(static_cast<std::uint64_t>(second_of_day % 60), 2);
+    line.add('.');
+    line.add_unsigned(static_cast<std::uint64_t>(now.tv_nsec / 1000000), 3);
+    line.add('Z');
+}
+
+// "EADDRINUSE" etc., or the number when glibc has no name for it.
+void add_errno_name(LineBuffer& line, int error) noexcept {
+    if (const char* name = strerrorname_np(error)) {
+        line.add(name);
+    } else {
+        line.add("errno ");
+        line.add_signed(error);
+    }
+}
+
+// The action as logged: would-rewrite / would-deny in audit mode.
+const char* action_name(const Decision& decision, bool audit) noexcept {
+    if (audit && decision.action == Action::rewrite) return "would-rewrite";
+    if (audit && decision.action == Action::deny) return "would-deny";
+    return to_string(decision.action);
+}
+
+// The lowest fd number to use for our descriptors: kPreferredLowestFd, or less
+// when RLIMIT_NOFILE is small.
+int lowest_private_fd() noexcept {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+        limit.rlim_cur <= static_cast<rlim_t>(kPreferredLowestFd) * 2) {
+        const int half = static_cast<int>(limit.rlim_cur / 2);
+        return half > 3 ? half : 3;
+    }
+    return kPreferredLowestFd;
+}
+
+// Moves fd to a high close-on-exec number and records what it refers to.
+// Returns an empty OwnedFd (fd = -1) on failure, with errno set.
+OwnedFd adopt_fd(int source, bool close_source) noexcept {
+    OwnedFd owned;
+    const int fd = fcntl(source, F_DUPFD_CLOEXEC, lowest_private_fd());
+    const int saved = errno;
+    if (close_source) close(source);
+    if (fd < 0) {
+        errno = saved;
+        return owned;
+    }
+    struct stat status {};
+    if (fstat(fd, &status) != 0) {
+        const int error = errno;
+        close(fd);
+        errno = error;
+        return owned;
+    }
+    owned.fd = fd;
+    owned.device = status.st_dev;
+    owned.inode = status.st_ino;
+    return owned;
+}
+
+// One write() of the whole line (retried on EINTR). Returns 0 or the errno.
+int write_line(int fd, const char* data, std::size_t length) noexcept {
+    for (;;) {
+        const ssize_t written = write(fd, data, length);
+        if (written >= 0) return static_cast<std::size_t>(written) == length ? 0 : EIO;
+        if (errno != EINTR) return errno;
+    }
+}
+
+}  // namespace
+
+bool OwnedFd::still_ours() const noexcept {
+    if (fd < 0) return false;
+    struct stat status {};
+    return fstat(fd, &status) == 0 && status.st_dev == device && status.st_ino == inode;
+}
+
+void take_stderr_copy() noexcept {
+    const int saved = errno;
+    if (stderr_copy.fd < 0) stderr_copy = adopt_fd(STDERR_FILENO, false);
+    errno = saved;
+}
+
+void write_stderr_line(std::string_view message) noexcept {
+    const int saved = errno;
+    char storage[kMessageBudget + 64];
+    LineBuffer line(storage, sizeof storage);
+    add_prefix(line);
+    line.add_text(message, kMessageBudget);
+    line.terminate_line();
+    if (stderr_copy.still_ours()) write_line(stderr_copy.fd, line.data(), line.size());
+    errno = saved;
+}
+
+LogLevel level_of(const Decision& decision) noexcept {
+    return decision.action == Action::allow ? LogLevel::debug : LogLevel::info;
+}
+
+void Logger::open(const LogSettings& settings, Mode mode, const char* program, const char* service) noexcept {
+    const int saved = errno;
+    sink_ = settings.to;
+    format_ = settings.format;
+    level_ = settings.level;
+    mode_ = mode;
+    program_ = program;
+    service_ = service;
+    rate_ = settings.rate;
+    if (sink_ == LogSink::file) {
+        try {
+            file_path_ = settings.path;
+        } catch (...) {
+        }
+        const int fd = ::open(settings.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd >= 0) file_ = adopt_fd(fd, true);
+        if (file_.fd < 0) {
+            const int error = errno;
+            file_failed_.store(true);
+            char storage[kMessageBudget];
+            LineBuffer message(storage, sizeof storage);
+            message.add("error: cannot open log file ");
+            message.add_text(settings.path, kMessageBudget / 2);
+            message.add(": ");
+            message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
+            message.add("; logging to stderr instead");
+            write_stderr_line(std::string_view(message.data(), message.size()));
+        }
+    } else if (sink_ == LogSink::syslog) {
+        openlog("bindguard", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    }
+    errno = saved;
+}
+
+bool Logger::admit(std::uint64_t& dropped) const noexcept {
+    dropped = 0;
+    if (rate_ == 0) return true;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    const std::int64_t second = now.tv_sec;
+    std::int64_t window = rate_window_.load(std::memory_order_relaxed);
+    // The first caller in a new second starts a new window. Racing callers may
+    // see a slightly wrong count around the boundary; a limit, not an account.
+    if (window != second && rate_window_.compare_exchange_strong(window, second, std::memory_order_relaxed))
+        rate_count_.store(0, std::memory_order_relaxed);
+    if (rate_count_.fetch_add(1, std::memory_order_relaxed) < rate_) {
+        dropped = rate_suppressed_.exchange(0, std::memory_order_relaxed);
+        return true;
+    }
+    rate_suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
+void Logger::log(const LogRecord& record) const noexcept {
+    const LogLevel level = level_of(record.decision);
+    if (!enabled(level) || record.request == nullptr) return;
+    const int saved = errno;
+    std::uint64_t dropped = 0;
+    if (!admit(dropped)) {
+        errno = saved;
+        return;
+    }
+    const Request& request = *record.request;
+    const int priority = level == LogLevel::debug ? LOG_DEBUG : LOG_INFO;
+    char storage[kLineCapacity];
+    LineBuffer line(storage, sizeof storage);
+
+    if (format_ == LogFormat::text) {
+        if (dropped > 0) {
+            add_prefix(line);
+            const std::size_t body = line.size();
+            line.add("suppressed ");
+            line.add_unsigned(dropped);
+            line.add(" log lines");
+            line.terminate_line();
+            emit(line.data(), line.size(), body, LOG_WARNING);
+            line = LineBuffer(storage, sizeof storage);
+        }
+        add_prefix(line);
+        const std::size_t body = line.size();
+        char described[512];
+        const std::size_t length = describe(request, record.decision, record.audit, described, sizeof described);
+        line.add(std::string_view(described, length));
+        if (record.error != 0 && !(record.decision.action == Action::deny && !record.audit)) {
+            line.add(" error=");
+            add_errno_name(line, record.error);
+        }
+        line.add(" rule=");
+        line.add_text(record.decision.rule, kNameBudget);
+        line.add(" program=");
+        line.add_text(program_, kProgramBudget);
+        line.add(" service=");
+        line.add_text(*service_ != '\0' ? service_ : "-", kNameBudget);
+        if (std::strcmp(record.call, "bind") != 0) {
+            line.add(" call=");
+            line.add_text(record.call, kNameBudget);
+        }
+        line.terminate_line();
+        emit(line.data(), line.size(), body, priority);
+        errno = saved;
+        return;
+    }
+
+    char requested[64];
+    format_endpoint(request.address, requested, sizeof requested);
+    char result[64];
+    if (record.error != 0) {
+        LineBuffer name(result, sizeof result);
+        add_errno_name(name, record.error);
+        result[name.size()] = '\0';
+    } else if (record.bound != nullptr) {
+        format_endpoint(*record.bound, result, sizeof result);
+    } else {
+        format_endpoint(record.audit ? request.address : record.decision.address, result, sizeof result);
+    }
+    const std::size_t body = 0;
+    line.add("{\"ts\":\"");
+    add_timestamp(line);
+    line.add("\",\"pid\":");
+    line.add_unsigned(static_cast<std::uint64_t>(getpid()));
+    line.add(",\"program\":");
+    line.add_json_string(program_, kProgramBudget);
+    line.add(",\"service\":");
+    line.add_json_string(service_, kNameBudget);
+    line.add(",\"call\":");
+    line.add_json_string(record.call, kNameBudget);
+    line.add(",\"proto\":\"");
+    line.add(to_string(request.protocol));
+    line.add("\",\"requested\":\"");
+    line.add(requested);
+    line.add("\",\"action\":\"");
+    line.add(action_name(record.decision, record.audit));
+    line.add("\",\"result\":\"");
+    line.add(result);
+    line.add("\",\"rule\":");
+    line.add_json_string(record.decision.rule, kNameBudget);
+    line.add(",\"mode\":\"");
+    line.add(to_string(mode_));
+    line.add("\",\"errno\":");
+    line.add_signed(record.error);
+    if (dropped > 0) {
+        line.add(",\"suppressed\":");
+        line.add_unsigned(dropped);
+    }
+    line.add('}');
+    line.terminate_line();
+    emit(line.data(), line.size(), body, priority);
+    errno = saved;
+}
+
+void Logger::write_to_stderr_copy(const char* line, std::size_t length) noexcept {
+    if (stderr_copy.still_ours()) write_line(stderr_copy.fd, line, length);
+}
+
+void Logger::emit(const char* line, std::size_t length, std::size_t body_offset, int priority) const noexcept {
+    switch (sink_) {
+        case LogSink::none:
+            return;
+        case LogSink::syslog:
+            // Without the trailing newline; syslog adds "bindguard[PID]: " itself.
+            syslog(priority, "%.*s", static_cast<int>(length - body_offset - 1), line + body_offset);
+            return;
+        case LogSink::stderr_sink:
+            write_to_stderr_copy(line, length);
+            return;
+        case LogSink::file:
+            break;
+    }
+    if (!file_failed_.load(std::memory_order_relaxed)) {
+        int error = 0;
+        const char* why = nullptr;
+        if (!file_.still_ours()) why = "its file descriptor was closed or replaced by the program";
+        else if ((error = write_line(file_.fd, line, length)) == 0) return;
+        // The first failure is announced once, then everything goes to stderr.
+        if (!file_failed_.exchange(true)) {
+            char storage[kMessageBudget];
+            LineBuffer message(storage, sizeof storage);
+            message.add("error: cannot write log file ");
+            message.add_text(file_path_, kMessageBudget / 2);
+            message.add(": ");
+            message.add(why != nullptr ? why : (strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error"));
+            message.add("; logging to stderr from now on");
+            write_stderr_line(std::string_view(message.data(), message.size()));
+        }
+    }
+    write_to_stderr_copy(line, length);
+}
+
+}  // namespace bindguard::shim

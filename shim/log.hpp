@@ -1,0 +1,109 @@
+// Logging of the shim: one line per decision, built in a stack buffer and written
+// with a single write(). Nothing here allocates or locks after Logger::open(),
+// except the syslog sink (glibc's syslog() takes its own lock; acceptable only
+// because it is the logging path, and only when log.to = "syslog").
+//
+// Sinks:
+//  - stderr: a close-on-exec duplicate of fd 2 taken at start-up at a high fd
+//    number. Its (st_dev, st_ino) is remembered and checked with fstat() before
+//    every write, so a line is dropped, never written, when the program has
+//    closed that number and reused it for something else.
+//  - file:   log.path opened O_APPEND|O_CREAT at start-up (several processes can
+//    share it; one write() per line keeps lines whole), also at a high number
+//    and checked the same way.
+//  - syslog: openlog("bindguard", LOG_PID|LOG_NDELAY, LOG_DAEMON).
+//  - none.
+// A file sink that fails (cannot be opened, a write fails, the fd was replaced)
+// falls back to the stderr copy for good, announced by one error line.
+//
+// Rate limit: log.rate lines per second per process (0 = unlimited), counted
+// with atomics. Text: the first line after suppressed lines is preceded by a
+// separate line "bindguard[PID]: suppressed N log lines". JSON: that line
+// carries the field "suppressed": N.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bindguard/policy.hpp"
+
+namespace bindguard::shim {
+
+// A file descriptor of ours and the identity of the file it referred to when
+// we opened it.
+struct OwnedFd {
+    int fd = -1;
+    dev_t device = 0;
+    ino_t inode = 0;
+
+    // True when fd is open and still refers to the same file (fstat).
+    bool still_ours() const noexcept;
+};
+
+// Takes the close-on-exec duplicate of fd 2 (once, at initialisation, before
+// anything can log). Does nothing if fd 2 is closed.
+void take_stderr_copy() noexcept;
+
+// Writes "bindguard[PID]: " + message + "\n" to the stderr copy with one write()
+// (truncated to a few KiB). Used for initialisation errors and policy
+// diagnostics, which always go to stderr whatever log.to says. errno is kept.
+void write_stderr_line(std::string_view message) noexcept;
+
+// Everything a decision line says.
+struct LogRecord {
+    const char* call = "bind";             // "bind" or "listen"
+    const Request* request = nullptr;      // what was asked
+    Decision decision;                     // what was enforced (for audit: what would be)
+    bool audit = false;                    // mode = "audit": actions read would-*
+    int error = 0;                         // errno of the call as the program sees it, 0 on success
+    const Endpoint* bound = nullptr;       // the socket's address after the call, if known
+};
+
+// The level a decision line is logged at: debug for allow, info otherwise.
+LogLevel level_of(const Decision& decision) noexcept;
+
+class Logger {
+public:
+    // Opens the sink described by settings. Runs once during initialisation:
+    // may allocate and do I/O. program and service must outlive the Logger (they
+    // live in the never-destroyed process state). Never throws.
+    void open(const LogSettings& settings, Mode mode, const char* program, const char* service) noexcept;
+
+    // True when a line of this level would be written (before the rate limit).
+    bool enabled(LogLevel level) const noexcept { return level <= level_ && sink_ != LogSink::none; }
+
+    // Logs one decision (if its level is enabled and the rate allows). errno is kept.
+    void log(const LogRecord& record) const noexcept;
+
+private:
+    // Writes a finished line (ending in '\n') to the sink; body is the part after
+    // the "bindguard[PID]: " prefix, used for syslog, which adds its own prefix.
+    void emit(const char* line, std::size_t length, std::size_t body_offset, int priority) const noexcept;
+    // One write() of a whole line to the stderr copy, if it is still ours.
+    static void write_to_stderr_copy(const char* line, std::size_t length) noexcept;
+    // Admits a line under log.rate; dropped receives the count of lines
+    // suppressed since the last admitted one.
+    bool admit(std::uint64_t& dropped) const noexcept;
+
+    LogSink sink_ = LogSink::none;
+    LogFormat format_ = LogFormat::text;
+    LogLevel level_ = LogLevel::info;
+    Mode mode_ = Mode::enforce;
+    const char* program_ = "";
+    const char* service_ = "";
+    std::string file_path_;
+    OwnedFd file_;
+
+    // The only parts that change after initialisation (all atomics, no locks).
+    mutable std::atomic<bool> file_failed_{false};
+    std::uint32_t rate_ = 0;
+    mutable std::atomic<std::int64_t> rate_window_{-1};
+    mutable std::atomic<std::uint32_t> rate_count_{0};
+    mutable std::atomic<std::uint64_t> rate_suppressed_{0};
+};
+
+}  // namespace bindguard::shim

@@ -1,0 +1,108 @@
+#include "sockaddr.hpp"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace bindguard::shim {
+namespace {
+
+// The kernel's minimum length of an AF_INET6 address (no sin6_scope_id), see
+// inet6_bind_sk() in Linux: SIN6_LEN_RFC2133.
+constexpr socklen_t kMinimumInet6Length = 24;
+
+void read_inet(const sockaddr_in& in, Endpoint& out) noexcept {
+    out = Endpoint{};
+    out.family = AF_INET;
+    std::memcpy(out.bytes.data(), &in.sin_addr, 4);
+    out.port = ntohs(in.sin_port);
+}
+
+// scope_id is only read when the caller's length covers it, as in the kernel.
+void read_inet6(const sockaddr_in6& in6, socklen_t len, Endpoint& out) noexcept {
+    out = Endpoint{};
+    out.family = AF_INET6;
+    std::memcpy(out.bytes.data(), &in6.sin6_addr, 16);
+    out.port = ntohs(in6.sin6_port);
+    out.scope_id = len >= sizeof(sockaddr_in6) ? in6.sin6_scope_id : 0;
+}
+
+}  // namespace
+
+bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, Endpoint& out) noexcept {
+    if (addr == nullptr || len < sizeof(sa_family_t)) return false;
+    // Copy only what the caller said it gave us; the rest stays zero.
+    sockaddr_storage copy{};
+    std::memcpy(&copy, addr, std::min<std::size_t>(len, sizeof copy));
+    const sa_family_t family = copy.ss_family;
+
+    if (socket_domain == AF_INET) {
+        if (len < sizeof(sockaddr_in)) return false;
+        sockaddr_in in;
+        std::memcpy(&in, &copy, sizeof in);
+        if (family == AF_INET) {
+            read_inet(in, out);
+            return true;
+        }
+        // The kernel's compatibility rule (__inet_bind): AF_UNSPEC with INADDR_ANY
+        // is bound as AF_INET 0.0.0.0; any other AF_UNSPEC fails with EAFNOSUPPORT.
+        if (family == AF_UNSPEC && in.sin_addr.s_addr == htonl(INADDR_ANY)) {
+            read_inet(in, out);
+            return true;
+        }
+        return false;
+    }
+    if (socket_domain == AF_INET6) {
+        if (family != AF_INET6 || len < kMinimumInet6Length) return false;
+        sockaddr_in6 in6;
+        std::memcpy(&in6, &copy, sizeof in6);
+        read_inet6(in6, len, out);
+        return true;
+    }
+    return false;
+}
+
+bool read_kernel_address(const sockaddr_storage& storage, socklen_t len, Endpoint& out) noexcept {
+    if (storage.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
+        sockaddr_in in;
+        std::memcpy(&in, &storage, sizeof in);
+        read_inet(in, out);
+        return true;
+    }
+    if (storage.ss_family == AF_INET6 && len >= kMinimumInet6Length) {
+        sockaddr_in6 in6;
+        std::memcpy(&in6, &storage, sizeof in6);
+        read_inet6(in6, len, out);
+        return true;
+    }
+    return false;
+}
+
+socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) noexcept {
+    storage = sockaddr_storage{};
+    if (endpoint.family == AF_INET) {
+        sockaddr_in in{};
+        in.sin_family = AF_INET;
+        in.sin_port = htons(endpoint.port);
+        std::memcpy(&in.sin_addr, endpoint.bytes.data(), 4);
+        std::memcpy(&storage, &in, sizeof in);
+        return sizeof in;
+    }
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(endpoint.port);
+    std::memcpy(&in6.sin6_addr, endpoint.bytes.data(), 16);
+    in6.sin6_scope_id = endpoint.scope_id;
+    std::memcpy(&storage, &in6, sizeof in6);
+    return sizeof in6;
+}
+
+bool local_address(int fd, Endpoint& out) noexcept {
+    sockaddr_storage storage{};
+    socklen_t len = sizeof storage;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
+    return read_kernel_address(storage, len, out);
+}
+
+}  // namespace bindguard::shim

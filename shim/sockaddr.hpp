@@ -1,0 +1,34 @@
+// Conversions between the caller's socket addresses and policy Endpoints.
+// The caller's memory is only ever read, and never beyond the length it gave.
+#pragma once
+
+#include <sys/socket.h>
+
+#include "bindguard/policy.hpp"
+
+namespace bindguard::shim {
+
+// Reads the address a caller passed to bind() on a socket of domain socket_domain
+// (its SO_DOMAIN) into out. Returns true when it is an IP address the policy
+// decides on; false when the call must go to the kernel untouched so that the
+// kernel gives its own answer: NULL, a length too short for the family (AF_INET
+// needs sizeof(sockaddr_in); AF_INET6 needs 24 bytes, SIN6_LEN_RFC2133, exactly as
+// the kernel checks), a family other than AF_INET/AF_INET6, or a family that does
+// not match the socket. One kernel quirk is followed: on an AF_INET socket the
+// kernel binds an AF_UNSPEC address whose s_addr is INADDR_ANY as 0.0.0.0, so
+// that is read as the AF_INET wildcard (it must not be a way around the policy).
+bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, Endpoint& out) noexcept;
+
+// Reads an address the kernel wrote (getsockname) into out. Returns false for a
+// family other than AF_INET/AF_INET6.
+bool read_kernel_address(const sockaddr_storage& storage, socklen_t len, Endpoint& out) noexcept;
+
+// Writes endpoint as a sockaddr_in or sockaddr_in6 into storage (zeroed first)
+// and returns the length to give to bind().
+socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) noexcept;
+
+// The local address of fd (getsockname into a sockaddr_storage). Returns false
+// when getsockname fails or the family is not AF_INET/AF_INET6; errno may change.
+bool local_address(int fd, Endpoint& out) noexcept;
+
+}  // namespace bindguard::shim

@@ -1,0 +1,174 @@
+#include "state.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "real.hpp"
+
+namespace bindguard::shim {
+namespace {
+
+constexpr const char* kSystemPolicyPath = "/etc/bindguard/policy.toml";
+
+enum Status : int { not_started, running, ready, failed };
+
+std::atomic<int> status{not_started};
+// Which thread of which process is building the state (valid while running).
+std::atomic<pid_t> builder_thread{0};
+std::atomic<pid_t> builder_process{0};
+
+// Static storage for the one State; never destroyed.
+alignas(State) unsigned char state_storage[sizeof(State)];
+State* state = nullptr;  // set before status becomes ready (release)
+
+// The whole content of a /proc file (read() loop; these files report size 0).
+std::string read_proc_file(const char* path) {
+    std::string content;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return content;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t count = read(fd, buffer, sizeof buffer);
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) break;
+        content.append(buffer, static_cast<std::size_t>(count));
+    }
+    close(fd);
+    return content;
+}
+
+std::string program_path() {
+    std::vector<char> buffer(4096);
+    for (;;) {
+        const ssize_t length = readlink("/proc/self/exe", buffer.data(), buffer.size());
+        if (length < 0) return {};
+        if (static_cast<std::size_t>(length) < buffer.size()) return std::string(buffer.data(), length);
+        buffer.resize(buffer.size() * 2);
+    }
+}
+
+// argv joined by single spaces (the NULs of /proc/self/cmdline).
+std::string command_line() {
+    std::string command = read_proc_file("/proc/self/cmdline");
+    while (!command.empty() && command.back() == '\0') command.pop_back();
+    for (char& c : command)
+        if (c == '\0') c = ' ';
+    return command;
+}
+
+// The policy named by BINDGUARD_POLICY, else /etc/bindguard/policy.toml if
+// anything exists at that path, else the built-in one. A policy that cannot be
+// loaded gives the fail-closed policy and its diagnostics (printed later).
+// An empty BINDGUARD_POLICY counts as unset.
+Policy load_policy(std::vector<Diagnostic>& diagnostics) {
+    std::string path;
+    if (const char* named = std::getenv("BINDGUARD_POLICY"); named != nullptr && *named != '\0') {
+        path = named;
+    } else {
+        struct stat status {};
+        if (lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) path = kSystemPolicyPath;
+    }
+    if (path.empty()) return builtin_policy();
+    LoadResult loaded = load_policy_file(path);
+    diagnostics = std::move(loaded.diagnostics);
+    if (loaded.ok()) return std::move(*loaded.policy);
+    return fail_closed_policy(path);
+}
+
+void build_state() noexcept {
+    take_stderr_copy();
+    try {
+        resolve_real_functions();
+        std::vector<Diagnostic> diagnostics;
+        Policy policy = load_policy(diagnostics);
+        const char* service = std::getenv("BINDGUARD_SERVICE");
+        auto* built = new (state_storage) State{};
+        built->program = program_path();
+        built->command = command_line();
+        built->service = service != nullptr ? service : "";
+        built->policy = for_process(policy, built->program, built->command, built->service);
+        built->logger.open(built->policy.log, built->policy.mode, built->program.c_str(),
+                           built->service.c_str());
+        // Diagnostics always go to stderr, one line each: errors always, warnings
+        // when the level asks for them.
+        for (const Diagnostic& diagnostic : diagnostics)
+            if (diagnostic.severity == Diagnostic::Severity::error || built->policy.log.level >= LogLevel::warn)
+                write_stderr_line(diagnostic.to_string());
+        state = built;
+        status.store(ready, std::memory_order_release);
+    } catch (...) {
+        write_stderr_line(
+            "error: initialisation failed (out of memory?); every non-loopback bind and listen is denied");
+        status.store(failed, std::memory_order_release);
+    }
+}
+
+}  // namespace
+
+void initialise_once() noexcept {
+    int expected = not_started;
+    if (!status.compare_exchange_strong(expected, running, std::memory_order_acq_rel)) return;
+    // Marked running BEFORE setup runs: a bind() from inside the setup sees that
+    // its own thread is the builder and uses the bootstrap decision.
+    builder_process.store(getpid(), std::memory_order_relaxed);
+    builder_thread.store(gettid(), std::memory_order_release);
+    const int saved = errno;
+    build_state();
+    errno = saved;
+}
+
+const State* process_state() noexcept {
+    for (;;) {
+        const int current = status.load(std::memory_order_acquire);
+        if (current == ready) return state;
+        if (current == failed) return nullptr;
+        if (current == not_started) {
+            initialise_once();
+            continue;
+        }
+        // running: it may be our own thread (recursion from the setup), or a
+        // builder thread that fork() left behind in the parent.
+        const pid_t builder = builder_thread.load(std::memory_order_acquire);
+        if (builder == gettid() || builder_process.load(std::memory_order_relaxed) != getpid()) {
+            if (builder != 0) return nullptr;
+        }
+        sched_yield();
+    }
+}
+
+Decision bootstrap_decision(const Request& request) noexcept {
+    Decision decision;
+    decision.action = is_loopback(request.address) ? Action::allow : Action::deny;
+    decision.address = request.address;
+    decision.rule = "fail-closed";
+    return decision;
+}
+
+Request make_request(const State* current, const Endpoint& address, Protocol protocol, bool v6only) noexcept {
+    Request request;
+    request.address = address;
+    request.protocol = protocol;
+    request.v6only = v6only;
+    if (current != nullptr) {
+        request.program = current->program;
+        request.command = current->command;
+        request.service = current->service;
+    }
+    return request;
+}
+
+namespace {
+// Runs when the library is loaded. A bind() from an earlier constructor has
+// already built the state through process_state(); then this does nothing.
+__attribute__((constructor)) void bindguard_constructor() { initialise_once(); }
+}  // namespace
+
+}  // namespace bindguard::shim

@@ -1,0 +1,48 @@
+// The process state of the shim: built once, then read without locks.
+//
+// Invariant: the State is immutable after initialisation. It is built exactly
+// once (constructor or first bind/listen, whichever comes first) in static
+// storage with placement new, published with a release store, and never
+// destroyed (no atexit destructor), so a bind() from another library's
+// destructor, or from any thread at any time, reads a complete, unchanging
+// object. The only exceptions are the Logger's atomics (rate limit, file-sink
+// failure), which are designed for concurrent use.
+#pragma once
+
+#include <string>
+
+#include "bindguard/policy.hpp"
+#include "log.hpp"
+
+namespace bindguard::shim {
+
+struct State {
+    // The policy specialised for this process by for_process(), so that decide()
+    // on the hot path runs no fnmatch(3).
+    Policy policy;
+    std::string program;  // readlink(/proc/self/exe)
+    std::string command;  // /proc/self/cmdline, arguments joined by single spaces
+    std::string service;  // BINDGUARD_SERVICE, empty when unset
+    Logger logger;
+};
+
+// The state, built first if needed. Returns nullptr when there is none to use:
+// the calling thread is the one building it (a bind() from inside the
+// initialisation), the initialisation was interrupted by fork(), or it failed
+// completely. The caller then uses bootstrap_decision(). Other threads that
+// arrive while the state is being built wait for it (sched_yield). Never
+// allocates or locks once the state exists. errno may change.
+const State* process_state() noexcept;
+
+// Builds the state now; called by the library's constructor.
+void initialise_once() noexcept;
+
+// The decision when no state can be used: fail closed, as simply as possible.
+// Loopback is allowed, everything else denied (rule "fail-closed"). Not logged.
+Decision bootstrap_decision(const Request& request) noexcept;
+
+// The Request for an address on a socket, filled with the process facts of
+// state (which may be nullptr).
+Request make_request(const State* state, const Endpoint& address, Protocol protocol, bool v6only) noexcept;
+
+}  // namespace bindguard::shim

@@ -1,0 +1,553 @@
+/* bg-bindtest: performs one bind/listen scenario given on its command line and
+ * prints one machine-readable line about it, e.g.
+ *     ret=0 errno=0 local=127.0.0.1:41234
+ * so that the tests can run it with and without libbindguard.so and compare.
+ * It exits 0 unless its own setup fails (exit 2, message on stderr); the result
+ * of the call under test is only ever reported, never turned into the status.
+ *
+ * Scenarios (ADDR is 1.2.3.4:P or [v6]:P; PROTO is tcp or udp, tcp6/udp6 also
+ * accepted, the family always comes from ADDR):
+ *   bind PROTO ADDR [v6only=0|1] [listen] [hold]
+ *   listen-unbound tcp|tcp6 [v6only=0|1] [hold]    listen() on a socket never bound
+ *   bind-null                       bind(fd, NULL, 16) on a TCP socket
+ *   bind-short inet|inet6 LEN       wildcard address with addrlen LEN
+ *   bind-badfd                      bind(-1, ...) and bind on a closed number
+ *   bind-notsock                    bind() on a pipe
+ *   bind-family N                   AF_INET socket, sockaddr_in 0.0.0.0:0 with sin_family N
+ *   bind-mismatch                   AF_INET6 socket, AF_INET address
+ *   unix PATH                       AF_UNIX stream bind + listen
+ *   netlink                         AF_NETLINK bind
+ *   packet                          AF_PACKET bind to lo
+ *   raw-bind ADDR                   bind by the raw system call instruction (no libc
+ *                                   symbol, invisible to any preload), then listen()
+ *   errno-check ADDR                errno = 1234 before bind() and 4321 before listen();
+ *                                   prints what errno is afterwards
+ *   threads N ADDR                  N threads bind TCP sockets at the same moment
+ *   fork ADDR                       bind in a forked child, then in the parent
+ *   fd-reuse FILE ADDR              closes every fd > 2, puts FILE on the number of the
+ *                                   library's stderr copy, then binds
+ *   repeat N ADDR [pause=MS] [again=K]  N binds (new TCP sockets), then optionally sleeps
+ *                                   and binds K more
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char* what) {
+    fprintf(stderr, "bg-bindtest: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void usage(const char* message) {
+    fprintf(stderr, "bg-bindtest: %s (see the comment at the top of bg-bindtest.c)\n", message);
+    exit(2);
+}
+
+/* Parses ADDR into storage; returns its length. */
+static socklen_t parse_address(const char* text, struct sockaddr_storage* storage) {
+    memset(storage, 0, sizeof *storage);
+    char host[128];
+    const char* colon = strrchr(text, ':');
+    if (colon == NULL || (size_t)(colon - text) >= sizeof host) usage("bad ADDR");
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    const long port = strtol(colon + 1, NULL, 10);
+    if (host[0] == '[') {
+        size_t length = strlen(host);
+        if (length < 2 || host[length - 1] != ']') usage("bad IPv6 ADDR");
+        host[length - 1] = '\0';
+        struct sockaddr_in6* in6 = (struct sockaddr_in6*)storage;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) usage("bad IPv6 ADDR");
+        return sizeof *in6;
+    }
+    struct sockaddr_in* in = (struct sockaddr_in*)storage;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((unsigned short)port);
+    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) usage("bad IPv4 ADDR");
+    return sizeof *in;
+}
+
+/* The local address of fd as text: 127.0.0.1:P, [::1]:P, a unix path, or "-". */
+static void local_text(int fd, char* out, size_t size) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof storage;
+    memset(&storage, 0, sizeof storage);
+    if (getsockname(fd, (struct sockaddr*)&storage, &length) != 0) {
+        snprintf(out, size, "-");
+        return;
+    }
+    char host[INET6_ADDRSTRLEN];
+    if (storage.ss_family == AF_INET) {
+        const struct sockaddr_in* in = (const struct sockaddr_in*)&storage;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
+    } else if (storage.ss_family == AF_INET6) {
+        const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)&storage;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (storage.ss_family == AF_UNIX) {
+        const struct sockaddr_un* un = (const struct sockaddr_un*)&storage;
+        snprintf(out, size, "%s", un->sun_path[0] ? un->sun_path : "-");
+    } else {
+        snprintf(out, size, "family%d", storage.ss_family);
+    }
+}
+
+static int is_listening(int fd) {
+    int value = 0;
+    socklen_t length = sizeof value;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) != 0) return 0;
+    return value != 0;
+}
+
+static void on_term(int signal_number) {
+    (void)signal_number;
+    _exit(0);
+}
+
+/* Keeps the sockets open until SIGTERM/SIGINT. */
+static void hold(void) {
+    fflush(stdout);
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    for (;;) pause();
+}
+
+static int socket_type(const char* proto) {
+    if (strncmp(proto, "tcp", 3) == 0) return SOCK_STREAM;
+    if (strncmp(proto, "udp", 3) == 0) return SOCK_DGRAM;
+    usage("PROTO must be tcp or udp");
+    return -1;
+}
+
+/* Options after the fixed arguments. */
+struct options {
+    int v6only; /* -1: leave the system default */
+    int listen;
+    int hold;
+};
+
+static struct options parse_options(int argc, char** argv, int first) {
+    struct options options = {-1, 0, 0};
+    for (int i = first; i < argc; ++i) {
+        if (strcmp(argv[i], "v6only=0") == 0) options.v6only = 0;
+        else if (strcmp(argv[i], "v6only=1") == 0) options.v6only = 1;
+        else if (strcmp(argv[i], "listen") == 0) options.listen = 1;
+        else if (strcmp(argv[i], "hold") == 0) options.hold = 1;
+        else usage("unknown option");
+    }
+    return options;
+}
+
+static int make_socket(int family, int type, int v6only) {
+    const int fd = socket(family, type, 0);
+    if (fd < 0) die("socket");
+    if (family == AF_INET6 && v6only >= 0 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
+        die("setsockopt IPV6_V6ONLY");
+    return fd;
+}
+
+/* bind PROTO ADDR [v6only=] [listen] [hold] */
+static int scenario_bind(int argc, char** argv) {
+    if (argc < 4) usage("bind PROTO ADDR");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[3], &address);
+    const struct options options = parse_options(argc, argv, 4);
+    const int fd = make_socket(address.ss_family, socket_type(argv[2]), options.v6only);
+    const int ret = bind(fd, (struct sockaddr*)&address, length);
+    const int error = ret == 0 ? 0 : errno;
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d", ret, error);
+    if (options.listen && ret == 0) {
+        const int listen_ret = listen(fd, 16);
+        printf(" listen_ret=%d listen_errno=%d", listen_ret, listen_ret == 0 ? 0 : errno);
+        printf(" listening=%d", is_listening(fd));
+    }
+    printf(" local=%s\n", local);
+    if (options.hold) hold();
+    return 0;
+}
+
+/* listen-unbound tcp|tcp6 [v6only=] [hold] */
+static int scenario_listen_unbound(int argc, char** argv) {
+    if (argc < 3) usage("listen-unbound tcp|tcp6");
+    const int family = strcmp(argv[2], "tcp6") == 0 ? AF_INET6 : AF_INET;
+    const struct options options = parse_options(argc, argv, 3);
+    const int fd = make_socket(family, SOCK_STREAM, options.v6only);
+    const int ret = listen(fd, 16);
+    const int error = ret == 0 ? 0 : errno;
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d listening=%d local=%s\n", ret, error, is_listening(fd), local);
+    if (options.hold) hold();
+    return 0;
+}
+
+static void report(int fd, int ret, int error) {
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d local=%s\n", ret, error, local);
+}
+
+static int scenario_bind_null(void) {
+    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
+    const int ret = bind(fd, NULL, 16);
+    report(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bind_short(int argc, char** argv) {
+    if (argc < 4) usage("bind-short inet|inet6 LEN");
+    const int family = strcmp(argv[2], "inet6") == 0 ? AF_INET6 : AF_INET;
+    const socklen_t length = (socklen_t)strtoul(argv[3], NULL, 10);
+    struct sockaddr_storage address;
+    parse_address(family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &address);
+    const int fd = make_socket(family, SOCK_STREAM, -1);
+    const int ret = bind(fd, (struct sockaddr*)&address, length);
+    report(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bind_badfd(void) {
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const int ret = bind(-1, (struct sockaddr*)&address, length);
+    const int error = ret == 0 ? 0 : errno;
+    const int ret2 = bind(987, (struct sockaddr*)&address, length); /* not open */
+    const int error2 = ret2 == 0 ? 0 : errno;
+    const int ret3 = listen(987, 1);
+    const int error3 = ret3 == 0 ? 0 : errno;
+    printf("ret=%d errno=%d closed_ret=%d closed_errno=%d listen_ret=%d listen_errno=%d\n", ret, error, ret2,
+           error2, ret3, error3);
+    return 0;
+}
+
+static int scenario_bind_notsock(void) {
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) die("pipe");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const int ret = bind(pipe_fds[0], (struct sockaddr*)&address, length);
+    const int error = ret == 0 ? 0 : errno;
+    const int ret2 = listen(pipe_fds[0], 1);
+    printf("ret=%d errno=%d listen_ret=%d listen_errno=%d\n", ret, error, ret2, ret2 == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bind_family(int argc, char** argv) {
+    if (argc < 3) usage("bind-family N");
+    struct sockaddr_in in;
+    memset(&in, 0, sizeof in);
+    in.sin_family = (sa_family_t)strtoul(argv[2], NULL, 10);
+    in.sin_addr.s_addr = htonl(INADDR_ANY);
+    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
+    const int ret = bind(fd, (struct sockaddr*)&in, sizeof in);
+    report(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bind_mismatch(void) {
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const int fd = make_socket(AF_INET6, SOCK_STREAM, -1);
+    const int ret = bind(fd, (struct sockaddr*)&address, length);
+    report(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_unix(int argc, char** argv) {
+    if (argc < 3) usage("unix PATH");
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", argv[2]);
+    unlink(argv[2]);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    const int ret = bind(fd, (struct sockaddr*)&un, sizeof un);
+    const int error = ret == 0 ? 0 : errno;
+    const int listen_ret = listen(fd, 4);
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d listen_ret=%d listen_errno=%d local=%s\n", ret, error, listen_ret,
+           listen_ret == 0 ? 0 : errno, local);
+    unlink(argv[2]);
+    return 0;
+}
+
+static int scenario_netlink(void) {
+    const int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    if (fd < 0) die("socket");
+    struct sockaddr_nl nl;
+    memset(&nl, 0, sizeof nl);
+    nl.nl_family = AF_NETLINK;
+    const int ret = bind(fd, (struct sockaddr*)&nl, sizeof nl);
+    printf("ret=%d errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_packet(void) {
+    const int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    if (fd < 0) die("socket");
+    struct sockaddr_ll ll;
+    memset(&ll, 0, sizeof ll);
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_ALL);
+    ll.sll_ifindex = (int)if_nametoindex("lo");
+    const int ret = bind(fd, (struct sockaddr*)&ll, sizeof ll);
+    printf("ret=%d errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+/* The bind system call without any libc symbol: nothing preloaded can see it.
+ * Returns 0 or -errno. */
+static long raw_bind(int fd, const struct sockaddr* address, socklen_t length) {
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"((long)SYS_bind), "D"((long)fd), "S"((long)address), "d"((long)length)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_bind;
+    register long x0 __asm__("x0") = fd;
+    register long x1 __asm__("x1") = (long)address;
+    register long x2 __asm__("x2") = (long)length;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    return x0;
+#else
+#error "raw_bind: add the system call instruction for this architecture"
+#endif
+}
+
+static int scenario_raw_bind(int argc, char** argv) {
+    if (argc < 3) usage("raw-bind ADDR");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[2], &address);
+    const int fd = make_socket(address.ss_family, SOCK_STREAM, -1);
+    const long bound = raw_bind(fd, (struct sockaddr*)&address, length);
+    if (bound != 0) {
+        errno = (int)-bound;
+        die("raw bind");
+    }
+    char local[256];
+    local_text(fd, local, sizeof local);
+    const int ret = listen(fd, 4);
+    printf("ret=%d errno=%d listening=%d local=%s\n", ret, ret == 0 ? 0 : errno, is_listening(fd), local);
+    return 0;
+}
+
+static int scenario_errno_check(int argc, char** argv) {
+    if (argc < 3) usage("errno-check ADDR");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[2], &address);
+    const int fd = make_socket(address.ss_family, SOCK_STREAM, -1);
+    errno = 1234;
+    const int ret = bind(fd, (struct sockaddr*)&address, length);
+    const int after_bind = errno;
+    errno = 4321;
+    const int listen_ret = listen(fd, 4);
+    const int after_listen = errno;
+    /* A listen() on a never-bound socket too: the library binds it first. */
+    const int fd2 = make_socket(address.ss_family, SOCK_STREAM, -1);
+    errno = 5678;
+    const int unbound_ret = listen(fd2, 4);
+    const int after_unbound = errno;
+    printf("ret=%d errno=%d listen_ret=%d listen_errno=%d unbound_ret=%d unbound_errno=%d\n", ret, after_bind,
+           listen_ret, after_listen, unbound_ret, after_unbound);
+    return 0;
+}
+
+struct thread_job {
+    const struct sockaddr_storage* address;
+    socklen_t length;
+    pthread_barrier_t* barrier;
+    int ret;
+    int error;
+    char local[128];
+};
+
+static void* thread_bind(void* argument) {
+    struct thread_job* job = argument;
+    const int fd = socket(job->address->ss_family, SOCK_STREAM, 0);
+    pthread_barrier_wait(job->barrier);
+    job->ret = bind(fd, (const struct sockaddr*)job->address, job->length);
+    job->error = job->ret == 0 ? 0 : errno;
+    local_text(fd, job->local, sizeof job->local);
+    return NULL;
+}
+
+static int scenario_threads(int argc, char** argv) {
+    if (argc < 4) usage("threads N ADDR");
+    const int count = atoi(argv[2]);
+    if (count < 1 || count > 64) usage("threads: N in 1..64");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[3], &address);
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)count);
+    pthread_t threads[64];
+    struct thread_job jobs[64];
+    for (int i = 0; i < count; ++i) {
+        jobs[i] = (struct thread_job){&address, length, &barrier, -1, 0, ""};
+        if (pthread_create(&threads[i], NULL, thread_bind, &jobs[i]) != 0) die("pthread_create");
+    }
+    int ret = 0;
+    int error = 0;
+    for (int i = 0; i < count; ++i) pthread_join(threads[i], NULL);
+    printf("locals=");
+    for (int i = 0; i < count; ++i) {
+        if (jobs[i].ret != 0 && ret == 0) {
+            ret = jobs[i].ret;
+            error = jobs[i].error;
+        }
+        printf("%s%s", i ? "," : "", jobs[i].local);
+    }
+    printf(" ret=%d errno=%d\n", ret, error);
+    return 0;
+}
+
+static int bind_and_report(const char* prefix, const struct sockaddr_storage* address, socklen_t length) {
+    const int fd = make_socket(address->ss_family, SOCK_STREAM, -1);
+    const int ret = bind(fd, (const struct sockaddr*)address, length);
+    const int error = ret == 0 ? 0 : errno;
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("%sret=%d errno=%d local=%s\n", prefix, ret, error, local);
+    fflush(stdout);
+    return fd;
+}
+
+static int scenario_fork(int argc, char** argv) {
+    if (argc < 3) usage("fork ADDR");
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[2], &address);
+    fflush(stdout);
+    const pid_t child = fork();
+    if (child < 0) die("fork");
+    if (child == 0) {
+        bind_and_report("child ", &address, length);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    bind_and_report("", &address, length);
+    return 0;
+}
+
+/* The fd the library keeps as its copy of stderr: a close-on-exec descriptor
+ * above 2 that refers to the same file as fd 2. */
+static int find_stderr_copy(void) {
+    struct stat err;
+    if (fstat(2, &err) != 0) return -1;
+    DIR* dir = opendir("/proc/self/fd");
+    if (dir == NULL) die("opendir /proc/self/fd");
+    int found = -1;
+    struct dirent* entry;
+    while ((entry = readdir(dir)) != NULL) {
+        const int fd = atoi(entry->d_name);
+        if (fd <= 2 || fd == dirfd(dir)) continue;
+        struct stat status;
+        const int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && (flags & FD_CLOEXEC) && fstat(fd, &status) == 0 && status.st_dev == err.st_dev &&
+            status.st_ino == err.st_ino)
+            found = fd;
+    }
+    closedir(dir);
+    return found;
+}
+
+static int scenario_fd_reuse(int argc, char** argv) {
+    if (argc < 4) usage("fd-reuse FILE ADDR");
+    const int copy = find_stderr_copy();
+    struct rlimit limit;
+    getrlimit(RLIMIT_NOFILE, &limit);
+    const int highest = limit.rlim_cur > 4096 ? 4096 : (int)limit.rlim_cur;
+    for (int fd = 3; fd < highest; ++fd) close(fd);
+    const int file = open(argv[2], O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (file < 0) die("open FILE");
+    if (copy >= 0 && file != copy) {
+        if (dup2(file, copy) != copy) die("dup2");
+        close(file);
+    }
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[3], &address);
+    printf("copyfd=%d ", copy);
+    bind_and_report("", &address, length);
+    return 0;
+}
+
+static int scenario_repeat(int argc, char** argv) {
+    if (argc < 4) usage("repeat N ADDR [pause=MS] [again=K]");
+    const int count = atoi(argv[2]);
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(argv[3], &address);
+    long pause_ms = 0;
+    int again = 0;
+    for (int i = 4; i < argc; ++i) {
+        if (strncmp(argv[i], "pause=", 6) == 0) pause_ms = atol(argv[i] + 6);
+        else if (strncmp(argv[i], "again=", 6) == 0) again = atoi(argv[i] + 6);
+        else usage("unknown option");
+    }
+    int failures = 0;
+    for (int i = 0; i < count + again; ++i) {
+        if (i == count && pause_ms > 0) {
+            struct timespec delay = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+            nanosleep(&delay, NULL);
+        }
+        const int fd = make_socket(address.ss_family, SOCK_STREAM, -1);
+        if (bind(fd, (struct sockaddr*)&address, length) != 0) ++failures;
+        close(fd);
+    }
+    printf("ret=0 errno=0 binds=%d failures=%d\n", count + again, failures);
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) usage("no scenario");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char* scenario = argv[1];
+    if (strcmp(scenario, "bind") == 0) return scenario_bind(argc, argv);
+    if (strcmp(scenario, "listen-unbound") == 0) return scenario_listen_unbound(argc, argv);
+    if (strcmp(scenario, "bind-null") == 0) return scenario_bind_null();
+    if (strcmp(scenario, "bind-short") == 0) return scenario_bind_short(argc, argv);
+    if (strcmp(scenario, "bind-badfd") == 0) return scenario_bind_badfd();
+    if (strcmp(scenario, "bind-notsock") == 0) return scenario_bind_notsock();
+    if (strcmp(scenario, "bind-family") == 0) return scenario_bind_family(argc, argv);
+    if (strcmp(scenario, "bind-mismatch") == 0) return scenario_bind_mismatch();
+    if (strcmp(scenario, "unix") == 0) return scenario_unix(argc, argv);
+    if (strcmp(scenario, "netlink") == 0) return scenario_netlink();
+    if (strcmp(scenario, "packet") == 0) return scenario_packet();
+    if (strcmp(scenario, "raw-bind") == 0) return scenario_raw_bind(argc, argv);
+    if (strcmp(scenario, "errno-check") == 0) return scenario_errno_check(argc, argv);
+    if (strcmp(scenario, "threads") == 0) return scenario_threads(argc, argv);
+    if (strcmp(scenario, "fork") == 0) return scenario_fork(argc, argv);
+    if (strcmp(scenario, "fd-reuse") == 0) return scenario_fd_reuse(argc, argv);
+    if (strcmp(scenario, "repeat") == 0) return scenario_repeat(argc, argv);
+    usage("unknown scenario");
+    return 2;
+}
