@@ -11,6 +11,8 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <tuple>
+#include <type_traits>
 #include <toml++/toml.h>
 
 #include "bindguard/policy.hpp"
