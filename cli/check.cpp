@@ -1,0 +1,44 @@
+// `bindguard check FILE...`: validates policy files.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "policy_source.hpp"
+
+namespace bindguard::cli {
+namespace {
+
+// Validates one file: "FILE: ok (N rules)" on stdout, diagnostics on stderr.
+// Returns true when the file is a valid policy (warnings allowed).
+bool check_one(const std::string& file) {
+    LoadResult result = load_policy_file(file);
+    print_diagnostics(result.diagnostics, std::cerr);
+    if (!result.ok()) return false;
+    std::cout << file << ": ok (" << result.policy->rules.size() << " rules)\n";
+    return true;
+}
+
+// Validates every file, even after a failure. Returns 0 when all are valid, else 1.
+int check_all(const std::vector<std::string>& files) {
+    bool all_valid = true;
+    for (const std::string& file : files) all_valid = check_one(file) && all_valid;
+    return all_valid ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_check_command(CLI::App& app, CommandAction& action) {
+    auto files = std::make_shared<std::vector<std::string>>();
+    CLI::App* sub = app.add_subcommand(
+        "check",
+        "Validate policy files.\n"
+        "Prints \"FILE: ok (N rules)\" to stdout for each valid file, and each problem as\n"
+        "\"FILE:LINE:COL: error: ...\" (or \"warning:\") to stderr.\n"
+        "Exit 0 when every file is valid, 1 when any is not, 2 on a usage error.");
+    sub->add_option("FILE", *files, "Policy files (TOML) to validate")->required();
+    sub->callback([&action, files] { action = [files](const std::vector<std::string>&) { return check_all(*files); }; });
+}
+
+}  // namespace bindguard::cli

@@ -1,0 +1,42 @@
+// The subcommands of `bindguard`. Each add_*_command() adds its subcommand to app and,
+// when that subcommand is the one parsed, stores in `action` the function that runs it.
+// The stored function returns the process exit status.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace bindguard::cli {
+
+using CommandAction = std::function<int(const std::vector<std::string>& passthrough)>;
+
+// Exit statuses shared by the commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;   // invalid policy (check/explain), exposed socket (audit)
+inline constexpr int kExitUsage = 2;     // bad arguments; also: run with an invalid policy, audit error
+inline constexpr int kExitCannotRun = 126;
+inline constexpr int kExitNotFound = 127;
+
+void add_version_command(CLI::App& app, CommandAction& action);
+void add_shim_path_command(CLI::App& app, CommandAction& action);
+void add_check_command(CLI::App& app, CommandAction& action);
+void add_explain_command(CLI::App& app, CommandAction& action);
+void add_run_command(CLI::App& app, CommandAction& action);
+void add_audit_command(CLI::App& app, CommandAction& action);
+
+// For `bindguard run`: the index in args (the arguments after "run") where COMMAND
+// begins - after "--", or at the first argument that is neither an option of `run` nor
+// an option's value. Returns args.size() when there is no COMMAND.
+std::size_t run_command_start(const CLI::App& run, const std::vector<std::string>& args);
+
+// A usage error found after parsing (e.g. a malformed value). Thrown from a command's
+// action; main() prints its message and the command's usage and exits with kExitUsage.
+struct UsageError : CLI::ParseError {
+    explicit UsageError(const std::string& message)
+        : CLI::ParseError("UsageError", message, kExitUsage) {}
+};
+
+}  // namespace bindguard::cli

@@ -1,0 +1,30 @@
+// Which policy applies, found the same way the preload library finds it. The one place
+// in cli/ that knows the lookup order; check, explain, run and audit all use it.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "bindguard/policy.hpp"
+
+namespace bindguard::cli {
+
+inline constexpr const char* kSystemPolicyPath = "/etc/bindguard/policy.toml";
+
+struct PolicySource {
+    std::string path;      // the file; empty for the built-in policy
+    std::string named_by;  // "--policy", "BINDGUARD_POLICY", kSystemPolicyPath or "built-in"
+};
+
+// explicit_path when non-empty; else BINDGUARD_POLICY when set and non-empty; else
+// /etc/bindguard/policy.toml when it exists; else the built-in policy. Returns where it is.
+PolicySource locate_policy(const std::string& explicit_path);
+
+// Loads the policy from source. Returns the parse result (the built-in one always loads).
+LoadResult load_policy(const PolicySource& source);
+
+// Writes each diagnostic as one "FILE:LINE:COL: error|warning: ..." line to out.
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics, std::ostream& out);
+
+}  // namespace bindguard::cli

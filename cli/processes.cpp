@@ -1,0 +1,106 @@
+// Reading /proc/PID/{fd,exe,comm,cmdline,environ,maps}.
+#include "processes.hpp"
+
+#include <dirent.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+namespace bindguard::cli {
+namespace {
+
+// The numeric entries of dir (e.g. pids in /proc, fds in /proc/PID/fd). Returns them
+// sorted; empty when dir cannot be read.
+std::vector<long> numeric_entries(const std::string& dir) {
+    std::vector<long> numbers;
+    DIR* handle = ::opendir(dir.c_str());
+    if (handle == nullptr) return numbers;
+    while (dirent* entry = ::readdir(handle)) {
+        char* end = nullptr;
+        long number = std::strtol(entry->d_name, &end, 10);
+        if (end != entry->d_name && *end == '\0') numbers.push_back(number);
+    }
+    ::closedir(handle);
+    std::sort(numbers.begin(), numbers.end());
+    return numbers;
+}
+
+// readlink(2) as a string. Returns "" on failure.
+std::string read_link(const std::string& path) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+// The whole file. Returns "" when it cannot be read.
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The NUL-separated entries of a /proc file such as cmdline or environ.
+std::vector<std::string> nul_separated(const std::string& text) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\0', start);
+        if (end == std::string::npos) end = text.size();
+        parts.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return parts;
+}
+
+// The value of NAME in /proc/PID/environ. Returns "" when unset or unreadable.
+std::string environment_value(const std::string& environ_text, const std::string& name) {
+    for (const std::string& entry : nul_separated(environ_text))
+        if (entry.starts_with(name + "=")) return entry.substr(name.size() + 1);
+    return "";
+}
+
+// The text of "socket:[INODE]". Returns 0 when link is not a socket.
+std::uint64_t socket_inode(const std::string& link) {
+    if (!link.starts_with("socket:[")) return 0;
+    return std::strtoull(link.c_str() + 8, nullptr, 10);
+}
+
+}  // namespace
+
+std::map<std::uint64_t, std::vector<pid_t>> socket_owners() {
+    std::map<std::uint64_t, std::vector<pid_t>> owners;
+    for (long pid : numeric_entries("/proc")) {
+        std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+        for (long fd : numeric_entries(fd_dir)) {
+            std::uint64_t inode = socket_inode(read_link(fd_dir + "/" + std::to_string(fd)));
+            if (inode == 0) continue;
+            std::vector<pid_t>& pids = owners[inode];
+            if (pids.empty() || pids.back() != pid) pids.push_back(static_cast<pid_t>(pid));
+        }
+    }
+    return owners;
+}
+
+ProcessInfo read_process(pid_t pid) {
+    std::string dir = "/proc/" + std::to_string(pid);
+    ProcessInfo info;
+    info.pid = pid;
+    info.program = read_link(dir + "/exe");
+    if (info.program.ends_with(" (deleted)")) info.program.resize(info.program.size() - 10);
+    info.name = slurp(dir + "/comm");
+    if (!info.name.empty() && info.name.back() == '\n') info.name.pop_back();
+    std::vector<std::string> args = nul_separated(slurp(dir + "/cmdline"));
+    for (const std::string& arg : args) info.command += (info.command.empty() ? "" : " ") + arg;
+    info.service = environment_value(slurp(dir + "/environ"), "BINDGUARD_SERVICE");
+    std::ifstream maps(dir + "/maps");
+    if (maps) {
+        std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+        info.has_library = text.find("/libbindguard.so") != std::string::npos;
+    }
+    return info;
+}
+
+}  // namespace bindguard::cli

@@ -1,0 +1,219 @@
+// `bindguard run [--policy FILE] [--service NAME] [--force] [--] COMMAND [ARGS...]`:
+// checks everything that would make the preload silently not apply, then execs COMMAND
+// in this process with the library in LD_PRELOAD.
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "elf.hpp"
+#include "path_search.hpp"
+#include "policy_source.hpp"
+#include "protectable.hpp"
+#include "shim_locate.hpp"
+
+namespace bindguard::cli {
+namespace {
+
+struct RunOptions {
+    std::string policy;
+    std::string service;
+    bool force = false;
+    std::vector<std::string> command;  // COMMAND ARGS...
+};
+
+// Thrown by a check that refuses to start the program; carries the exit status.
+struct Refusal {
+    int status;
+};
+
+// Prints "bindguard run: MESSAGE" on stderr. Returns nothing.
+void say(const std::string& message) {
+    std::cerr << "bindguard run: " << message << '\n';
+}
+
+// Loads and validates the policy the program will get. Returns normally when it is valid;
+// prints its diagnostics (errors and warnings) and throws Refusal{2} when it is not.
+void require_valid_policy(const RunOptions& options) {
+    PolicySource source = locate_policy(options.policy);
+    LoadResult loaded = load_policy(source);
+    print_diagnostics(loaded.diagnostics, std::cerr);
+    if (loaded.ok()) return;
+    say("refusing to start " + options.command.front() + ": the policy " + source.path + " (from " +
+        source.named_by + ") is invalid; fix it and check it with `bindguard check " + source.path + "`");
+    throw Refusal{kExitUsage};
+}
+
+// Finds the library and proves it loads. Returns its absolute path; throws Refusal{126}.
+std::string require_loadable_shim(const std::string& command) {
+    ShimLocation shim = locate_shim();
+    std::optional<std::string> problem;
+    if (!shim.problem.empty()) problem = shim.problem;
+    else problem = shim_load_error(shim.path);
+    if (!problem) return shim.path;
+    say("refusing to start " + command + ": the bindguard library " + shim.path +
+        (shim.from_env ? " (from BINDGUARD_SHIM)" : "") + " cannot be loaded: " + *problem +
+        "; without it the program would run unprotected. Check the installation "
+        "(`bindguard shim-path`) or BINDGUARD_SHIM.");
+    throw Refusal{kExitCannotRun};
+}
+
+// Finds COMMAND on PATH. Returns the path to exec; throws Refusal{127 or 126} with the
+// message a shell would print.
+std::string require_command(const std::string& command) {
+    ResolvedCommand resolved = resolve_command(command);
+    if (resolved.error == 0) return resolved.path;
+    if (resolved.error == ENOENT) {
+        bool is_path = command.find('/') != std::string::npos;
+        std::cerr << "bindguard: " << command << (is_path ? ": No such file or directory\n" : ": command not found\n");
+        throw Refusal{kExitNotFound};
+    }
+    std::cerr << "bindguard: " << command << ": " << std::strerror(resolved.error) << '\n';
+    throw Refusal{kExitCannotRun};
+}
+
+// Refuses (or, with --force, warns about) a program the preload cannot protect.
+// Returns normally when it may start; throws Refusal{126}.
+void require_protectable(const RunOptions& options, const std::string& program, const std::string& shim) {
+    std::string error;
+    std::optional<ElfFacts> shim_facts = inspect_elf(shim, error);
+    if (!shim_facts) shim_facts = ElfFacts{};
+    std::optional<ProtectionProblem> problem = protection_problem(program, *shim_facts);
+    if (!problem) return;
+    std::string what = problem->checked == program ? program : "its interpreter " + problem->checked;
+    if (options.force) {
+        say("warning: running " + options.command.front() + " UNPROTECTED (--force): " + what + " " + problem->reason);
+        return;
+    }
+    say("refusing to start " + options.command.front() + ": " + what + " " + problem->reason + ".");
+    say(problem->advice + ".");
+    throw Refusal{kExitCannotRun};
+}
+
+// Splits an LD_PRELOAD value (the loader accepts ':' and ' ' as separators).
+// Returns the non-empty entries.
+std::vector<std::string> preload_entries(const std::string& value) {
+    std::vector<std::string> entries;
+    std::string current;
+    for (char c : value + ":") {
+        if (c == ':' || c == ' ') {
+            if (!current.empty()) entries.push_back(current);
+            current.clear();
+        } else {
+            current += c;
+        }
+    }
+    return entries;
+}
+
+// True when entry names the same library as shim (same file, or another libbindguard.so).
+bool is_same_shim(const std::string& entry, const std::string& shim) {
+    auto basename = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
+    if (basename(entry) == basename(shim)) return true;
+    char resolved[PATH_MAX];
+    return ::realpath(entry.c_str(), resolved) != nullptr && shim == resolved;
+}
+
+// The new LD_PRELOAD: the shim first, then the existing entries except other copies of it.
+std::string composed_preload(const std::string& shim) {
+    std::string value = shim;
+    const char* existing = ::getenv("LD_PRELOAD");
+    for (const std::string& entry : preload_entries(existing ? existing : ""))
+        if (!is_same_shim(entry, shim)) value += ":" + entry;
+    return value;
+}
+
+// path made absolute against the current directory and normalised ("a/../b" -> "b";
+// symlinks kept). Returns it.
+std::string absolute_path(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(path, error);
+    return error ? path : absolute.lexically_normal().string();
+}
+
+// Sets LD_PRELOAD, BINDGUARD_POLICY and BINDGUARD_SERVICE for the program. Returns nothing.
+void prepare_environment(const RunOptions& options, const std::string& shim) {
+    ::setenv("LD_PRELOAD", composed_preload(shim).c_str(), 1);
+    if (!options.policy.empty()) ::setenv("BINDGUARD_POLICY", absolute_path(options.policy).c_str(), 1);
+    if (!options.service.empty()) ::setenv("BINDGUARD_SERVICE", options.service.c_str(), 1);
+}
+
+// Replaces this process with the program. Returns only on failure: 126 or 127, message printed.
+int exec_program(const RunOptions& options, const std::string& program) {
+    std::vector<char*> argv;
+    for (const std::string& arg : options.command) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execv(program.c_str(), argv.data());
+    int error = errno;
+    if (error == ENOENT && ::access(program.c_str(), F_OK) == 0) {
+        std::cerr << "bindguard: " << options.command.front() << ": bad interpreter: " << std::strerror(error) << '\n';
+        return kExitCannotRun;
+    }
+    std::cerr << "bindguard: " << options.command.front() << ": cannot execute: " << std::strerror(error) << '\n';
+    return error == ENOENT ? kExitNotFound : kExitCannotRun;
+}
+
+// The whole of `bindguard run`. Returns only when the program was not started.
+int run(RunOptions& options) {
+    if (options.command.empty()) throw UsageError("COMMAND: required: the program to run");
+    try {
+        require_valid_policy(options);
+        std::string shim = require_loadable_shim(options.command.front());
+        std::string program = require_command(options.command.front());
+        require_protectable(options, program, shim);
+        prepare_environment(options, shim);
+        return exec_program(options, program);
+    } catch (const Refusal& refusal) {
+        return refusal.status;
+    }
+}
+
+}  // namespace
+
+std::size_t run_command_start(const CLI::App& run, const std::vector<std::string>& args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--") return i + 1;
+        if (!arg.starts_with("-") || arg == "-") return i;
+        const CLI::Option* option = run.get_option_no_throw(arg.substr(0, arg.find('=')));
+        bool takes_value = option != nullptr && option->get_items_expected_max() > 0;  // flags expect 0
+        if (takes_value && arg.find('=') == std::string::npos) ++i;  // skip its value
+    }
+    return args.size();
+}
+
+void add_run_command(CLI::App& app, CommandAction& action) {
+    auto options = std::make_shared<RunOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "run",
+        "Run COMMAND with the bindguard library preloaded, in this process (exec), so its pid,\n"
+        "signals and exit status are its own. Before that: the policy is validated (invalid: exit 2),\n"
+        "the library must load (else exit 126), COMMAND is looked up on PATH (not found: 127,\n"
+        "not executable: 126), and a program the preload cannot protect is refused with exit 126:\n"
+        "statically linked, Go, set-uid, set-gid, file capabilities (for a #! script: its interpreter).\n"
+        "Sets LD_PRELOAD (library first, existing entries kept), BINDGUARD_POLICY (absolute path,\n"
+        "with --policy) and BINDGUARD_SERVICE (with --service). Messages go to stderr.");
+    sub->add_option("--policy", options->policy, "Policy file for the program (default: BINDGUARD_POLICY, "
+                                                   "else /etc/bindguard/policy.toml, else built-in)");
+    sub->add_option("--service", options->service, "Service name given to the program as BINDGUARD_SERVICE");
+    sub->add_flag("--force", options->force, "Run a program the preload cannot protect anyway, with a warning");
+    sub->footer("COMMAND [ARGS...]: the program and its arguments; everything from COMMAND on is\n"
+                "passed to it unchanged (put -- before COMMAND if it starts with -).");
+    // main() hands over COMMAND [ARGS...] (see run_command_start) as `passthrough`.
+    sub->callback([&action, options] {
+        action = [options](const std::vector<std::string>& passthrough) {
+            options->command = passthrough;
+            return run(*options);
+        };
+    });
+}
+
+}  // namespace bindguard::cli

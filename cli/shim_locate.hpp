@@ -1,0 +1,24 @@
+// Where the preload library that belongs to this `bindguard` is, and whether it loads.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace bindguard::cli {
+
+struct ShimLocation {
+    std::string path;     // absolute and canonical when found; the path looked at otherwise
+    std::string problem;  // empty when the file exists; else why it was not found
+    bool from_env = false;  // BINDGUARD_SHIM named it
+};
+
+// BINDGUARD_SHIM when set and non-empty, else dirname(realpath(/proc/self/exe)) joined
+// with BINDGUARD_SHIM_RELPATH; canonicalised with realpath(3). Returns the location;
+// `problem` is set (and `path` is the uncanonicalised candidate) when the file is missing.
+ShimLocation locate_shim();
+
+// Tries dlopen(path, RTLD_NOW | RTLD_LOCAL) in a forked child, so that this process is
+// left untouched. Returns nullopt when it loads, else the reason (dlerror() text).
+std::optional<std::string> shim_load_error(const std::string& path);
+
+}  // namespace bindguard::cli
