@@ -60,12 +60,12 @@ public:
             add_unsigned(static_cast<std::uint64_t>(value));
         }
     }
-    // Text lines: control characters and backslash as \xNN, so one line stays one
-    // line; at most budget bytes.
+    // Text lines: control characters as \xNN, so that one line stays one line;
+    // at most budget bytes.
     void add_text(std::string_view text, std::size_t budget) noexcept {
         std::size_t used = 0;
         for (unsigned char c : text) {
-            const bool escape = c < 0x20 || c == 0x7f || c == '\\';
+            const bool escape = c < 0x20 || c == 0x7f;
             const std::size_t width = escape ? 4 : 1;
             if (used + width > budget || width > room()) break;
             if (escape) {

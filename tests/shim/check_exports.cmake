@@ -1,0 +1,41 @@
+# Checks the symbol hygiene of libbindguard.so (run with cmake -P):
+#  - `nm -D --defined-only` lists exactly the global symbols of shim/exports.map,
+#  - no C++ (_Z) symbol is exported,
+#  - the library needs no libstdc++/libgcc_s (the C++ runtime is linked statically).
+# Variables: LIBRARY, EXPORTS_MAP, NM, READELF.
+file(READ ${EXPORTS_MAP} map)
+string(REGEX REPLACE "/\\*[^*]*\\*+([^/*][^*]*\\*+)*/" "" map "${map}")  # drop comments
+string(REGEX MATCH "global:([^}]*)local:" globals "${map}")
+string(REGEX MATCHALL "[A-Za-z_][A-Za-z0-9_]*;" expected "${CMAKE_MATCH_1}")
+list(TRANSFORM expected REPLACE ";" "")
+list(SORT expected)
+
+execute_process(COMMAND ${NM} -D --defined-only ${LIBRARY} OUTPUT_VARIABLE nm_out RESULT_VARIABLE nm_status)
+if(NOT nm_status EQUAL 0)
+  message(FATAL_ERROR "nm failed on ${LIBRARY}")
+endif()
+string(REGEX MATCHALL "[^\n]+" nm_lines "${nm_out}")
+set(actual)
+foreach(line IN LISTS nm_lines)
+  string(REGEX MATCH "[^ ]+$" symbol "${line}")
+  string(REGEX REPLACE "@.*" "" symbol "${symbol}")
+  list(APPEND actual ${symbol})
+endforeach()
+list(SORT actual)
+if(NOT actual STREQUAL expected)
+  message(FATAL_ERROR "exported symbols: ${actual}\nexpected (shim/exports.map): ${expected}")
+endif()
+foreach(symbol IN LISTS actual)
+  if(symbol MATCHES "^_Z")
+    message(FATAL_ERROR "C++ symbol exported: ${symbol}")
+  endif()
+endforeach()
+
+execute_process(COMMAND ${READELF} -d ${LIBRARY} OUTPUT_VARIABLE dynamic)
+string(REGEX MATCHALL "Shared library: \\[[^]]+\\]" needed "${dynamic}")
+foreach(entry IN LISTS needed)
+  if(entry MATCHES "libstdc\\+\\+|libgcc_s")
+    message(FATAL_ERROR "libbindguard.so must not need the C++ runtime: ${entry}")
+  endif()
+endforeach()
+message(STATUS "exports: ${actual}; needed: ${needed}")

@@ -1,0 +1,77 @@
+#include "shim_test_util.hpp"
+
+#include <sstream>
+
+namespace shimtest {
+
+Fields fields(const std::string& line) {
+    Fields out;
+    std::istringstream words(line);
+    std::string word;
+    while (words >> word) {
+        const auto equals = word.find('=');
+        if (equals != std::string::npos) out[word.substr(0, equals)] = word.substr(equals + 1);
+    }
+    return out;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream stream(text);
+    std::string line;
+    while (std::getline(stream, line)) out.push_back(line);
+    return out;
+}
+
+std::vector<std::string> log_lines(const std::string& text) {
+    std::vector<std::string> out;
+    for (const auto& line : lines(text))
+        if (line.rfind("bindguard[", 0) == 0 || line.rfind("{\"ts\":", 0) == 0) out.push_back(line);
+    return out;
+}
+
+std::string default_policy() { return bgtest::source_dir() + "/examples/policy/default.toml"; }
+
+std::string write_policy(const std::string& text) {
+    const std::string path = bgtest::temp_dir() + "/policy.toml";
+    bgtest::write_file(path, text);
+    return path;
+}
+
+std::vector<std::string> shim_env(const std::string& policy_path, const std::vector<std::string>& extra) {
+    std::vector<std::string> env = bgtest::shim_env();
+    env.push_back("BINDGUARD_POLICY=" + policy_path);
+    env.push_back("-BINDGUARD_SERVICE");
+    env.insert(env.end(), extra.begin(), extra.end());
+    return env;
+}
+
+bgtest::Result helper(const std::vector<std::string>& args, const std::string& policy_path,
+                      const std::vector<std::string>& extra_env) {
+    std::vector<std::string> argv{bgtest::helper_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return bgtest::run(argv, shim_env(policy_path, extra_env));
+}
+
+bgtest::Result helper_plain(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{bgtest::helper_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return bgtest::run(argv, {"-LD_PRELOAD", "-BINDGUARD_POLICY"});
+}
+
+bgtest::Result in_netns(const std::string& script, const std::string& policy_path) {
+    std::string assignments;
+    for (const auto& entry : shim_env(policy_path))
+        if (entry[0] != '-') assignments += (assignments.empty() ? "" : " ") + entry;
+    return bgtest::run({"unshare", "-n", "sh", "-c", "ip link set lo up && " + script},
+                       {"SHIM_ENV=" + assignments, "HELPER=" + bgtest::helper_path(), "-LD_PRELOAD"});
+}
+
+Fields result_of(const bgtest::Result& result) {
+    for (const auto& line : lines(result.out))
+        if (line.rfind("ret=", 0) == 0 || line.rfind("locals=", 0) == 0 || line.rfind("copyfd=", 0) == 0)
+            return fields(line);
+    return {};
+}
+
+}  // namespace shimtest
