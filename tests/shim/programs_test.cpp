@@ -1,0 +1,2 @@
+// Real programs under the shim (filled in next).
+#include <gtest/gtest.h>
