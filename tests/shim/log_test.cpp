@@ -1,2 +1,258 @@
-// Log formats, sinks and the rate limit of the shim (filled in next).
+// The shim's log lines: text and JSON formats, the sinks (stderr copy, file,
+// none), the fallback of a failing file sink, the rate limit, and the protection
+// against a host that reuses the number of the library's stderr copy.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "shim_test_util.hpp"
+
+namespace {
+
+using namespace shimtest;
+
+std::string escape_regex(const std::string& text) {
+    return std::regex_replace(text, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
+}
+
+std::string policy_with_log(const std::string& log_table, const std::string& rest = "") {
+    return write_policy("version = 1\n" + rest + "[log]\n" + log_table);
+}
+
+int count_containing(const std::vector<std::string>& lines, const std::string& needle) {
+    int count = 0;
+    for (const auto& line : lines) count += line.find(needle) != std::string::npos;
+    return count;
+}
+
+TEST(LogText, RewriteLineHasTheDocumentedFormatAndGoesToStderrOnly) {
+    const auto port = std::to_string(bgtest::free_port());
+    auto result = helper({"bind", "tcp", "0.0.0.0:" + port}, default_policy(), {"BINDGUARD_SERVICE=web"});
+    const auto logs = log_lines(result.err);
+    ASSERT_EQ(logs.size(), 1u) << result.err;
+    const std::regex expected("^bindguard\\[[0-9]+\\]: rewrite tcp 0\\.0\\.0\\.0:" + port + " -> 127\\.0\\.0\\.1:" +
+                              port + " rule=default program=" + escape_regex(bgtest::helper_path()) +
+                              " service=web$");
+    EXPECT_TRUE(std::regex_match(logs[0], expected)) << logs[0];
+    // Never to stdout: stdout holds only the helper's own line.
+    EXPECT_EQ(lines(result.out).size(), 1u) << result.out;
+    EXPECT_EQ(result.out.find("bindguard"), std::string::npos);
+}
+
+TEST(LogText, DenyAndDebugAllowLines) {
+    const auto policy = policy_with_log("level = \"debug\"\n", "[default]\naction = \"deny\"\n");
+    auto denied = helper({"bind", "tcp", "0.0.0.0:0"}, policy);
+    EXPECT_EQ(count_containing(log_lines(denied.err), "]: deny tcp 0.0.0.0:0 -> EACCES rule=default program="), 1)
+        << denied.err;
+    auto allowed = helper({"bind", "tcp", "127.0.0.1:0", "listen"}, policy);
+    const auto logs = log_lines(allowed.err);
+    EXPECT_EQ(count_containing(logs, "]: allow tcp 127.0.0.1:0 rule=loopback program="), 1) << allowed.err;
+    EXPECT_EQ(count_containing(logs, "]: allow tcp 127.0.0.1:"), 2) << allowed.err;  // bind and listen
+    EXPECT_EQ(count_containing(logs, "call=listen"), 1) << allowed.err;
+}
+
+TEST(LogText, ProgramNameWithControlCharactersStaysOneLine) {
+    const std::string dir = bgtest::temp_dir() + "/with \"quote\" and\nnewline";
+    std::filesystem::create_directories(dir);
+    const std::string program = dir + "/bg-bind\ttest";
+    std::filesystem::copy_file(bgtest::helper_path(), program);
+    std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+    auto result = bgtest::run({program, "bind", "tcp", "0.0.0.0:0"}, shim_env(default_policy()));
+    const auto logs = log_lines(result.err);
+    ASSERT_EQ(logs.size(), 1u) << result.err;
+    EXPECT_NE(logs[0].find("with \"quote\" and\\x0anewline/bg-bind\\x09test service=-"), std::string::npos)
+        << logs[0];
+}
+
+// Runs the helper with a JSON policy and returns the parsed log lines.
+std::vector<nlohmann::json> json_lines(const bgtest::Result& result) {
+    std::vector<nlohmann::json> out;
+    for (const auto& line : lines(result.err)) {
+        EXPECT_FALSE(line.empty());
+        auto parsed = nlohmann::json::parse(line, nullptr, false);
+        EXPECT_FALSE(parsed.is_discarded()) << "not one valid JSON line: " << line;
+        if (!parsed.is_discarded()) out.push_back(parsed);
+    }
+    return out;
+}
+
+TEST(LogJson, RewriteDenyAndListenRecords) {
+    const auto policy = policy_with_log("format = \"json\"\n");
+    const auto port = std::to_string(bgtest::free_port());
+    const auto before = std::chrono::system_clock::now();
+    auto result = helper({"bind", "tcp", "0.0.0.0:" + port, "listen"}, policy, {"BINDGUARD_SERVICE=api"});
+    auto records = json_lines(result);
+    ASSERT_EQ(records.size(), 1u) << result.err;
+    const auto& record = records[0];
+    for (const char* key : {"ts", "pid", "program", "service", "call", "proto", "requested", "action", "result",
+                            "rule", "mode", "errno"})
+        EXPECT_TRUE(record.contains(key)) << key << " missing in " << record.dump();
+    const std::string ts = record["ts"];
+    EXPECT_TRUE(std::regex_match(ts, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)"))) << ts;
+    // The timestamp is UTC and now: compare with the clock, formatted independently.
+    const std::time_t now = std::chrono::system_clock::to_time_t(before);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char expected_prefix[32];
+    std::strftime(expected_prefix, sizeof expected_prefix, "%Y-%m-%dT%H:%M", &utc);
+    EXPECT_EQ(ts.substr(0, 13), std::string(expected_prefix).substr(0, 13)) << ts;  // same hour
+    EXPECT_TRUE(record["pid"].is_number_integer());
+    EXPECT_EQ(record["program"], bgtest::helper_path());
+    EXPECT_EQ(record["service"], "api");
+    EXPECT_EQ(record["call"], "bind");
+    EXPECT_EQ(record["proto"], "tcp");
+    EXPECT_EQ(record["requested"], "0.0.0.0:" + port);
+    EXPECT_EQ(record["action"], "rewrite");
+    EXPECT_EQ(record["result"], "127.0.0.1:" + port);
+    EXPECT_EQ(record["rule"], "default");
+    EXPECT_EQ(record["mode"], "enforce");
+    EXPECT_EQ(record["errno"], 0);
+
+    auto unbound = json_lines(helper({"listen-unbound", "tcp"}, policy));
+    ASSERT_EQ(unbound.size(), 1u);
+    EXPECT_EQ(unbound[0]["call"], "listen");
+    EXPECT_EQ(unbound[0]["requested"], "0.0.0.0:0");
+    EXPECT_TRUE(std::regex_match(unbound[0]["result"].get<std::string>(), std::regex(R"(127\.0\.0\.1:[1-9][0-9]*)")))
+        << unbound[0].dump();
+
+    const auto deny = policy_with_log("format = \"json\"\n", "[default]\naction = \"deny\"\n");
+    auto denied = json_lines(helper({"bind", "udp", "[::]:" + port}, deny));
+    ASSERT_EQ(denied.size(), 1u);
+    EXPECT_EQ(denied[0]["action"], "deny");
+    EXPECT_EQ(denied[0]["proto"], "udp");
+    EXPECT_EQ(denied[0]["requested"], "[::]:" + port);
+    EXPECT_EQ(denied[0]["result"], "EACCES");
+    EXPECT_EQ(denied[0]["errno"], EACCES);
+}
+
+TEST(LogJson, AuditModeRecords) {
+    const auto policy = policy_with_log("format = \"json\"\n", "mode = \"audit\"\n");
+    auto result = in_netns("env $SHIM_ENV \"$HELPER\" bind tcp 0.0.0.0:0", policy);
+    auto records = json_lines(result);
+    ASSERT_EQ(records.size(), 1u) << result.err;
+    EXPECT_EQ(records[0]["action"], "would-rewrite");
+    EXPECT_EQ(records[0]["mode"], "audit");
+    EXPECT_TRUE(std::regex_match(records[0]["result"].get<std::string>(), std::regex(R"(0\.0\.0\.0:[1-9][0-9]*)")))
+        << records[0].dump();
+}
+
+TEST(LogJson, StringsAreEscapedSoEveryLineIsValid) {
+    const std::string dir = bgtest::temp_dir() + "/a \"quoted\" dir\\with\nnewline";
+    std::filesystem::create_directories(dir);
+    const std::string program = dir + "/bg \x01 test \xff\xfe";
+    std::filesystem::copy_file(bgtest::helper_path(), program);
+    std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+    const std::string service = "we\"b\\\x1f\xc3\xa9";  // quote, backslash, control, UTF-8 e-acute
+    auto env = shim_env(policy_with_log("format = \"json\"\n"));
+    env.push_back("BINDGUARD_SERVICE=" + service);
+    auto result = bgtest::run({program, "bind", "tcp", "0.0.0.0:0"}, env);
+    auto records = json_lines(result);
+    ASSERT_EQ(records.size(), 1u) << result.err;
+    EXPECT_EQ(lines(result.err).size(), 1u);
+    // Invalid UTF-8 bytes are given as \u00XX (the byte as a code point); all else is exact.
+    EXPECT_EQ(records[0]["program"], dir + "/bg \x01 test \xc3\xbf\xc3\xbe");
+    EXPECT_EQ(records[0]["service"], service);
+}
+
+TEST(LogFile, ManyProcessesAppendWholeLinesToOneFile) {
+    const std::string log = bgtest::temp_dir() + "/bindguard.log";
+    const auto policy = policy_with_log("to = \"file\"\npath = \"" + log + "\"\nrate = 0\n");
+    constexpr int kProcesses = 4;
+    constexpr int kBinds = 50;
+    std::vector<std::thread> threads;
+    std::vector<bgtest::Result> results(kProcesses);
+    for (int i = 0; i < kProcesses; ++i)
+        threads.emplace_back([&, i] { results[i] = helper({"repeat", std::to_string(kBinds), "0.0.0.0:0"}, policy); });
+    for (auto& thread : threads) thread.join();
+    for (const auto& result : results) {
+        EXPECT_EQ(result_of(result)["failures"], "0") << result.out;
+        EXPECT_TRUE(log_lines(result.err).empty()) << result.err;  // the file sink only
+    }
+    const auto written = lines(bgtest::read_file(log));
+    EXPECT_EQ(written.size(), static_cast<std::size_t>(kProcesses * kBinds));
+    const std::regex line("^bindguard\\[[0-9]+\\]: rewrite tcp 0\\.0\\.0\\.0:0 -> 127\\.0\\.0\\.1:0 rule=default "
+                          "program=" + escape_regex(bgtest::helper_path()) + " service=-$");
+    for (const auto& entry : written) EXPECT_TRUE(std::regex_match(entry, line)) << entry;
+    EXPECT_EQ(std::filesystem::status(log).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                  std::filesystem::perms::group_read);
+}
+
+TEST(LogFile, UnopenableFileFallsBackToStderrWithOneErrorLine) {
+    const std::string log = bgtest::temp_dir() + "/missing-dir/bindguard.log";
+    auto result = helper({"repeat", "3", "0.0.0.0:0"}, policy_with_log("to = \"file\"\npath = \"" + log + "\"\n"));
+    const auto logs = log_lines(result.err);
+    EXPECT_EQ(count_containing(logs, "error: cannot open log file " + log + ": No such file or directory"), 1)
+        << result.err;
+    EXPECT_EQ(count_containing(logs, "rewrite tcp 0.0.0.0:0 -> 127.0.0.1:0"), 3) << result.err;
+    EXPECT_EQ(result_of(result)["failures"], "0");
+}
+
+TEST(LogFile, FullDiskFallsBackToStderrWithOneErrorLine) {
+    auto result = helper({"repeat", "3", "0.0.0.0:0"}, policy_with_log("to = \"file\"\npath = \"/dev/full\"\n"));
+    const auto logs = log_lines(result.err);
+    EXPECT_EQ(count_containing(logs, "error: cannot write log file /dev/full: No space left on device"), 1)
+        << result.err;
+    EXPECT_EQ(count_containing(logs, "rewrite tcp 0.0.0.0:0 -> 127.0.0.1:0"), 3) << result.err;
+    EXPECT_EQ(result_of(result)["failures"], "0");
+}
+
+TEST(LogSink, NoneWritesNothing) {
+    auto result = helper({"bind", "tcp", "0.0.0.0:0"}, policy_with_log("to = \"none\"\n"));
+    EXPECT_EQ(result.err, "");
+    EXPECT_EQ(result_of(result)["local"].rfind("127.0.0.1:", 0), 0u);
+}
+
+TEST(LogSink, ReusedStderrCopyNumberIsNeverWrittenTo) {
+    // The host closes every fd above 2 and puts a file of its own on the number of
+    // the library's stderr copy; the library must not write its line into that file.
+    const std::string file = bgtest::temp_dir() + "/host-file";
+    auto result = helper({"fd-reuse", file, "0.0.0.0:0"}, default_policy());
+    auto f = result_of(result);
+    EXPECT_GE(std::stoi(f["copyfd"]), 3) << result.out << result.err;  // the copy existed
+    EXPECT_EQ(f["ret"], "0");
+    EXPECT_EQ(f["local"].rfind("127.0.0.1:", 0), 0u);  // still enforced
+    EXPECT_EQ(bgtest::read_file(file), "");
+    EXPECT_TRUE(log_lines(result.err).empty()) << result.err;
+}
+
+TEST(LogRate, TextSaysHowManyLinesWereSuppressed) {
+    const auto policy = policy_with_log("rate = 5\n");
+    auto result = helper({"repeat", "20", "0.0.0.0:0", "pause=1100", "again=1"}, policy);
+    const auto logs = log_lines(result.err);
+    int rewrites = 0;
+    int suppressed = 0;
+    int suppressed_lines = 0;
+    const std::regex suppressed_line(R"(^bindguard\[[0-9]+\]: suppressed ([0-9]+) log lines$)");
+    for (const auto& line : logs) {
+        std::smatch match;
+        if (std::regex_match(line, match, suppressed_line)) {
+            suppressed += std::stoi(match[1]);
+            ++suppressed_lines;
+        } else if (line.find("rewrite tcp") != std::string::npos) {
+            ++rewrites;
+        }
+    }
+    EXPECT_EQ(rewrites + suppressed, 21) << result.err;
+    EXPECT_LE(rewrites, 11) << result.err;  // 5 per second (the burst may straddle a second)
+    EXPECT_GE(suppressed_lines, 1);
+    ASSERT_GE(logs.size(), 2u);
+    EXPECT_NE(logs[logs.size() - 2].find("suppressed"), std::string::npos) << result.err;
+    EXPECT_NE(logs.back().find("rewrite tcp"), std::string::npos) << result.err;
+}
+
+TEST(LogRate, JsonCarriesTheSuppressedCount) {
+    const auto policy = policy_with_log("rate = 5\nformat = \"json\"\n");
+    auto records = json_lines(helper({"repeat", "20", "0.0.0.0:0", "pause=1100", "again=1"}, policy));
+    int suppressed = 0;
+    for (const auto& record : records) suppressed += record.value("suppressed", 0);
+    EXPECT_EQ(static_cast<int>(records.size()) + suppressed, 21);
+    ASSERT_FALSE(records.empty());
+    EXPECT_GT(records.back().value("suppressed", 0), 0) << records.back().dump();
+}
+
+}  // namespace
