@@ -149,8 +149,8 @@ void print_table(const std::vector<AuditRow>& rows, int exposed, int unprotected
 }
 
 // One socket as a JSON object. Returns it.
-nlohmann::json row_json(const AuditRow& row) {
-    nlohmann::json out = {
+nlohmann::ordered_json row_json(const AuditRow& row) {
+    nlohmann::ordered_json out = {
         {"proto", to_string(row.socket.protocol)},
         {"local", endpoint_text(row.socket.local)},
         {"address", address_text(row.socket.local)},
@@ -165,13 +165,13 @@ nlohmann::json row_json(const AuditRow& row) {
         {"protected", nullptr},
         {"verdict", row.verdict},
         {"unprotected", row.unprotected},
-        {"rule", row.rule.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.rule)},
+        {"rule", row.rule.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.rule)},
     };
     if (row.owner) {
         out["pid"] = row.owner->pid;
         out["program"] = row.owner->program;
         out["command"] = row.owner->command;
-        out["service"] = row.owner->service;
+        if (!row.owner->service.empty()) out["service"] = row.owner->service;
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
     }
     return out;
@@ -179,9 +179,10 @@ nlohmann::json row_json(const AuditRow& row) {
 
 // The whole report as one JSON document on stdout. Returns nothing.
 void print_json(const std::vector<AuditRow>& rows, const std::string& policy, int exposed, int unprotected) {
-    nlohmann::json sockets = nlohmann::json::array();
+    nlohmann::ordered_json sockets = nlohmann::ordered_json::array();
     for (const AuditRow& row : rows) sockets.push_back(row_json(row));
-    nlohmann::json document = {{"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected}};
+    nlohmann::ordered_json document = {
+        {"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected}};
     std::cout << document.dump(2) << '\n';
 }
 

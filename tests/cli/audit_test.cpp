@@ -1,0 +1,272 @@
+// `bindguard audit`: real listeners in a private network namespace (so that nothing is
+// ever exposed on the host and the namespace holds only the test's sockets), with and
+// without the library, judged from the real /proc.
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+
+namespace {
+
+struct AuditRun {
+    int status = -1;         // bindguard audit's exit status
+    std::string out, err;    // its output
+    std::vector<std::string> pids;  // of the background programs, in order
+    std::string setup_err;   // what the script itself printed on stderr
+};
+
+// Quotes text for sh. Returns 'text' with inner quotes escaped.
+std::string quoted(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+// In a new network namespace (lo up): starts each program in the background, waits for
+// its first line of output (bg-bindtest prints its result, then holds the socket), runs
+// `bindguard audit audit_args` (as audit_user when not empty), then stops the programs.
+// Returns what audit did.
+AuditRun audit_in_netns(const std::vector<std::vector<std::string>>& programs, const std::vector<std::string>& audit_args,
+                        const std::string& audit_user = "") {
+    std::string dir = bgtest::temp_dir();
+    std::string script = "ip link set lo up || exit 90\n";
+    for (std::size_t i = 0; i < programs.size(); ++i) {
+        std::string command;
+        for (const std::string& arg : programs[i]) command += quoted(arg) + " ";
+        std::string out = quoted(dir + "/prog" + std::to_string(i) + ".out");
+        script += command + "> " + out + " 2>> " + quoted(dir + "/setup.err") + " &\n";
+        script += "echo $! >> " + quoted(dir + "/pids") + "\n";
+        script += "n=0; until [ -s " + out + " ]; do n=$((n+1)); [ $n -gt 400 ] && exit 91; sleep 0.05; done\n";
+    }
+    std::string audit = quoted(bgtest::cli_path()) + " audit";
+    for (const std::string& arg : audit_args) audit += " " + quoted(arg);
+    if (!audit_user.empty()) audit = "setpriv --reuid=" + audit_user + " --regid=nogroup --clear-groups " + audit;
+    script += audit + " > " + quoted(dir + "/audit.out") + " 2> " + quoted(dir + "/audit.err") + "\n";
+    script += "status=$?\nkill $(cat " + quoted(dir + "/pids") + " 2>/dev/null) 2>/dev/null\nwait\nexit $status\n";
+    bgtest::Result result = bgtest::run({"unshare", "-n", "sh", "-c", script}, clitest::preload_env());
+    AuditRun run;
+    run.status = result.status;
+    run.out = bgtest::read_file(dir + "/audit.out");
+    run.err = bgtest::read_file(dir + "/audit.err") + result.err;
+    run.setup_err = bgtest::read_file(dir + "/setup.err");
+    run.pids = clitest::lines(bgtest::read_file(dir + "/pids"));
+    return run;
+}
+
+// bg-bindtest holding one socket: {helper, "bind", proto, address, ("listen"), "hold"}.
+std::vector<std::string> holder(const std::string& proto, const std::string& address) {
+    std::vector<std::string> argv = {bgtest::helper_path(), "bind", proto, address};
+    if (proto == "tcp") argv.push_back("listen");
+    argv.push_back("hold");
+    return argv;
+}
+
+// The same under `bindguard run [options] --`.
+std::vector<std::string> protected_holder(const std::string& proto, const std::string& address,
+                                          const std::vector<std::string>& options = {}) {
+    std::vector<std::string> argv = {bgtest::cli_path(), "run"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back("--");
+    for (const std::string& arg : holder(proto, address)) argv.push_back(arg);
+    return argv;
+}
+
+// The resolved path of the helper, as /proc/PID/exe shows it.
+std::string helper_real_path() {
+    char buf[PATH_MAX];
+    return ::realpath(bgtest::helper_path().c_str(), buf) ? buf : bgtest::helper_path();
+}
+
+// The table rows (without header and summary) split into their columns; the last
+// column (verdict) keeps its spaces.
+std::vector<std::vector<std::string>> table_rows(const std::string& out) {
+    std::vector<std::string> text = clitest::lines(out);
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 1; i + 1 < text.size(); ++i) {
+        std::istringstream in(text[i]);
+        std::vector<std::string> columns(4);
+        for (std::string& column : columns) in >> column;
+        std::string verdict;
+        std::getline(in >> std::ws, verdict);
+        columns.push_back(verdict);
+        rows.push_back(columns);
+    }
+    return rows;
+}
+
+// The JSON document, parsed; fails the test when it does not parse.
+nlohmann::json parsed(const AuditRun& run) {
+    nlohmann::json document = nlohmann::json::parse(run.out, nullptr, false);
+    EXPECT_FALSE(document.is_discarded()) << run.out;
+    return document;
+}
+
+}  // namespace
+
+TEST(CliAudit, EmptyNamespaceHasNothingExposed) {
+    AuditRun run = audit_in_netns({}, {});
+    EXPECT_EQ(run.status, 0) << run.err;
+    std::vector<std::string> lines = clitest::lines(run.out);
+    ASSERT_EQ(lines.size(), 2u) << run.out;
+    EXPECT_TRUE(lines[0].starts_with("Proto")) << lines[0];
+    EXPECT_EQ(lines[1], "0 sockets, 0 exposed (0 unprotected)");
+}
+
+TEST(CliAudit, LoopbackListenerWithoutLibraryIsOk) {
+    AuditRun run = audit_in_netns({holder("tcp", "127.0.0.1:8080")}, {});
+    EXPECT_EQ(run.status, 0) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 1u) << run.out;
+    EXPECT_EQ(rows[0][0], "tcp");
+    EXPECT_EQ(rows[0][1], "127.0.0.1:8080");
+    ASSERT_EQ(run.pids.size(), 1u);
+    EXPECT_EQ(rows[0][2], run.pids[0] + "/bg-bindtest");
+    EXPECT_EQ(rows[0][3], "no");
+    EXPECT_EQ(rows[0][4], "ok");
+}
+
+TEST(CliAudit, WildcardListenerWithoutLibraryIsExposedAndUnprotected) {
+    AuditRun run = audit_in_netns({holder("tcp", "0.0.0.0:8080"), holder("tcp", "[::]:8081")}, {});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 2u) << run.out;
+    EXPECT_EQ(rows[0][1], "0.0.0.0:8080");
+    EXPECT_EQ(rows[0][3], "no");
+    EXPECT_EQ(rows[0][4], "exposed unprotected");
+    EXPECT_EQ(rows[1][1], "[::]:8081");
+    EXPECT_EQ(rows[1][4], "exposed unprotected");
+    EXPECT_EQ(clitest::lines(run.out).back(), "2 sockets, 2 exposed (2 unprotected)");
+}
+
+TEST(CliAudit, ListenerUnderBindguardRunIsOnLoopbackAndProtected) {
+    AuditRun run = audit_in_netns({protected_holder("tcp", "0.0.0.0:8080"), protected_holder("tcp", "[::]:8081")}, {});
+    EXPECT_EQ(run.status, 0) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 2u) << run.out;
+    EXPECT_EQ(rows[0][1], "127.0.0.1:8080");
+    EXPECT_EQ(rows[1][1], "[::ffff:127.0.0.1]:8081");
+    ASSERT_EQ(run.pids.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(rows[i][2], run.pids[i] + "/bg-bindtest");  // exec kept the pid
+        EXPECT_EQ(rows[i][3], "yes");
+        EXPECT_EQ(rows[i][4], "ok");
+    }
+}
+
+TEST(CliAudit, AllowRuleMakesItAllowed) {
+    std::string policy = clitest::temp_file("allow.toml",
+                                            "version = 1\n"
+                                            "[[rule]]\n"
+                                            "name = \"public-helper\"\n"
+                                            "action = \"allow\"\n"
+                                            "program = \"" + helper_real_path() + "\"\n"
+                                            "port = [8080]\n"
+                                            "protocol = \"tcp\"\n");
+    // The library lets the rule through, so the socket really is on 0.0.0.0 - inside the
+    // namespace; a second, unmatched port of the same program is still exposed.
+    AuditRun run = audit_in_netns({protected_holder("tcp", "0.0.0.0:8080", {"--policy", policy}), holder("tcp", "0.0.0.0:8090")},
+                                  {"--policy", policy});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 2u) << run.out;
+    EXPECT_EQ(rows[0][1], "0.0.0.0:8080");
+    EXPECT_EQ(rows[0][3], "yes");
+    EXPECT_EQ(rows[0][4], "allowed (rule public-helper)");
+    EXPECT_EQ(rows[1][1], "0.0.0.0:8090");
+    EXPECT_EQ(rows[1][4], "exposed unprotected");
+
+    // Alone, the allowed socket leaves nothing exposed.
+    run = audit_in_netns({protected_holder("tcp", "0.0.0.0:8080", {"--policy", policy})}, {"--policy", policy});
+    EXPECT_EQ(run.status, 0) << run.out << run.err;
+}
+
+TEST(CliAudit, ServiceRuleUsesTheProcessEnvironment) {
+    std::string policy = clitest::temp_file("service.toml",
+                                            "version = 1\n"
+                                            "[[rule]]\nname = \"public-api\"\naction = \"allow\"\nservice = \"api\"\n");
+    AuditRun run = audit_in_netns({protected_holder("tcp", "0.0.0.0:4000", {"--policy", policy, "--service", "api"}),
+                                   protected_holder("tcp", "0.0.0.0:4001", {"--policy", policy, "--service", "web"})},
+                                  {"--policy", policy, "--json"});
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 2u) << run.out;
+    EXPECT_EQ(document["sockets"][0]["local"], "0.0.0.0:4000");
+    EXPECT_EQ(document["sockets"][0]["service"], "api");
+    EXPECT_EQ(document["sockets"][0]["verdict"], "allowed");
+    EXPECT_EQ(document["sockets"][1]["local"], "127.0.0.1:4001");  // web: rewritten by the library
+    EXPECT_EQ(document["sockets"][1]["service"], "web");
+    EXPECT_EQ(document["sockets"][1]["verdict"], "ok");
+    EXPECT_EQ(run.status, 0);
+}
+
+TEST(CliAudit, JsonDocument) {
+    AuditRun run = audit_in_netns({holder("tcp", "0.0.0.0:8080"), protected_holder("tcp", "0.0.0.0:8081"), holder("udp", "0.0.0.0:5353")},
+                                  {"--json"});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_TRUE(document.is_object());
+    EXPECT_EQ(document["exposed"], 2);
+    EXPECT_EQ(document["unprotected"], 2);
+    EXPECT_EQ(document["policy"], "<built-in>");
+    const nlohmann::json& sockets = document["sockets"];
+    ASSERT_TRUE(sockets.is_array());
+    ASSERT_EQ(sockets.size(), 3u) << run.out;
+    ASSERT_EQ(run.pids.size(), 3u);
+
+    EXPECT_EQ(sockets[0]["proto"], "tcp");
+    EXPECT_EQ(sockets[0]["local"], "0.0.0.0:8080");
+    EXPECT_EQ(sockets[0]["address"], "0.0.0.0");
+    EXPECT_EQ(sockets[0]["port"], 8080);
+    EXPECT_EQ(sockets[0]["pid"], std::stoi(run.pids[0]));
+    EXPECT_EQ(sockets[0]["program"], helper_real_path());
+    EXPECT_EQ(sockets[0]["protected"], false);
+    EXPECT_EQ(sockets[0]["verdict"], "exposed");
+    EXPECT_EQ(sockets[0]["unprotected"], true);
+    EXPECT_EQ(sockets[0]["rule"], "default");
+
+    EXPECT_EQ(sockets[1]["local"], "127.0.0.1:8081");
+    EXPECT_EQ(sockets[1]["pid"], std::stoi(run.pids[1]));
+    EXPECT_EQ(sockets[1]["protected"], true);
+    EXPECT_EQ(sockets[1]["verdict"], "ok");
+    EXPECT_EQ(sockets[1]["unprotected"], false);
+
+    EXPECT_EQ(sockets[2]["proto"], "udp");
+    EXPECT_EQ(sockets[2]["local"], "0.0.0.0:5353");
+    EXPECT_EQ(sockets[2]["verdict"], "exposed");
+    EXPECT_EQ(sockets[2]["unprotected"], true);
+}
+
+TEST(CliAudit, UdpClientSocketIsNotExposed) {
+    // bind(0.0.0.0:0) on UDP (row 7): the kernel picks an ephemeral port.
+    AuditRun run = audit_in_netns({holder("udp", "0.0.0.0:0"), holder("udp", "[::]:0")}, {});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 2u) << run.out;
+    for (const auto& row : rows) {
+        EXPECT_EQ(row[0], "udp");
+        EXPECT_EQ(row[4], "client") << row[1];
+    }
+}
+
+TEST(CliAudit, OtherUsersSocketsAreListedWithOwnerUnknown) {
+    AuditRun run = audit_in_netns({holder("tcp", "0.0.0.0:8080")}, {"--json"}, "nobody");
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:8080");
+    EXPECT_TRUE(socket["pid"].is_null()) << socket;
+    EXPECT_TRUE(socket["protected"].is_null()) << socket;
+    EXPECT_EQ(socket["verdict"], "exposed");
+    EXPECT_EQ(socket["unprotected"], false);  // unknown, not claimed
+}
+
+TEST(CliAudit, InvalidPolicyExits2) {
+    std::string policy = clitest::temp_file("bad.toml", "version = 1\nmode = \"loud\"\n");
+    bgtest::Result result = clitest::bindguard({"audit", "--policy", policy});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_TRUE(result.err.starts_with(policy + ":2:")) << result.err;
+    EXPECT_EQ(result.out, "");
+}
