@@ -652,6 +652,22 @@ TEST(LoadFile, Unreadable) {
     EXPECT_EQ(line, secret.path + ":1:1: error: cannot open policy: Permission denied");
 }
 
+// [children]: inherit defaults to true (also for an empty table), must be a
+// boolean, the table must be a table, and for_process() keeps the setting.
+TEST(ParseChildren, TableRules) {
+    EXPECT_TRUE(policy("version = 1\n").children_inherit);
+    EXPECT_TRUE(policy("version = 1\n[children]\n").children_inherit);
+    EXPECT_TRUE(policy("version = 1\n[children]\ninherit = true\n").children_inherit);
+    EXPECT_FALSE(policy("version = 1\n[children]\ninherit = false\n").children_inherit);
+    expect_invalid("version = 1\nchildren = false\n",
+                   {"p.toml:2:12: error: children: expected a table ([children]), got a boolean"});
+    expect_invalid("version = 1\n[children]\ninherit = 1\n",
+                   {"p.toml:3:11: error: children.inherit: expected a boolean, got an integer"});
+    const Policy off = policy("version = 1\n[children]\ninherit = false\n");
+    EXPECT_FALSE(for_process(off, "/usr/bin/node", "node server.js", "web").children_inherit);
+    EXPECT_TRUE(for_process(policy("version = 1\n"), "/usr/bin/node", "node", "").children_inherit);
+}
+
 // Every example policy shipped under examples/policy validates without errors.
 TEST(Examples, AllValidate) {
     const std::string dir = std::string(BINDGUARD_SOURCE_DIR) + "/examples/policy";
