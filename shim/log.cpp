@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@ constexpr std::size_t kMessageBudget = 4096;  // error messages, diagnostics
 // The lowest fd number for our own descriptors: high, so that a program that
 // dup2()s onto small numbers does not collide with us.
 constexpr int kPreferredLowestFd = 100;
+
+constexpr const char* kSyslogPath = "/dev/log";
 
 OwnedFd stderr_copy;  // written once during initialisation, then only read
 
@@ -258,6 +262,24 @@ int write_line(int fd, const char* data, std::size_t length) noexcept {
     }
 }
 
+// One datagram "<PRI>bindguard[PID]: BODY" to the connected syslog socket: the
+// line without its newline; a text line already starts with the classic
+// "TAG[PID]: " (body_offset > 0), a JSON line (body_offset 0) gets it here.
+// Returns 0 or the errno.
+int send_syslog(int fd, const char* line, std::size_t length, std::size_t body_offset, int severity) noexcept {
+    char storage[kLineCapacity + 64];
+    LineBuffer message(storage, sizeof storage);
+    message.add('<');
+    message.add_unsigned(static_cast<std::uint64_t>(LOG_DAEMON | severity));
+    message.add('>');
+    if (body_offset == 0) add_prefix(message);
+    message.add(std::string_view(line, length > 0 ? length - 1 : 0));
+    for (;;) {
+        if (send(fd, message.data(), message.size(), MSG_NOSIGNAL) >= 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
 }  // namespace
 
 bool OwnedFd::still_ours() const noexcept {
@@ -296,27 +318,40 @@ void Logger::open(const LogSettings& settings, Mode mode, const char* program, c
     program_ = program;
     service_ = service;
     rate_ = settings.rate;
+    int fd = -1;
+    try {
+        sink_description_ = sink_ == LogSink::file ? "log file " + settings.path : std::string("syslog at ") + kSyslogPath;
+    } catch (...) {
+    }
     if (sink_ == LogSink::file) {
-        try {
-            file_path_ = settings.path;
-        } catch (...) {
-        }
-        const int fd = ::open(settings.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd >= 0) file_ = adopt_fd(fd, true);
-        if (file_.fd < 0) {
-            const int error = errno;
-            file_failed_.store(true);
-            char storage[kMessageBudget];
-            LineBuffer message(storage, sizeof storage);
-            message.add("error: cannot open log file ");
-            message.add_text(settings.path, kMessageBudget / 2);
-            message.add(": ");
-            message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
-            message.add("; logging to stderr instead");
-            write_stderr_line(std::string_view(message.data(), message.size()));
-        }
+        fd = ::open(settings.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
     } else if (sink_ == LogSink::syslog) {
-        openlog("bindguard", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::memcpy(address.sun_path, kSyslogPath, std::strlen(kSyslogPath) + 1);
+        if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+            const int error = errno;
+            close(fd);
+            fd = -1;
+            errno = error;
+        }
+    } else {
+        errno = saved;
+        return;
+    }
+    if (fd >= 0) sink_fd_ = adopt_fd(fd, true);
+    if (sink_fd_.fd < 0) {
+        const int error = errno;
+        sink_failed_.store(true);
+        char storage[kMessageBudget];
+        LineBuffer message(storage, sizeof storage);
+        message.add(sink_ == LogSink::file ? "error: cannot open " : "error: cannot connect to ");
+        message.add_text(sink_description_, kMessageBudget / 2);
+        message.add(": ");
+        message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
+        message.add("; logging to stderr instead");
+        write_stderr_line(std::string_view(message.data(), message.size()));
     }
     errno = saved;
 }
@@ -445,27 +480,26 @@ void Logger::emit(const char* line, std::size_t length, std::size_t body_offset,
     switch (sink_) {
         case LogSink::none:
             return;
-        case LogSink::syslog:
-            // Without the trailing newline; syslog adds "bindguard[PID]: " itself.
-            syslog(priority, "%.*s", static_cast<int>(length - body_offset - 1), line + body_offset);
-            return;
         case LogSink::stderr_sink:
             write_to_stderr_copy(line, length);
             return;
         case LogSink::file:
+        case LogSink::syslog:
             break;
     }
-    if (!file_failed_.load(std::memory_order_relaxed)) {
+    if (!sink_failed_.load(std::memory_order_relaxed)) {
         int error = 0;
         const char* why = nullptr;
-        if (!file_.still_ours()) why = "its file descriptor was closed or replaced by the program";
-        else if ((error = write_line(file_.fd, line, length)) == 0) return;
+        if (!sink_fd_.still_ours()) why = "its file descriptor was closed or replaced by the program";
+        else if ((error = sink_ == LogSink::file ? write_line(sink_fd_.fd, line, length)
+                                                 : send_syslog(sink_fd_.fd, line, length, body_offset, priority)) == 0)
+            return;
         // The first failure is announced once, then everything goes to stderr.
-        if (!file_failed_.exchange(true)) {
+        if (!sink_failed_.exchange(true)) {
             char storage[kMessageBudget];
             LineBuffer message(storage, sizeof storage);
-            message.add("error: cannot write log file ");
-            message.add_text(file_path_, kMessageBudget / 2);
+            message.add(sink_ == LogSink::file ? "error: cannot write " : "error: cannot send to ");
+            message.add_text(sink_description_, kMessageBudget / 2);
             message.add(": ");
             message.add(why != nullptr ? why : (strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error"));
             message.add("; logging to stderr from now on");

@@ -1,20 +1,23 @@
 // Logging of the shim: one line per decision, built in a stack buffer and written
-// with a single write(). Nothing here allocates or locks after Logger::open(),
-// except the syslog sink (glibc's syslog() takes its own lock; acceptable only
-// because it is the logging path, and only when log.to = "syslog").
+// with a single write(). Nothing here allocates or locks after Logger::open().
 //
 // Sinks:
 //  - stderr: a close-on-exec duplicate of fd 2 taken at start-up at a high fd
 //    number. Its (st_dev, st_ino) is remembered and checked with fstat() before
 //    every write, so a line is dropped, never written, when the program has
 //    closed that number and reused it for something else.
-//  - file:   log.path opened O_APPEND|O_CREAT at start-up (several processes can
-//    share it; one write() per line keeps lines whole), also at a high number
-//    and checked the same way.
-//  - syslog: openlog("bindguard", LOG_PID|LOG_NDELAY, LOG_DAEMON).
+//  - file:   log.path opened O_APPEND|O_CREAT (0640) at start-up (several
+//    processes can share it; one write() per line keeps lines whole), also at a
+//    high number and checked the same way.
+//  - syslog: our own AF_UNIX datagram socket connected to /dev/log at start-up
+//    (high number, checked the same way), one send() per line in the classic
+//    format "<PRI>bindguard[PID]: ..." with facility daemon. glibc's syslog() is
+//    not used: it keeps its socket at a low fd number that the program may
+//    close and reuse (it would then write our line into the program's file or
+//    socket), and it takes a lock and may allocate on every call.
 //  - none.
-// A file sink that fails (cannot be opened, a write fails, the fd was replaced)
-// falls back to the stderr copy for good, announced by one error line.
+// A file or syslog sink that fails (cannot be opened, a write fails, the fd was
+// replaced) falls back to the stderr copy for good, announced by one error line.
 //
 // Rate limit: log.rate lines per second per process (0 = unlimited), counted
 // with atomics. Text: the first line after suppressed lines is preceded by a
@@ -95,11 +98,11 @@ private:
     Mode mode_ = Mode::enforce;
     const char* program_ = "";
     const char* service_ = "";
-    std::string file_path_;
-    OwnedFd file_;
+    std::string sink_description_;  // "log file PATH" or "syslog at /dev/log", for error lines
+    OwnedFd sink_fd_;               // the file or the syslog socket
 
     // The only parts that change after initialisation (all atomics, no locks).
-    mutable std::atomic<bool> file_failed_{false};
+    mutable std::atomic<bool> sink_failed_{false};
     std::uint32_t rate_ = 0;
     mutable std::atomic<std::int64_t> rate_window_{-1};
     mutable std::atomic<std::uint32_t> rate_count_{0};

@@ -255,4 +255,67 @@ TEST(LogRate, JsonCarriesTheSuppressedCount) {
     EXPECT_GT(records.back().value("suppressed", 0), 0) << records.back().dump();
 }
 
+// Runs the helper (with the shim and policy) in a private mount namespace whose
+// /dev is an empty tmpfs; with listen = true a receiver owns /dev/log there.
+// Returns the receiver's report: "out: ...", "err: ..." and one "syslog: ..." per datagram.
+bgtest::Result with_private_dev_log(const std::vector<std::string>& helper_args, const std::string& policy,
+                                    bool listen) {
+    const std::string receiver = bgtest::temp_dir() + "/receiver.py";
+    bgtest::write_file(receiver,
+                       "import socket, subprocess, sys\n"
+                       "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                       "if sys.argv[1] == 'listen': s.bind('/dev/log')\n"
+                       "p = subprocess.run(sys.argv[2:], capture_output=True, text=True)\n"
+                       "print('out: ' + p.stdout.rstrip('\\n'))\n"
+                       "print('err: ' + p.stderr.rstrip('\\n'))\n"
+                       "s.settimeout(0.3)\n"
+                       "try:\n"
+                       "    while sys.argv[1] == 'listen': print('syslog: ' + s.recv(65536).decode())\n"
+                       "except socket.timeout: pass\n");
+    std::string command = "mount -t tmpfs bindguard-test /dev && exec /usr/bin/python3 \"$0\" " +
+                          std::string(listen ? "listen" : "none") + " env $SHIM_ENV \"$HELPER\"";
+    for (const auto& arg : helper_args) command += " " + arg;
+    std::string assignments;
+    for (const auto& entry : shim_env(policy))
+        if (entry[0] != '-') assignments += (assignments.empty() ? "" : " ") + entry;
+    return bgtest::run({"unshare", "-m", "sh", "-c", command, receiver},
+                       {"SHIM_ENV=" + assignments, "HELPER=" + bgtest::helper_path(), "-LD_PRELOAD"});
+}
+
+TEST(LogSyslog, TextLinesAreDatagramsToDevLog) {
+    const auto report = with_private_dev_log({"bind", "tcp", "0.0.0.0:0"}, policy_with_log("to = \"syslog\"\n"), true);
+    ASSERT_EQ(report.status, 0) << report.err;
+    int datagrams = 0;
+    const std::regex expected("^syslog: <30>bindguard\\[[0-9]+\\]: rewrite tcp 0\\.0\\.0\\.0:0 -> 127\\.0\\.0\\.1:0 "
+                              "rule=default program=" + escape_regex(bgtest::helper_path()) + " service=-$");
+    for (const auto& line : lines(report.out))
+        if (line.rfind("syslog: ", 0) == 0) {
+            ++datagrams;
+            EXPECT_TRUE(std::regex_match(line, expected)) << line;
+        }
+    EXPECT_EQ(datagrams, 1) << report.out;
+    EXPECT_NE(report.out.find("err: \n"), std::string::npos) << "nothing on stderr: " << report.out;
+}
+
+TEST(LogSyslog, JsonLinesCarryTheSyslogTag) {
+    const auto report = with_private_dev_log({"bind", "tcp", "0.0.0.0:0"},
+                                             policy_with_log("to = \"syslog\"\nformat = \"json\"\n"), true);
+    std::smatch match;
+    const std::string out = report.out;
+    ASSERT_TRUE(std::regex_search(out, match, std::regex("syslog: <30>bindguard\\[[0-9]+\\]: (\\{[^\n]*\\})")))
+        << out << report.err;
+    auto record = nlohmann::json::parse(match[1].str(), nullptr, false);
+    ASSERT_FALSE(record.is_discarded()) << match[1];
+    EXPECT_EQ(record["action"], "rewrite");
+}
+
+TEST(LogSyslog, MissingDevLogFallsBackToStderrWithOneErrorLine) {
+    const auto report = with_private_dev_log({"repeat", "2", "0.0.0.0:0"}, policy_with_log("to = \"syslog\"\n"), false);
+    const auto logs = log_lines(report.out.substr(report.out.find("err: ") + 5));
+    ASSERT_EQ(logs.size(), 3u) << report.out << report.err;
+    EXPECT_NE(logs[0].find("error: cannot connect to syslog at /dev/log: No such file or directory"), std::string::npos)
+        << logs[0];
+    EXPECT_EQ(count_containing(logs, "rewrite tcp 0.0.0.0:0 -> 127.0.0.1:0"), 2);
+}
+
 }  // namespace
