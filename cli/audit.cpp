@@ -183,7 +183,8 @@ void print_json(const std::vector<AuditRow>& rows, const std::string& policy, in
     for (const AuditRow& row : rows) sockets.push_back(row_json(row));
     nlohmann::ordered_json document = {
         {"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected}};
-    std::cout << document.dump(2) << '\n';
+    // Command lines may hold bytes that are not UTF-8: replace them rather than fail.
+    std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }
 
 // Runs the audit. Returns 0 when nothing is exposed, 1 when something is, 2 on error.

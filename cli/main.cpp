@@ -52,7 +52,8 @@ std::vector<std::string> split_off_command_line(const CLI::App& app, std::vector
 
 }  // namespace
 
-// Returns the exit status of the subcommand; 2 on a usage error, 0 after --help.
+// Returns the exit status of the subcommand; 2 on a usage error or an unexpected error,
+// 0 after --help.
 int main(int argc, char** argv) {
     CLI::App app{"bindguard: keep services on loopback at run time.\n"
                  "Diagnostics and errors go to stderr; results go to stdout.",
@@ -82,6 +83,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::cerr << "bindguard: " << e.what() << "\n\n";
         print_usage(app, std::cerr);
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        std::cerr << "bindguard: error: " << e.what() << '\n';
         return kExitUsage;
     }
 }

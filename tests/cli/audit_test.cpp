@@ -270,3 +270,18 @@ TEST(CliAudit, InvalidPolicyExits2) {
     EXPECT_TRUE(result.err.starts_with(policy + ":2:")) << result.err;
     EXPECT_EQ(result.out, "");
 }
+
+TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
+    std::vector<std::string> python = {
+        "python3", "-c",
+        "import socket, time\n"
+        "s = socket.socket(); s.bind(('0.0.0.0', 8080)); s.listen()\n"
+        "print('listening', flush=True); time.sleep(60)\n",
+        "arg-\xff\xfe-not-utf8"};
+    AuditRun run = audit_in_netns({python}, {"--json"});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    std::string command = document["sockets"][0]["command"];
+    EXPECT_NE(command.find("arg-\xEF\xBF\xBD\xEF\xBF\xBD-not-utf8"), std::string::npos) << command;  // U+FFFD twice
+}
