@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -265,17 +266,20 @@ int write_line(int fd, const char* data, std::size_t length) noexcept {
 // One datagram "<PRI>bindguard[PID]: BODY" to the connected syslog socket: the
 // line without its newline; a text line already starts with the classic
 // "TAG[PID]: " (body_offset > 0), a JSON line (body_offset 0) gets it here.
-// Returns 0 or the errno.
+// Gathered with sendmsg() so the line is not copied. Returns 0 or the errno.
 int send_syslog(int fd, const char* line, std::size_t length, std::size_t body_offset, int severity) noexcept {
-    char storage[kLineCapacity + 64];
-    LineBuffer message(storage, sizeof storage);
-    message.add('<');
-    message.add_unsigned(static_cast<std::uint64_t>(LOG_DAEMON | severity));
-    message.add('>');
-    if (body_offset == 0) add_prefix(message);
-    message.add(std::string_view(line, length > 0 ? length - 1 : 0));
+    char header_storage[64];
+    LineBuffer header(header_storage, sizeof header_storage);
+    header.add('<');
+    header.add_unsigned(static_cast<std::uint64_t>(LOG_DAEMON | severity));
+    header.add('>');
+    if (body_offset == 0) add_prefix(header);
+    iovec parts[2] = {{header_storage, header.size()}, {const_cast<char*>(line), length > 0 ? length - 1 : 0}};
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = 2;
     for (;;) {
-        if (send(fd, message.data(), message.size(), MSG_NOSIGNAL) >= 0) return 0;
+        if (sendmsg(fd, &message, MSG_NOSIGNAL) >= 0) return 0;
         if (errno != EINTR) return errno;
     }
 }

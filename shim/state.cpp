@@ -67,10 +67,14 @@ std::string command_line() {
 // The policy named by BINDGUARD_POLICY, else /etc/bindguard/policy.toml if
 // anything exists at that path, else the built-in one. A policy that cannot be
 // loaded gives the fail-closed policy and its diagnostics (printed later).
-// An empty BINDGUARD_POLICY counts as unset.
+// An empty BINDGUARD_POLICY counts as unset. The environment is read with
+// secure_getenv(): in a set-uid/set-gid or file-capability program (glibc's
+// secure-execution mode, where the library can only be loaded system-wide) the
+// caller's environment must not choose the policy, nor through log.path make
+// the program create or append to files of the caller's choosing.
 Policy load_policy(std::vector<Diagnostic>& diagnostics) {
     std::string path;
-    if (const char* named = std::getenv("BINDGUARD_POLICY"); named != nullptr && *named != '\0') {
+    if (const char* named = secure_getenv("BINDGUARD_POLICY"); named != nullptr && *named != '\0') {
         path = named;
     } else {
         struct stat status {};
@@ -89,7 +93,7 @@ void build_state() noexcept {
         resolve_real_functions();
         std::vector<Diagnostic> diagnostics;
         Policy policy = load_policy(diagnostics);
-        const char* service = std::getenv("BINDGUARD_SERVICE");
+        const char* service = secure_getenv("BINDGUARD_SERVICE");
         auto* built = new (state_storage) State{};
         built->program = program_path();
         built->command = command_line();

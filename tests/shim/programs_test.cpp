@@ -136,18 +136,21 @@ TEST(Programs, BindAfterForkIsEnforcedAndLoggedWithTheChildsPid) {
     EXPECT_EQ(pids.size(), 2u) << result.err;
 }
 
-TEST(Programs, BindBeforeTheLibrarysConstructorGetsThePolicy) {
+TEST(Programs, BindBeforeTheLibrarysConstructorAndAfterItsDestructorsGetsThePolicy) {
     const std::string early = bgtest::helper_path().substr(0, bgtest::helper_path().rfind('/')) + "/libbg-early.so";
     auto env = shim_env(default_policy());
     env.push_back("LD_PRELOAD=" + bgtest::preload_value() + ":" + early);
     auto result = bgtest::run({bgtest::helper_path(), "bind", "tcp", "127.0.0.1:0"}, env);
     const auto out = lines(result.out);
-    ASSERT_EQ(out.size(), 2u) << result.out << result.err;
-    auto f = fields(out[0]);
+    ASSERT_EQ(out.size(), 3u) << result.out << result.err;
     EXPECT_EQ(out[0].rfind("early ", 0), 0u) << out[0];
-    EXPECT_EQ(f["ret"], "0");
-    EXPECT_EQ(f["local"].rfind("127.0.0.1:", 0), 0u) << out[0];
-    EXPECT_EQ(log_lines(result.err).size(), 1u) << result.err;
+    EXPECT_EQ(out[2].rfind("late ", 0), 0u) << out[2];
+    for (const auto& line : {out[0], out[2]}) {
+        auto f = fields(line);
+        EXPECT_EQ(f["ret"], "0") << line;
+        EXPECT_EQ(f["local"].rfind("127.0.0.1:", 0), 0u) << line;
+    }
+    EXPECT_EQ(log_lines(result.err).size(), 2u) << result.err;
 }
 
 }  // namespace
