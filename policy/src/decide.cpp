@@ -58,10 +58,15 @@ bool rule_matches(const Rule& rule, const Request& request) noexcept {
            glob_filter_matches(rule.command, request.command);
 }
 
-// The decision for action taken by the rule called name.
+// The decision for action taken by the rule called name. A rewrite whose target is the
+// address asked for changes nothing, so it is an allow: nothing is logged for it, and
+// listen() accepts a socket that an earlier rewrite already put on that target.
 Decision make_decision(const Policy& policy, const Request& request, Action action, const char* name) noexcept {
     Decision decision{action, request.address, name};
-    if (action == Action::rewrite) decision.address = loopback_for(policy, request.address, request.v6only);
+    if (action == Action::rewrite) {
+        decision.address = loopback_for(policy, request.address, request.v6only);
+        if (decision.address == request.address) decision.action = Action::allow;
+    }
     return decision;
 }
 

@@ -290,6 +290,21 @@ address = "127.0.0.0/8"
     EXPECT_EQ(explain(p, request("127.0.0.9:5")), "rewrite tcp 127.0.0.9:5 -> 127.0.0.1:5 (rule pin)");
 }
 
+// A rewrite rule that matches its own target changes nothing: it is an allow, so it is not
+// logged, and listen() accepts a socket that the same rule already rewrote at bind().
+TEST(DecideRules, RewriteToItselfIsAllow) {
+    const auto p = policy(R"(version = 1
+[[rule]]
+name = "api"
+action = "rewrite"
+port = 4000
+)");
+    EXPECT_EQ(explain(p, request("[::]:4000")), "rewrite tcp [::]:4000 -> [::ffff:127.0.0.1]:4000 (rule api)");
+    EXPECT_EQ(explain(p, request("[::ffff:127.0.0.1]:4000")), "allow tcp [::ffff:127.0.0.1]:4000 (rule api)");
+    EXPECT_EQ(explain(p, request("127.0.0.1:4000")), "allow tcp 127.0.0.1:4000 (rule api)");
+    EXPECT_EQ(explain(p, request("[::1]:4000", Protocol::tcp, true)), "allow tcp [::1]:4000 (rule api)");
+}
+
 constexpr const char* kProcessRules = R"(version = 1
 [[rule]]
 name = "caddy"

@@ -173,7 +173,8 @@ struct Decision {
 
 // The pure decision. Rules first (first match wins); then loopback binds are allowed,
 // wildcard UDP binds to port 0 are allowed when udp_ephemeral = "allow", and every
-// other bind gets default_action. Does not allocate, lock, or do I/O. The policy's
+// other bind gets default_action. A rewrite whose target equals the address asked for
+// is returned as allow (with the rule that decided). Does not allocate, lock, or do I/O. The policy's
 // mode is not applied here: in audit mode the caller logs the decision and binds
 // the original address. A program or command longer than 4095 characters never
 // matches a glob here (no allocation); for_process() has no such limit, so the
