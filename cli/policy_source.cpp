@@ -2,7 +2,9 @@
 #include "policy_source.hpp"
 
 #include <stdlib.h>
-#include <unistd.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 
 #include <ostream>
 
@@ -12,7 +14,10 @@ PolicySource locate_policy(const std::string& explicit_path) {
     if (!explicit_path.empty()) return {explicit_path, "--policy"};
     const char* from_env = ::getenv("BINDGUARD_POLICY");
     if (from_env != nullptr && *from_env != '\0') return {from_env, "BINDGUARD_POLICY"};
-    if (::access(kSystemPolicyPath, F_OK) == 0) return {kSystemPolicyPath, kSystemPolicyPath};
+    // As the library does: anything at that path (even a dangling symlink), or a path that
+    // cannot be examined, names the system policy; only "no such file" means there is none.
+    struct stat status{};
+    if (::lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) return {kSystemPolicyPath, kSystemPolicyPath};
     return {"", "built-in"};
 }
 

@@ -18,7 +18,8 @@ struct PolicySource {
 };
 
 // explicit_path when non-empty; else BINDGUARD_POLICY when set and non-empty; else
-// /etc/bindguard/policy.toml when it exists; else the built-in policy. Returns where it is.
+// /etc/bindguard/policy.toml when anything is at that path (lstat, like the library) or it
+// cannot be examined; else the built-in policy. Returns where it is.
 PolicySource locate_policy(const std::string& explicit_path);
 
 // Loads the policy from source. Returns the parse result (the built-in one always loads).
