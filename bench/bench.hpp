@@ -8,6 +8,7 @@
 //   pass/...     calls the library passes through (syscall(), posix_spawn)
 //   threads/...  the loopback bind loop in 1, 2 and 4 threads
 //   startup/...  posix_spawn + waitpid of a whole program
+//   paired/...   in-process: linked symbol vs libc's own, alternating (counters)
 #pragma once
 
 #include <string>
@@ -23,6 +24,10 @@ void register_decide_benchmarks();
 // The cases that bind a wildcard address (bare, or auto-bound by listen()) only run in a
 // private network namespace; without one they are registered as skipped, with the reason.
 void register_call_benchmarks(bool in_private_netns);
+
+// The same calls through the linked symbol and through libc's own definition, in
+// alternating blocks in one thread: the library's cost per call, robust to load.
+void register_paired_benchmarks(bool in_private_netns);
 
 // Start-up: posix_spawn + waitpid of noop_path and of `node -e 0` (when node is on PATH),
 // and the posix_spawn pass-through with a clean environment.

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     bgbench::register_decide_benchmarks();
     bgbench::register_call_benchmarks(in_private_netns);
     bgbench::register_spawn_benchmarks(options.noop_path);
+    bgbench::register_paired_benchmarks(in_private_netns);
 
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -1,0 +1,172 @@
+// In-process paired measurement: the same call through the symbol the program links to
+// (the library's wrapper when it is preloaded) and through libc's own definition (looked
+// up in libc.so.6 itself, so the wrapper is skipped), alternating in short blocks on one
+// thread. Both sides see the same machine at the same moment, so the ratio survives the
+// load of a shared machine far better than comparing two processes run one after the
+// other. In a run without the library both sides are libc: the ratio is then the
+// method's own noise (ideally 1).
+//
+// Counters per case: bare_ns and with_ns (CPU time of the thread per call, averaged
+// over the run) and ratio = with_ns / bare_ns. The case's own time is meaningless.
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "bench.hpp"
+
+namespace bgbench {
+namespace {
+
+using BindFunction = int (*)(int, const sockaddr*, socklen_t);
+using ListenFunction = int (*)(int, int);
+using SyscallFunction = long (*)(long, ...);
+
+// libc's own definitions, or nullptr.
+struct LibcFunctions {
+    BindFunction bind = nullptr;
+    ListenFunction listen = nullptr;
+    SyscallFunction syscall = nullptr;
+};
+
+const LibcFunctions& libc_functions() {
+    static const LibcFunctions functions = [] {
+        LibcFunctions f;
+        void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        if (libc == nullptr) return f;
+        f.bind = reinterpret_cast<BindFunction>(dlsym(libc, "bind"));
+        f.listen = reinterpret_cast<ListenFunction>(dlsym(libc, "listen"));
+        f.syscall = reinterpret_cast<SyscallFunction>(dlsym(libc, "syscall"));
+        return f;
+    }();
+    return functions;
+}
+
+// The routes a case is run through: the linked symbols, or libc's.
+struct Route {
+    BindFunction bind;
+    ListenFunction listen;
+    SyscallFunction syscall;
+};
+
+std::int64_t thread_cpu_ns() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+sockaddr_in ipv4(const char* address, std::uint16_t port) {
+    sockaddr_in result{};
+    result.sin_family = AF_INET;
+    result.sin_port = htons(port);
+    inet_pton(AF_INET, address, &result.sin_addr);
+    return result;
+}
+
+// One block of calls of a case through route; false (with errno) when a call failed.
+using Block = bool (*)(const Route& route, int calls, const sockaddr_in& address);
+
+bool socket_bind_close_block(const Route& route, int calls, const sockaddr_in& address) {
+    for (int i = 0; i < calls; ++i) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) return false;
+        const int result = route.bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+        const int saved = errno;
+        close(fd);
+        errno = saved;
+        if (result != 0) return false;
+    }
+    return true;
+}
+
+bool bind_bad_fd_block(const Route& route, int calls, const sockaddr_in& address) {
+    for (int i = 0; i < calls; ++i) {
+        int result = route.bind(-1, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+        benchmark::DoNotOptimize(result);
+    }
+    return true;
+}
+
+bool socket_listen_close_block(const Route& route, int calls, const sockaddr_in&) {
+    for (int i = 0; i < calls; ++i) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) return false;
+        const int result = route.listen(fd, 16);
+        const int saved = errno;
+        close(fd);
+        errno = saved;
+        if (result != 0) return false;
+    }
+    return true;
+}
+
+bool syscall_getpid_block(const Route& route, int calls, const sockaddr_in&) {
+    for (int i = 0; i < calls; ++i) {
+        long result = route.syscall(SYS_getpid);
+        benchmark::DoNotOptimize(result);
+    }
+    return true;
+}
+
+// Runs block through both routes per iteration (order flipped every iteration) and
+// reports the per-call CPU times and their ratio.
+void paired(benchmark::State& state, Block block, int calls, sockaddr_in address) {
+    const LibcFunctions& libc = libc_functions();
+    if (libc.bind == nullptr || libc.listen == nullptr || libc.syscall == nullptr) {
+        state.SkipWithError("libc.so.6's own bind/listen/syscall not found");
+        return;
+    }
+    const Route linked{&::bind, &::listen, &::syscall};
+    const Route bare{libc.bind, libc.listen, libc.syscall};
+    std::int64_t bare_ns = 0, with_ns = 0, total_calls = 0;
+    bool flip = false;
+    for (auto _ : state) {
+        const Route* order[2] = {&bare, &linked};
+        if (flip) std::swap(order[0], order[1]);
+        flip = !flip;
+        for (const Route* route : order) {
+            const std::int64_t start = thread_cpu_ns();
+            const bool ok = block(*route, calls, address);
+            const std::int64_t spent = thread_cpu_ns() - start;
+            if (!ok) {
+                state.SkipWithError((std::string("call failed: ") + std::strerror(errno)).c_str());
+                return;
+            }
+            (route == &bare ? bare_ns : with_ns) += spent;
+        }
+        total_calls += calls;
+    }
+    if (total_calls == 0 || bare_ns == 0) return;
+    state.counters["bare_ns"] = static_cast<double>(bare_ns) / static_cast<double>(total_calls);
+    state.counters["with_ns"] = static_cast<double>(with_ns) / static_cast<double>(total_calls);
+    state.counters["ratio"] = static_cast<double>(with_ns) / static_cast<double>(bare_ns);
+}
+
+}  // namespace
+
+void register_paired_benchmarks(bool in_private_netns) {
+    // Blocks of about 100-300 µs: long against the clock reads, short against load changes.
+    benchmark::RegisterBenchmark("paired/socket-bind-close/loopback", paired, socket_bind_close_block, 32,
+                                 ipv4("127.0.0.1", 0));
+    if (in_private_netns) {
+        benchmark::RegisterBenchmark("paired/socket-bind-close/wildcard", paired, socket_bind_close_block, 32,
+                                     ipv4("0.0.0.0", 0));
+        benchmark::RegisterBenchmark("paired/socket-bind-close/wildcard-port", paired, socket_bind_close_block, 32,
+                                     ipv4("0.0.0.0", 47002));
+        benchmark::RegisterBenchmark("paired/socket-listen-close/unbound", paired, socket_listen_close_block, 32,
+                                     ipv4("0.0.0.0", 0));
+    }
+    benchmark::RegisterBenchmark("paired/bind-ebadf", paired, bind_bad_fd_block, 1000, ipv4("127.0.0.1", 0));
+    benchmark::RegisterBenchmark("paired/syscall-getpid", paired, syscall_getpid_block, 1000, ipv4("127.0.0.1", 0));
+}
+
+}  // namespace bgbench
