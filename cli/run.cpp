@@ -200,14 +200,18 @@ void add_run_command(CLI::App& app, CommandAction& action) {
         "not executable: 126), and a program the preload cannot protect is refused with exit 126:\n"
         "statically linked, Go, set-uid, set-gid, file capabilities (for a #! script: its interpreter).\n"
         "Sets LD_PRELOAD (library first, existing entries kept), BINDGUARD_POLICY (absolute path,\n"
-        "with --policy) and BINDGUARD_SERVICE (with --service). Messages go to stderr.");
+        "with --policy) and BINDGUARD_SERVICE (with --service). Messages go to stderr.\n"
+        "--force overrides only the program checks, never an invalid policy or a broken library.");
     sub->add_option("--policy", options->policy, "Policy file for the program (default: BINDGUARD_POLICY, "
                                                    "else /etc/bindguard/policy.toml, else built-in)");
     sub->add_option("--service", options->service, "Service name given to the program as BINDGUARD_SERVICE");
-    sub->add_flag("--force", options->force, "Run a program the preload cannot protect anyway, with a warning");
-    sub->footer("COMMAND [ARGS...]: the program and its arguments; everything from COMMAND on is\n"
-                "passed to it unchanged (put -- before COMMAND if it starts with -).");
-    // main() hands over COMMAND [ARGS...] (see run_command_start) as `passthrough`.
+    sub->add_flag("--force", options->force, "Run a program the preload cannot protect (static, Go, set-uid, ...) anyway, with a warning");
+    // Shown in the usage only: main() hands COMMAND [ARGS...] over as `passthrough`
+    // (see run_command_start), so CLI11 never parses the program's own options.
+    sub->add_option("COMMAND", options->command,
+                    "The program and its arguments; everything from COMMAND on is passed to it\n"
+                    "unchanged (put -- before COMMAND if it starts with -)")
+        ->type_name("");
     sub->callback([&action, options] {
         action = [options](const std::vector<std::string>& passthrough) {
             options->command = passthrough;

@@ -147,6 +147,10 @@ TEST(CliRun, Row19UnloadableLibraryIsRefused) {
     EXPECT_NE(result.err.find("cannot be loaded"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find(fake), std::string::npos) << result.err;  // dlerror() names the file
     EXPECT_FALSE(clitest::exists(marker));
+    // --force is about the program, not about a broken library.
+    result = run_marker({"--force"}, {BG_CLI_MARKER}, marker, {"BINDGUARD_SHIM=" + fake});
+    EXPECT_EQ(result.status, 126) << result.err;
+    EXPECT_FALSE(clitest::exists(marker));
 }
 
 TEST(CliRun, Row19MissingLibraryIsRefused) {
