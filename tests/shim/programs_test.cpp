@@ -153,4 +153,21 @@ TEST(Programs, BindBeforeTheLibrarysConstructorAndAfterItsDestructorsGetsThePoli
     EXPECT_EQ(log_lines(result.err).size(), 2u) << result.err;
 }
 
+TEST(Programs, ASecondPreloadedInterposerStillChains) {
+    // libbindguard.so first, then another bind()/listen() interposer: ours must
+    // call the next definition (RTLD_NEXT), handing it the rewritten address.
+    const std::string chain = bgtest::helper_path().substr(0, bgtest::helper_path().rfind('/')) + "/libbg-chain.so";
+    auto env = shim_env(default_policy());
+    env.push_back("LD_PRELOAD=" + bgtest::preload_value() + ":" + chain);
+    const auto port = std::to_string(bgtest::free_port());
+    auto result = bgtest::run({bgtest::helper_path(), "bind", "tcp", "0.0.0.0:" + port, "listen"}, env);
+    auto f = result_of(result);
+    EXPECT_EQ(f["ret"], "0") << result.err;
+    EXPECT_EQ(f["listening"], "1");
+    EXPECT_EQ(f["local"], "127.0.0.1:" + port);
+    EXPECT_NE(result.err.find("chain bind 127.0.0.1:" + port + "\n"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("chain bind 0.0.0.0"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("chain listen "), std::string::npos) << result.err;
+}
+
 }  // namespace
