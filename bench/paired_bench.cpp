@@ -151,6 +151,39 @@ void paired(benchmark::State& state, Block block, int calls, sockaddr_in address
     state.counters["ratio"] = static_cast<double>(with_ns) / static_cast<double>(bare_ns);
 }
 
+// The kernel's own share of a rewrite: libc's bind() to 0.0.0.0:P ("bare") against
+// libc's bind() to 127.0.0.1:P ("with"), alternating like the pairs above. A rewritten
+// bind cannot cost less than this ratio: it is the kernel binding the address asked for.
+void kernel_loopback_vs_wildcard(benchmark::State& state, std::uint16_t port) {
+    const LibcFunctions& libc = libc_functions();
+    if (libc.bind == nullptr) {
+        state.SkipWithError("libc.so.6's own bind not found");
+        return;
+    }
+    const Route route{libc.bind, libc.listen, libc.syscall};
+    const sockaddr_in wildcard = ipv4("0.0.0.0", port), loopback = ipv4("127.0.0.1", port);
+    constexpr int kCalls = 32;
+    std::int64_t wildcard_ns = 0, loopback_ns = 0, total_calls = 0;
+    bool flip = false;
+    for (auto _ : state) {
+        for (int side = 0; side < 2; ++side) {
+            const bool to_loopback = (side == 0) == flip;
+            const std::int64_t start = thread_cpu_ns();
+            if (!socket_bind_close_block(route, kCalls, to_loopback ? loopback : wildcard)) {
+                state.SkipWithError((std::string("call failed: ") + std::strerror(errno)).c_str());
+                return;
+            }
+            (to_loopback ? loopback_ns : wildcard_ns) += thread_cpu_ns() - start;
+        }
+        flip = !flip;
+        total_calls += kCalls;
+    }
+    if (total_calls == 0 || wildcard_ns == 0) return;
+    state.counters["bare_ns"] = static_cast<double>(wildcard_ns) / static_cast<double>(total_calls);
+    state.counters["with_ns"] = static_cast<double>(loopback_ns) / static_cast<double>(total_calls);
+    state.counters["ratio"] = static_cast<double>(loopback_ns) / static_cast<double>(wildcard_ns);
+}
+
 }  // namespace
 
 void register_paired_benchmarks(bool in_private_netns) {
@@ -162,6 +195,10 @@ void register_paired_benchmarks(bool in_private_netns) {
                                      ipv4("0.0.0.0", 0));
         benchmark::RegisterBenchmark("paired/socket-bind-close/wildcard-port", paired, socket_bind_close_block, 32,
                                      ipv4("0.0.0.0", 47002));
+        benchmark::RegisterBenchmark("paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0", kernel_loopback_vs_wildcard,
+                                     std::uint16_t{0});
+        benchmark::RegisterBenchmark("paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0-port", kernel_loopback_vs_wildcard,
+                                     std::uint16_t{47003});
         benchmark::RegisterBenchmark("paired/socket-listen-close/unbound", paired, socket_listen_close_block, 32,
                                      ipv4("0.0.0.0", 0));
     }
