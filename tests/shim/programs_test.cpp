@@ -153,6 +153,29 @@ TEST(Programs, BindBeforeTheLibrarysConstructorAndAfterItsDestructorsGetsThePoli
     EXPECT_EQ(log_lines(result.err).size(), 2u) << result.err;
 }
 
+TEST(Programs, ThreadsRacingTheInitialisationAllGetThePolicy) {
+    // 8 threads bind at the same moment before the library is initialised: one
+    // builds the state, the others wait for it; all are rewritten.
+    const std::string early = bgtest::helper_path().substr(0, bgtest::helper_path().rfind('/')) + "/libbg-early.so";
+    for (int round = 0; round < 5; ++round) {
+        auto env = shim_env(default_policy());
+        env.push_back("LD_PRELOAD=" + bgtest::preload_value() + ":" + early);
+        env.push_back("BG_EARLY_THREADS=8");
+        auto result = bgtest::run({bgtest::helper_path(), "bind", "tcp", "127.0.0.1:0"}, env);
+        const auto out = lines(result.out);
+        ASSERT_FALSE(out.empty());
+        ASSERT_EQ(out[0].rfind("threads locals=", 0), 0u) << result.out;
+        std::string locals = fields(out[0])["locals"] + ",";
+        int count = 0;
+        for (std::size_t start = 0, comma; (comma = locals.find(',', start)) != std::string::npos; start = comma + 1) {
+            EXPECT_EQ(locals.compare(start, 10, "127.0.0.1:"), 0) << locals;
+            ++count;
+        }
+        EXPECT_EQ(count, 8);
+        EXPECT_EQ(log_lines(result.err).size(), 10u) << result.err;  // 8 threads, early, late
+    }
+}
+
 TEST(Programs, ASecondPreloadedInterposerStillChains) {
     // libbindguard.so first, then another bind()/listen() interposer: ours must
     // call the next definition (RTLD_NEXT), handing it the rewritten address.
