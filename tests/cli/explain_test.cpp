@@ -13,10 +13,11 @@ struct Row {
     const char* expected;
 };
 
-// Runs explain with the built-in policy. Returns what it did.
+// Runs explain with the built-in policy (even where /etc/bindguard/policy.toml exists).
+// Returns what it did.
 bgtest::Result explain_builtin(std::vector<std::string> args) {
     args.insert(args.begin(), "explain");
-    return bindguard(args, clitest::builtin_policy_env());
+    return clitest::bindguard_builtin(args);
 }
 
 const char* kRulesPolicy =
@@ -43,15 +44,7 @@ const char* kRulesPolicy =
 
 }  // namespace
 
-class CliExplainBuiltin : public testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_FALSE(clitest::exists("/etc/bindguard/policy.toml"))
-            << "these tests need the built-in policy; /etc/bindguard/policy.toml would replace it";
-    }
-};
-
-TEST_F(CliExplainBuiltin, AddressRowsOfBindingCases) {
+TEST(CliExplainBuiltin, AddressRowsOfBindingCases) {
     const Row rows[] = {
         {"1 wildcard v4", {"0.0.0.0:3000"}, "rewrite tcp 0.0.0.0:3000 -> 127.0.0.1:3000 (rule default)"},
         {"2 real address", {"192.0.2.10:3000"}, "rewrite tcp 192.0.2.10:3000 -> 127.0.0.1:3000 (rule default)"},
@@ -76,7 +69,7 @@ TEST_F(CliExplainBuiltin, AddressRowsOfBindingCases) {
     }
 }
 
-TEST_F(CliExplainBuiltin, BadAddressExits2NamingTheArgument) {
+TEST(CliExplainBuiltin, BadAddressExits2NamingTheArgument) {
     for (const char* bad : {"localhost:3000", "0.0.0.0", "0.0.0.0:65536", "[::]3000", "::1:80", "1.2.3.4:-1"}) {
         bgtest::Result result = explain_builtin({bad});
         EXPECT_EQ(result.status, 2) << bad;
@@ -87,7 +80,7 @@ TEST_F(CliExplainBuiltin, BadAddressExits2NamingTheArgument) {
     }
 }
 
-TEST_F(CliExplainBuiltin, MissingAddressIsAUsageError) {
+TEST(CliExplainBuiltin, MissingAddressIsAUsageError) {
     bgtest::Result result = explain_builtin({"--udp"});
     EXPECT_EQ(result.status, 2);
     EXPECT_NE(result.err.find("ADDRESS:PORT"), std::string::npos) << result.err;
@@ -146,4 +139,26 @@ TEST(CliExplain, InvalidPolicyExits1WithItsDiagnostics) {
     result = bindguard({"explain", "0.0.0.0:3000"}, {"BINDGUARD_POLICY=/nonexistent/policy.toml"});
     EXPECT_EQ(result.status, 1);
     EXPECT_TRUE(result.err.starts_with("/nonexistent/policy.toml:1:1: error: ")) << result.err;
+}
+
+TEST(CliExplain, SystemPolicyIsUsedWhenPresent) {
+    const std::string deny = "version = 1\n[default]\naction = \"deny\"\n";
+    bgtest::Result result = clitest::bindguard_with_system_policy(deny, {"explain", "0.0.0.0:3000"}, {"-BINDGUARD_POLICY"});
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, "deny tcp 0.0.0.0:3000 -> EACCES (rule default)\n");
+    // BINDGUARD_POLICY comes first, --policy before both.
+    std::string env_policy = clitest::temp_file("env.toml", kRulesPolicy);
+    result = clitest::bindguard_with_system_policy(deny, {"explain", "0.0.0.0:3000"}, {"BINDGUARD_POLICY=" + env_policy});
+    EXPECT_EQ(result.out, "rewrite tcp 0.0.0.0:3000 -> 127.0.0.1:3000 (rule default)\n") << result.err;
+    result = clitest::bindguard_with_system_policy(
+        deny, {"explain", "--policy", bgtest::source_dir() + "/examples/policy/audit.toml", "0.0.0.0:3000"},
+        {"BINDGUARD_POLICY=" + env_policy});
+    EXPECT_EQ(result.out, "would-rewrite tcp 0.0.0.0:3000 -> 127.0.0.1:3000 (rule default)\n") << result.err;
+}
+
+TEST(CliExplain, InvalidSystemPolicyExits1) {
+    bgtest::Result result = clitest::bindguard_with_system_policy("version = 1\nmode = \"loud\"\n", {"explain", "0.0.0.0:3000"},
+                                                                  {"-BINDGUARD_POLICY"});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_TRUE(result.err.starts_with("/etc/bindguard/policy.toml:2:")) << result.err;
 }

@@ -179,6 +179,17 @@ TEST(CliRun, Row20MissingPolicyFromEnvironmentExits2) {
     EXPECT_FALSE(clitest::exists(marker));
 }
 
+TEST(CliRun, Row20InvalidSystemPolicyExits2) {
+    std::string marker = marker_path();
+    std::vector<std::string> env = clitest::preload_env();
+    bgtest::Result result = clitest::bindguard_with_system_policy("version = 1\n[log]\nto = \"file\"\n",
+                                                                  {"run", BG_CLI_MARKER, marker}, env);
+    EXPECT_EQ(result.status, 2);
+    EXPECT_TRUE(result.err.starts_with("/etc/bindguard/policy.toml:")) << result.err;
+    EXPECT_NE(result.err.find("refusing to start"), std::string::npos) << result.err;
+    EXPECT_FALSE(clitest::exists(marker));
+}
+
 TEST(CliRun, CommandNotFoundExits127) {
     bgtest::Result result = bindguard({"run", "bg-no-such-command-anywhere"}, clitest::preload_env());
     EXPECT_EQ(result.status, 127);
