@@ -48,6 +48,26 @@ bool is_go_section(const std::string& name) {
     return name == ".note.go.buildid" || name == ".go.buildinfo" || name == ".gopclntab";
 }
 
+// True when the PT_NOTE segment at offset (size bytes) holds a note owned by "Go" (the
+// Go toolchain's build ID note, kept even where section headers are stripped).
+bool has_go_note(int fd, std::uint64_t offset, std::uint64_t size) {
+    std::vector<unsigned char> notes(size < 4096 ? size : 4096);
+    if (notes.empty() || !read_at(fd, notes.data(), notes.size(), offset)) return false;
+    std::size_t at = 0;
+    auto align4 = [](std::size_t n) { return (n + 3) & ~std::size_t{3}; };
+    while (at + 12 <= notes.size()) {
+        std::uint32_t name_size = 0, desc_size = 0;
+        std::memcpy(&name_size, &notes[at], 4);
+        std::memcpy(&desc_size, &notes[at + 4], 4);
+        std::size_t name_at = at + 12;
+        if (name_size > notes.size() - name_at) return false;
+        bool go_name = (name_size == 3 || name_size == 4) && std::memcmp(&notes[name_at], "Go\0", 3) == 0;
+        if (go_name) return true;  // Go writes "Go\0\0" (namesz 4)
+        at = name_at + align4(name_size) + align4(desc_size);
+    }
+    return false;
+}
+
 // Fills facts from the program and section headers of a native-endian ELF file of
 // one class. Returns false (error set) when the headers cannot be read.
 template <class Ehdr, class Phdr, class Shdr>
@@ -64,6 +84,7 @@ bool read_headers(int fd, ElfFacts& facts, std::string& error) {
             error = "truncated ELF program headers";
             return false;
         }
+        if (program.p_type == PT_NOTE && has_go_note(fd, program.p_offset, program.p_filesz)) facts.go = true;
         if (program.p_type == PT_INTERP) {
             facts.has_interpreter = true;
             facts.interpreter = read_string_at(fd, program.p_offset, program.p_filesz < 4096 ? program.p_filesz : 4096);

@@ -13,7 +13,7 @@ struct ElfFacts {
     int machine = 0;           // e_machine
     bool has_interpreter = false;  // a PT_INTERP program header: loaded by ld.so
     std::string interpreter;       // its path
-    bool go = false;           // built by the Go toolchain (.note.go.buildid, .go.buildinfo, .gopclntab)
+    bool go = false;           // built by the Go toolchain (a "Go" note; .note.go.buildid, .go.buildinfo, .gopclntab)
 };
 
 // Reads the ELF header, program headers and section names of path.

@@ -80,6 +80,11 @@ TEST(CliRun, Row18GoProgramIsRefused) {
     expect_refused(run_marker({}, {BG_CLI_MARKER_GO}, marker), marker, "Go program");
 }
 
+TEST(CliRun, Row18GoProgramIsRecognisedByItsNoteToo) {
+    std::string marker = marker_path();
+    expect_refused(run_marker({}, {BG_CLI_MARKER_GO_NOTE}, marker), marker, "Go program");
+}
+
 TEST(CliRun, Row18SetUidProgramIsRefused) {
     std::string marker = marker_path();
     std::string copy = marker_copy(04755);
