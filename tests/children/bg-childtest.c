@@ -1,0 +1,398 @@
+/* bg-childtest: the routes around the library that tests/children checks —
+ * syscall() and the functions that start programs. One scenario per run, one
+ * machine-readable result line (exit 2 with a message on stderr when its own
+ * setup fails; the results of the calls under test are only reported).
+ *
+ * syscall() scenarios (ADDR is A.B.C.D:P or [v6]:P):
+ *   syscall-bind tcp|udp ADDR     syscall(SYS_bind, ...)        -> ret= errno= local=
+ *   syscall-bind-badfd            syscall(SYS_bind, -1, ...)    -> ret= errno=
+ *   syscall-listen-unbound        syscall(SYS_listen) on a TCP socket never bound
+ *                                                               -> ret= errno= listening= local=
+ *   syscall-listen-rawbound ADDR  bind by the raw system call instruction (invisible to
+ *                                 any preload), then syscall(SYS_listen) -> same fields
+ *   syscall-getpid                -> getpid= syscall=
+ *   syscall-six                   copy_file_range through syscall() with its six arguments
+ *                                 -> ret= off_in= off_out= data= flags_ret= flags_errno=
+ *   syscall-close-badfd           syscall(SYS_close, -1)        -> ret= errno=
+ *
+ * Starting programs:
+ *   printenv                      prints LD_PRELOAD, BINDGUARD_POLICY, BINDGUARD_SERVICE,
+ *                                 ASAN_OPTIONS ("NAME=value" or "NAME unset"), then
+ *                                 "preload_entries=N extra=N" (LD_PRELOAD entries in the
+ *                                 environment; BGCT_X* entries)
+ *   exec ENTRY given|current PROGRAM [ARGS...]
+ *       starts PROGRAM through ENTRY (execve, execv, execvp, execvpe, execl, execlp,
+ *       execle, fexecve, execveat, posix_spawn, posix_spawnp, vfork-execve) with an
+ *       environment that lacks the library: "given" passes a fresh envp
+ *       {PATH, BGCT_MARK=1, [BGCT_ENV entries], [BGCT_EXTRA=N entries BGCT_Xi=i]};
+ *       "current" removes LD_PRELOAD, BINDGUARD_POLICY and BINDGUARD_SERVICE from the
+ *       current environment (unsetenv) and uses it. The exec* entries run in a forked
+ *       child (vfork for vfork-execve); the parent waits and exits with the child's
+ *       status. PATH-searching entries get the basename of PROGRAM and PATH set to its
+ *       directory. BGCT_ENV="K=V;K2=V2" adds entries to the given envp.
+ *   exec-fail ENTRY given|current
+ *       calls ENTRY on a path that does not exist (fexecve: on /dev/null, which
+ *       cannot be executed), in this process
+ *       -> ret= errno= envp_intact=0|1 (the caller's envp array and strings unchanged)
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+static void die(const char* what) {
+    fprintf(stderr, "bg-childtest: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void usage(const char* message) {
+    fprintf(stderr, "bg-childtest: %s (see the comment at the top of bg-childtest.c)\n", message);
+    exit(2);
+}
+
+/* Parses ADDR into storage; returns its length. */
+static socklen_t parse_address(const char* text, struct sockaddr_storage* storage) {
+    memset(storage, 0, sizeof *storage);
+    char host[128];
+    const char* colon = strrchr(text, ':');
+    if (colon == NULL || (size_t)(colon - text) >= sizeof host) usage("bad ADDR");
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    const unsigned short port = (unsigned short)strtol(colon + 1, NULL, 10);
+    if (host[0] == '[') {
+        size_t length = strlen(host);
+        if (length < 2 || host[length - 1] != ']') usage("bad IPv6 ADDR");
+        host[length - 1] = '\0';
+        struct sockaddr_in6* in6 = (struct sockaddr_in6*)storage;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) usage("bad IPv6 ADDR");
+        return sizeof *in6;
+    }
+    struct sockaddr_in* in = (struct sockaddr_in*)storage;
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) usage("bad IPv4 ADDR");
+    return sizeof *in;
+}
+
+/* The local address of fd: 127.0.0.1:P, [::1]:P, or "-". */
+static void local_text(int fd, char* out, size_t size) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof storage;
+    memset(&storage, 0, sizeof storage);
+    char host[INET6_ADDRSTRLEN];
+    if (getsockname(fd, (struct sockaddr*)&storage, &length) != 0) {
+        snprintf(out, size, "-");
+    } else if (storage.ss_family == AF_INET) {
+        const struct sockaddr_in* in = (const struct sockaddr_in*)&storage;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
+    } else if (storage.ss_family == AF_INET6) {
+        const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)&storage;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, size, "family%d", storage.ss_family);
+    }
+}
+
+static int is_listening(int fd) {
+    int value = 0;
+    socklen_t length = sizeof value;
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0;
+}
+
+/* A system call by the instruction itself: no libc symbol, so no preload sees it.
+   Returns the kernel's result (-errno on failure). */
+static long raw_syscall3(long number, long a, long b, long c) {
+#if defined(__x86_64__)
+    long result;
+    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return result;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = number;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    return x0;
+#else
+#error "raw_syscall3: add this architecture"
+#endif
+}
+
+static int syscall_bind(const char* proto, const char* text) {
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(text, &address);
+    const int type = strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
+    const int fd = socket(address.ss_family, type, 0);
+    if (fd < 0) die("socket");
+    errno = 0;
+    const long ret = syscall(SYS_bind, fd, (struct sockaddr*)&address, length);
+    const int error = ret == 0 ? 0 : errno;
+    char local[128];
+    local_text(fd, local, sizeof local);
+    printf("ret=%ld errno=%d local=%s\n", ret, error, local);
+    return 0;
+}
+
+static int syscall_bind_badfd(void) {
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const long ret = syscall(SYS_bind, -1, (struct sockaddr*)&address, length);
+    printf("ret=%ld errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static void report_listen(int fd, long ret, int error) {
+    char local[128];
+    local_text(fd, local, sizeof local);
+    printf("ret=%ld errno=%d listening=%d local=%s\n", ret, error, is_listening(fd), local);
+}
+
+static int syscall_listen_unbound(void) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    const long ret = syscall(SYS_listen, fd, 16);
+    report_listen(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int syscall_listen_rawbound(const char* text) {
+    struct sockaddr_storage address;
+    const socklen_t length = parse_address(text, &address);
+    const int fd = socket(address.ss_family, SOCK_STREAM, 0);
+    if (fd < 0) die("socket");
+    const long bound = raw_syscall3(SYS_bind, fd, (long)&address, length);
+    if (bound != 0) {
+        errno = (int)-bound;
+        die("raw bind");
+    }
+    const long ret = syscall(SYS_listen, fd, 16);
+    report_listen(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+/* A temporary file with content; unlinked at once. */
+static int temp_file(const char* content) {
+    char path[] = "/tmp/bg-childtest-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) die("mkstemp");
+    unlink(path);
+    const size_t length = strlen(content);
+    if (write(fd, content, length) != (ssize_t)length) die("write");
+    return fd;
+}
+
+/* copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags): every argument
+   shows in the result — the data comes from fd_in at off_in, lands in fd_out at
+   off_out, both offsets advance by len, and flags != 0 is refused (EINVAL). */
+static int syscall_six(void) {
+    const int in = temp_file("0123456789abcdefghij");
+    const int out = temp_file("..........");
+    loff_t off_in = 3, off_out = 5;
+    const long ret = syscall(SYS_copy_file_range, in, &off_in, out, &off_out, 4L, 0L);
+    if (ret < 0) die("copy_file_range");
+    char data[16] = {0};
+    if (pread(out, data, 4, 5) != 4) die("pread");
+    loff_t again_in = 0, again_out = 0;
+    errno = 0;
+    const long flags_ret = syscall(SYS_copy_file_range, in, &again_in, out, &again_out, 4L, 1L);
+    const int flags_errno = flags_ret == 0 ? 0 : errno;
+    printf("ret=%ld off_in=%lld off_out=%lld data=%s flags_ret=%ld flags_errno=%d\n", ret, (long long)off_in,
+           (long long)off_out, data, flags_ret, flags_errno);
+    return 0;
+}
+
+static int syscall_close_badfd(void) {
+    errno = 0;
+    const long ret = syscall(SYS_close, -1);
+    printf("ret=%ld errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int print_environment(void) {
+    const char* names[] = {"LD_PRELOAD", "BINDGUARD_POLICY", "BINDGUARD_SERVICE", "ASAN_OPTIONS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; ++i) {
+        const char* value = getenv(names[i]);
+        if (value != NULL)
+            printf("%s=%s\n", names[i], value);
+        else
+            printf("%s unset\n", names[i]);
+    }
+    int preload_entries = 0, extra = 0;
+    for (char** entry = environ; *entry != NULL; ++entry) {
+        if (strncmp(*entry, "LD_PRELOAD=", 11) == 0) ++preload_entries;
+        if (strncmp(*entry, "BGCT_X", 6) == 0) ++extra;
+    }
+    printf("preload_entries=%d extra=%d\n", preload_entries, extra);
+    return 0;
+}
+
+/* The fresh envp of "given": PATH, BGCT_MARK=1, BGCT_ENV's entries, BGCT_EXTRA entries. */
+static char** given_environment(void) {
+    const char* extra_text = getenv("BGCT_EXTRA");
+    const long extra = extra_text != NULL ? strtol(extra_text, NULL, 10) : 0;
+    const char* added = getenv("BGCT_ENV");
+    char** envp = calloc((size_t)extra + 64, sizeof *envp);
+    if (envp == NULL) die("calloc");
+    size_t count = 0;
+    envp[count++] = "PATH=/usr/bin:/bin";
+    envp[count++] = "BGCT_MARK=1";
+    if (added != NULL && *added != '\0') {
+        char* copy = strdup(added);
+        for (char* token = strtok(copy, ";"); token != NULL && count < 60; token = strtok(NULL, ";"))
+            envp[count++] = token;
+    }
+    for (long i = 0; i < extra; ++i) {
+        char* entry = malloc(48);
+        if (entry == NULL) die("malloc");
+        snprintf(entry, 48, "BGCT_X%ld=%ld", i, i);
+        envp[count++] = entry;
+    }
+    envp[count] = NULL;
+    return envp;
+}
+
+static int searches_path(const char* entry) {
+    return strcmp(entry, "execvp") == 0 || strcmp(entry, "execvpe") == 0 || strcmp(entry, "execlp") == 0 ||
+           strcmp(entry, "posix_spawnp") == 0;
+}
+
+/* Runs ENTRY on file with argv (NULL-terminated, at most 6 arguments for the
+   execl forms) and envp. Returns what the entry returns (it does not return
+   on success for the exec forms; posix_spawn* store the pid in *pid). */
+static int start(const char* entry, const char* file, char** argv, char** envp, pid_t* pid) {
+    if (strcmp(entry, "execve") == 0 || strcmp(entry, "vfork-execve") == 0) return execve(file, argv, envp);
+    if (strcmp(entry, "execv") == 0) return execv(file, argv);
+    if (strcmp(entry, "execvp") == 0) return execvp(file, argv);
+    if (strcmp(entry, "execvpe") == 0) return execvpe(file, argv, envp);
+    if (strcmp(entry, "fexecve") == 0) {
+        const int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return -1;
+        return fexecve(fd, argv, envp);
+    }
+    if (strcmp(entry, "execveat") == 0) return execveat(AT_FDCWD, file, argv, envp, 0);
+    if (strcmp(entry, "posix_spawn") == 0) return posix_spawn(pid, file, NULL, NULL, argv, envp);
+    if (strcmp(entry, "posix_spawnp") == 0) return posix_spawnp(pid, file, NULL, NULL, argv, envp);
+    size_t argc = 0;
+    while (argv[argc] != NULL) ++argc;
+    if (argc > 6) usage("at most 6 arguments for the execl forms");
+    const char* a[7] = {0};
+    for (size_t i = 0; i < argc; ++i) a[i] = argv[i];
+    /* The list always ends with a NULL; the unused slots are NULL too, so the
+       list ends at the first of them. */
+    if (strcmp(entry, "execl") == 0) return execl(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL);
+    if (strcmp(entry, "execlp") == 0) return execlp(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL);
+    if (strcmp(entry, "execle") == 0) return execle(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL, envp);
+    usage("unknown ENTRY");
+    return -1;
+}
+
+/* The environment for a mode: "given" (fresh) or "current" (cleaned). */
+static char** environment_for(const char* mode) {
+    if (strcmp(mode, "given") == 0) return given_environment();
+    if (strcmp(mode, "current") != 0) usage("the environment is given or current");
+    unsetenv("LD_PRELOAD");
+    unsetenv("BINDGUARD_POLICY");
+    unsetenv("BINDGUARD_SERVICE");
+    const char* added = getenv("BGCT_ENV");
+    if (added != NULL && *added != '\0') {
+        char* copy = strdup(added);
+        for (char* token = strtok(copy, ";"); token != NULL; token = strtok(NULL, ";")) putenv(token);
+    }
+    return environ;
+}
+
+static int exec_program(const char* entry, const char* mode, char** program_argv) {
+    char* file = program_argv[0];
+    if (searches_path(entry)) {
+        char* copy = strdup(program_argv[0]);
+        if (setenv("PATH", dirname(copy), 1) != 0) die("setenv");
+        file = basename(program_argv[0]);
+    }
+    char** envp = environment_for(mode);
+    fflush(stdout);
+    pid_t pid = -1;
+    if (strncmp(entry, "posix_spawn", 11) == 0) {
+        const int error = start(entry, file, program_argv, envp, &pid);
+        if (error != 0) {
+            errno = error;
+            die(entry);
+        }
+    } else {
+        pid = strcmp(entry, "vfork-execve") == 0 ? vfork() : fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) {
+            start(entry, file, program_argv, envp, NULL);
+            _exit(127);
+        }
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) die("waitpid");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int exec_fail(const char* entry, const char* mode) {
+    /* PATH first: setenv may move the environment array. fexecve gets a file
+       that opens but cannot be executed (EACCES). */
+    if (searches_path(entry)) setenv("PATH", "/nonexistent", 1);
+    const char* file = searches_path(entry)               ? "bg-child-missing"
+                       : strcmp(entry, "fexecve") == 0 ? "/dev/null"
+                                                         : "/nonexistent/bg-child-missing";
+    char** envp = environment_for(mode);
+    size_t count = 0;
+    while (envp[count] != NULL) ++count;
+    /* A snapshot of the array and of its strings. */
+    char** pointers = malloc((count + 1) * sizeof *pointers);
+    char** texts = malloc((count + 1) * sizeof *texts);
+    if (pointers == NULL || texts == NULL) die("malloc");
+    for (size_t i = 0; i <= count; ++i) {
+        pointers[i] = envp[i];
+        texts[i] = envp[i] != NULL ? strdup(envp[i]) : NULL;
+    }
+    char* argv[] = {"bg-child-missing", "one", "two", NULL};
+    pid_t pid = -1;
+    errno = 0;
+    const int ret = start(entry, file, argv, envp, &pid);
+    const int error = errno;
+    if (strncmp(entry, "posix_spawn", 11) == 0 && ret == 0) waitpid(pid, NULL, 0);
+    int intact = 1;
+    for (size_t i = 0; i <= count; ++i)
+        if (envp[i] != pointers[i] || (texts[i] != NULL && strcmp(envp[i], texts[i]) != 0)) intact = 0;
+    printf("ret=%d errno=%d envp_intact=%d\n", ret, error, intact);
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 2) usage("no scenario");
+    const char* scenario = argv[1];
+    if (strcmp(scenario, "syscall-bind") == 0 && argc == 4) return syscall_bind(argv[2], argv[3]);
+    if (strcmp(scenario, "syscall-bind-badfd") == 0) return syscall_bind_badfd();
+    if (strcmp(scenario, "syscall-listen-unbound") == 0) return syscall_listen_unbound();
+    if (strcmp(scenario, "syscall-listen-rawbound") == 0 && argc == 3) return syscall_listen_rawbound(argv[2]);
+    if (strcmp(scenario, "syscall-getpid") == 0) {
+        printf("getpid=%ld syscall=%ld\n", (long)getpid(), syscall(SYS_getpid));
+        return 0;
+    }
+    if (strcmp(scenario, "syscall-six") == 0) return syscall_six();
+    if (strcmp(scenario, "syscall-close-badfd") == 0) return syscall_close_badfd();
+    if (strcmp(scenario, "printenv") == 0) return print_environment();
+    if (strcmp(scenario, "exec") == 0 && argc >= 5) return exec_program(argv[2], argv[3], argv + 4);
+    if (strcmp(scenario, "exec-fail") == 0 && argc == 4) return exec_fail(argv[2], argv[3]);
+    usage("unknown scenario or wrong arguments");
+    return 2;
+}
