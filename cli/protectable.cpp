@@ -83,10 +83,24 @@ std::optional<ProtectionProblem> privilege_problem(const std::string& path) {
     return std::nullopt;
 }
 
+// The name of an ELF machine number, e.g. "x86-64". Returns "machine N" for others.
+std::string machine_name(int machine) {
+    switch (machine) {
+        case EM_X86_64: return "x86-64";
+        case EM_386: return "i386";
+        case EM_AARCH64: return "aarch64";
+        case EM_ARM: return "arm";
+        case EM_RISCV: return "riscv";
+        case EM_PPC64: return "ppc64";
+        case EM_S390: return "s390";
+        default: return "machine " + std::to_string(machine);
+    }
+}
+
 // "64-bit x86-64"-like description of an ELF class and machine, for messages.
 std::string describe_elf_kind(const ElfFacts& facts) {
     std::string bits = facts.elf_class == ELFCLASS64 ? "64-bit" : facts.elf_class == ELFCLASS32 ? "32-bit" : "unknown-class";
-    return bits + " machine " + std::to_string(facts.machine);
+    return bits + " " + machine_name(facts.machine);
 }
 
 // A problem found in the ELF headers of path. Returns nullopt when there is none

@@ -85,6 +85,23 @@ TEST(CliRun, Row18GoProgramIsRecognisedByItsNoteToo) {
     expect_refused(run_marker({}, {BG_CLI_MARKER_GO_NOTE}, marker), marker, "Go program");
 }
 
+TEST(CliRun, ProgramForAnotherMachineIsRefused) {
+    // The loader would skip a library of another ELF class or machine and run the
+    // program unprotected (e.g. a 32-bit program): a copy with another e_machine.
+    std::string marker = marker_path();
+    std::string copy = marker_copy(0755);
+    std::string bytes = bgtest::read_file(copy);
+    ASSERT_GT(bytes.size(), 20u);
+    // e_machine (little-endian, offset 18): aarch64 (183), or x86-64 (62) on aarch64.
+    bool on_aarch64 = static_cast<unsigned char>(bytes[18]) == 183 && bytes[19] == 0;
+    bytes[18] = static_cast<char>(on_aarch64 ? 62 : 183);
+    bytes[19] = 0;
+    bgtest::write_file(copy, bytes);
+    bgtest::Result result = run_marker({}, {copy}, marker);
+    expect_refused(result, marker, on_aarch64 ? "is a 64-bit x86-64 program but the library is 64-bit aarch64"
+                                              : "is a 64-bit aarch64 program but the library is 64-bit");
+}
+
 TEST(CliRun, Row18SetUidProgramIsRefused) {
     std::string marker = marker_path();
     std::string copy = marker_copy(04755);
