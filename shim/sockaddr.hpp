@@ -11,7 +11,8 @@ namespace bindguard::shim {
 // Reads the address a caller passed to bind() on a socket of domain socket_domain
 // (its SO_DOMAIN) into out. Returns true when it is an IP address the policy
 // decides on; false when the call must go to the kernel untouched so that the
-// kernel gives its own answer: NULL, a length too short for the family (AF_INET
+// kernel gives its own answer: NULL or unreadable memory (EFAULT), a length
+// above sizeof(sockaddr_storage) (EINVAL), a length too short for the family (AF_INET
 // needs sizeof(sockaddr_in); AF_INET6 needs 24 bytes, SIN6_LEN_RFC2133, exactly as
 // the kernel checks), a family other than AF_INET/AF_INET6, or a family that does
 // not match the socket. One kernel quirk is followed: on an AF_INET socket the

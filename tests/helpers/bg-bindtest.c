@@ -11,6 +11,8 @@
  *   listen-unbound tcp|tcp6 [v6only=0|1] [hold]    listen() on a socket never bound
  *   bind-null                       bind(fd, NULL, 16) on a TCP socket
  *   bind-short inet|inet6 LEN       wildcard address with addrlen LEN
+ *   bind-badptr                     bind(fd, (void*)1, 16) and a pointer to unmapped memory
+ *   bind-long LEN                   sockaddr_in 0.0.0.0:0 in a larger buffer, addrlen LEN
  *   bind-badfd                      bind(-1, ...) and bind on a closed number
  *   bind-notsock                    bind() on a pipe
  *   bind-family N                   AF_INET socket, sockaddr_in 0.0.0.0:0 with sin_family N
@@ -44,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -228,6 +231,36 @@ static int scenario_bind_short(int argc, char** argv) {
     parse_address(family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &address);
     const int fd = make_socket(family, SOCK_STREAM, -1);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
+    report(fd, ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bind_badptr(void) {
+    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
+    const int ret = bind(fd, (const struct sockaddr*)1, 16);
+    const int error = ret == 0 ? 0 : errno;
+    /* A page that is mapped then unmapped, so the address is certainly invalid. */
+    void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) die("mmap");
+    munmap(page, 4096);
+    const int ret2 = bind(fd, (const struct sockaddr*)page, 16);
+    const int error2 = ret2 == 0 ? 0 : errno;
+    char local[256];
+    local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d unmapped_ret=%d unmapped_errno=%d local=%s\n", ret, error, ret2, error2, local);
+    return 0;
+}
+
+static int scenario_bind_long(int argc, char** argv) {
+    if (argc < 3) usage("bind-long LEN");
+    const socklen_t length = (socklen_t)strtoul(argv[2], NULL, 10);
+    static unsigned char buffer[4096];
+    struct sockaddr_in in;
+    memset(&in, 0, sizeof in);
+    in.sin_family = AF_INET;
+    memcpy(buffer, &in, sizeof in);
+    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
+    const int ret = bind(fd, (const struct sockaddr*)buffer, length);
     report(fd, ret, ret == 0 ? 0 : errno);
     return 0;
 }
@@ -536,6 +569,8 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "bind-null") == 0) return scenario_bind_null();
     if (strcmp(scenario, "bind-short") == 0) return scenario_bind_short(argc, argv);
     if (strcmp(scenario, "bind-badfd") == 0) return scenario_bind_badfd();
+    if (strcmp(scenario, "bind-badptr") == 0) return scenario_bind_badptr();
+    if (strcmp(scenario, "bind-long") == 0) return scenario_bind_long(argc, argv);
     if (strcmp(scenario, "bind-notsock") == 0) return scenario_bind_notsock();
     if (strcmp(scenario, "bind-family") == 0) return scenario_bind_family(argc, argv);
     if (strcmp(scenario, "bind-mismatch") == 0) return scenario_bind_mismatch();

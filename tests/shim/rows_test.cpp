@@ -233,6 +233,9 @@ TEST(Row14, BadArgumentsGetExactlyTheKernelsAnswer) {
                                                                   {"bind-short", "inet6", "23"},
                                                                   {"bind-short", "inet6", "8"},
                                                                   {"bind-badfd"},
+                                                                  {"bind-badptr"},
+                                                                  {"bind-long", "129"},
+                                                                  {"bind-long", "4096"},
                                                                   {"bind-notsock"},
                                                                   {"bind-family", "12345"},
                                                                   {"bind-family", "10"},
@@ -245,11 +248,15 @@ TEST(Row14, BadArgumentsGetExactlyTheKernelsAnswer) {
     }
 }
 
-TEST(Row14, TheKernelsShortestIpv6LengthIsAcceptedAndStillEnforced) {
+TEST(Row14, LengthsTheKernelAcceptsAreStillEnforced) {
     // 24 bytes (no sin6_scope_id) is accepted by the kernel, so it must be enforced.
     auto f = bind_default({"bind-short", "inet6", "24"});
     EXPECT_EQ(f["ret"], "0");
     EXPECT_EQ(f["local"].rfind("[::ffff:127.0.0.1]:", 0), 0u) << f["local"];
+    // So is a sockaddr_in inside a buffer of sizeof(sockaddr_storage) bytes.
+    auto g = bind_default({"bind-long", "128"});
+    EXPECT_EQ(g["ret"], "0");
+    EXPECT_EQ(g["local"].rfind("127.0.0.1:", 0), 0u) << g["local"];
 }
 
 TEST(Row14, AfUnspecWildcardOnAnInetSocketIsNotAWayAround) {
