@@ -74,6 +74,18 @@ TEST(Row02, RealNonLoopbackAddressIsRewrittenInANetworkNamespace) {
         << guarded.err;
 }
 
+TEST(Row02, RealIpv6AndUdpAddressesAreRewrittenToo) {
+    const std::string veth =
+        "ip link add bgv0 type veth peer name bgv1 && ip addr add 10.253.0.1/24 dev bgv0 && "
+        "ip addr add fd00:253::1/64 dev bgv0 nodad && ip link set bgv0 up && ip link set bgv1 up && ";
+    auto plain = in_netns(veth + "\"$HELPER\" bind tcp [fd00:253::1]:0");
+    EXPECT_EQ(result_of(plain)["local"].rfind("[fd00:253::1]:", 0), 0u) << plain.out << plain.err;
+    auto v6 = in_netns(veth + "env $SHIM_ENV \"$HELPER\" bind tcp [fd00:253::1]:4322 v6only=0");
+    EXPECT_EQ(result_of(v6)["local"], "[::1]:4322") << v6.out << v6.err;
+    auto udp = in_netns(veth + "env $SHIM_ENV \"$HELPER\" bind udp 10.253.0.1:4323");
+    EXPECT_EQ(result_of(udp)["local"], "127.0.0.1:4323") << udp.out << udp.err;
+}
+
 TEST(Row03, DualStackWildcardGoesToV4MappedLoopbackAndIpv4ClientsReachIt) {
     const auto port = bgtest::free_port();
     auto server = bgtest::Process::start(
