@@ -1,6 +1,8 @@
 // The shim's log lines: text and JSON formats, the sinks (stderr copy, file,
 // none), the fallback of a failing file sink, the rate limit, and the protection
 // against a host that reuses the number of the library's stderr copy.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -177,9 +179,11 @@ TEST(LogFile, ManyProcessesAppendWholeLinesToOneFile) {
     const std::regex line("^bindguard\\[[0-9]+\\]: rewrite tcp 0\\.0\\.0\\.0:0 -> 127\\.0\\.0\\.1:0 rule=default "
                           "program=" + escape_regex(bgtest::helper_path()) + " service=-$");
     for (const auto& entry : written) EXPECT_TRUE(std::regex_match(entry, line)) << entry;
-    EXPECT_EQ(std::filesystem::status(log).permissions() & std::filesystem::perms::all,
-              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-                  std::filesystem::perms::group_read);
+    // Created 0640 (less the umask the processes inherited from us).
+    const mode_t mask = umask(0);
+    umask(mask);
+    EXPECT_EQ(static_cast<mode_t>(std::filesystem::status(log).permissions() & std::filesystem::perms::all),
+              static_cast<mode_t>(0640 & ~mask));
 }
 
 TEST(LogFile, UnopenableFileFallsBackToStderrWithOneErrorLine) {

@@ -176,7 +176,7 @@ TEST(Row10, ListenOnNeverBoundSocketBindsLoopbackFirst) {
 TEST(Row10, ListenFailsWithTheErrorOfTheLoopbackBindAndDoesNotListen) {
     // Without IPv6 in the namespace, ::1 cannot be bound: EADDRNOTAVAIL.
     const std::string no_ipv6 =
-        "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 && ";
+        "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && ";
     auto plain = in_netns(no_ipv6 + "\"$HELPER\" listen-unbound tcp6 v6only=1");
     EXPECT_EQ(result_of(plain)["listening"], "1") << plain.out << plain.err;  // the kernel would listen on [::]
     auto guarded = in_netns(no_ipv6 + "env $SHIM_ENV \"$HELPER\" listen-unbound tcp6 v6only=1");
