@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -272,16 +273,17 @@ TEST(CliAudit, InvalidPolicyExits2) {
 }
 
 TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
-    std::vector<std::string> python = {
-        "python3", "-c",
-        "import socket, time\n"
-        "s = socket.socket(); s.bind(('0.0.0.0', 8080)); s.listen()\n"
-        "print('listening', flush=True); time.sleep(60)\n",
-        "arg-\xff\xfe-not-utf8"};
-    AuditRun run = audit_in_netns({python}, {"--json"});
+    // argv[0] is the name it was started by: a symlink whose name is not UTF-8.
+    std::string link = bgtest::temp_dir() + "/bg-\xff\xfe-not-utf8";
+    ASSERT_EQ(::symlink(bgtest::helper_path().c_str(), link.c_str()), 0);
+    std::vector<std::string> program = holder("tcp", "0.0.0.0:8080");
+    program[0] = link;
+    AuditRun run = audit_in_netns({program}, {"--json"});
     EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
     nlohmann::json document = parsed(run);
     ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
     std::string command = document["sockets"][0]["command"];
-    EXPECT_NE(command.find("arg-\xEF\xBF\xBD\xEF\xBF\xBD-not-utf8"), std::string::npos) << command;  // U+FFFD twice
+    EXPECT_NE(command.find("/bg-\xEF\xBF\xBD\xEF\xBF\xBD-not-utf8 bind tcp 0.0.0.0:8080"), std::string::npos)
+        << command;  // each bad byte became U+FFFD
+    EXPECT_EQ(document["sockets"][0]["program"], helper_real_path());
 }
