@@ -57,6 +57,8 @@ std::string require_loadable_shim(const std::string& command) {
     ShimLocation shim = locate_shim();
     std::optional<std::string> problem;
     if (!shim.problem.empty()) problem = shim.problem;
+    else if (shim.path.find_first_of(": ") != std::string::npos)  // the loader splits LD_PRELOAD there
+        problem = "its path contains a space or ':', which LD_PRELOAD cannot express";
     else problem = shim_load_error(shim.path);
     if (!problem) return shim.path;
     say("refusing to start " + command + ": the bindguard library " + shim.path +

@@ -183,6 +183,19 @@ TEST(CliRun, Row19MissingLibraryIsRefused) {
     EXPECT_FALSE(clitest::exists(marker));
 }
 
+TEST(CliRun, Row19LibraryPathThatLdPreloadCannotExpressIsRefused) {
+    // The loader splits LD_PRELOAD at spaces and colons: a real, loadable copy of the
+    // library under such a path would silently not be loaded.
+    std::string marker = marker_path();
+    std::string dir = bgtest::temp_dir() + "/with space";
+    std::filesystem::create_directory(dir);
+    std::filesystem::copy_file(bgtest::shim_path(), dir + "/libbindguard.so");
+    bgtest::Result result = run_marker({}, {BG_CLI_MARKER}, marker, {"BINDGUARD_SHIM=" + dir + "/libbindguard.so"});
+    EXPECT_EQ(result.status, 126);
+    EXPECT_NE(result.err.find("contains a space or ':'"), std::string::npos) << result.err;
+    EXPECT_FALSE(clitest::exists(marker));
+}
+
 TEST(CliRun, Row20InvalidPolicyExits2AndDoesNotStart) {
     std::string marker = marker_path();
     std::string policy = clitest::temp_file("bad.toml", "version = 1\n[default]\naction = \"expose\"\n");
