@@ -22,7 +22,8 @@
  *                                 environment; BGCT_X* entries)
  *   exec ENTRY given|current PROGRAM [ARGS...]
  *       starts PROGRAM through ENTRY (execve, execv, execvp, execvpe, execl, execlp,
- *       execle, fexecve, execveat, posix_spawn, posix_spawnp, vfork-execve) with an
+ *       execle, fexecve, execveat, posix_spawn, posix_spawnp, vfork-execve, system:
+ *       /bin/sh -c 'PROGRAM' 'ARGS'..., current only) with an
  *       environment that lacks the library: "given" passes a fresh envp
  *       {PATH, BGCT_MARK=1, [BGCT_ENV entries], [BGCT_EXTRA=N entries BGCT_Xi=i]};
  *       "current" removes LD_PRELOAD, BINDGUARD_POLICY and BINDGUARD_SERVICE from the
@@ -30,6 +31,8 @@
  *       child (vfork for vfork-execve); the parent waits and exits with the child's
  *       status. PATH-searching entries get the basename of PROGRAM and PATH set to its
  *       directory. BGCT_ENV="K=V;K2=V2" adds entries to the given envp.
+ *   system-status COMMAND|null     -> status= (system(COMMAND) or system(NULL)); add
+ *                                 "cleaned" to remove LD_PRELOAD from the environment first
  *   exec-fail ENTRY given|current
  *       calls ENTRY on a path that does not exist (fexecve: on /dev/null, which
  *       cannot be executed), in this process
@@ -267,6 +270,32 @@ static char** given_environment(void) {
     return envp;
 }
 
+/* argv as one shell command line, every word in single quotes. */
+static char* shell_command(const char* file, char** argv) {
+    size_t size = 1;
+    for (char** word = argv; *word != NULL; ++word) size += 4 * strlen(*word) + 3;
+    size += 4 * strlen(file) + 3;
+    char* command = malloc(size);
+    if (command == NULL) die("malloc");
+    char* out = command;
+    for (size_t i = 0; argv[i] != NULL; ++i) {
+        const char* word = i == 0 ? file : argv[i];
+        if (i > 0) *out++ = ' ';
+        *out++ = '\'';
+        for (const char* c = word; *c != '\0'; ++c) {
+            if (*c == '\'') {
+                memcpy(out, "'\\''", 4);
+                out += 4;
+            } else {
+                *out++ = *c;
+            }
+        }
+        *out++ = '\'';
+    }
+    *out = '\0';
+    return command;
+}
+
 static int searches_path(const char* entry) {
     return strcmp(entry, "execvp") == 0 || strcmp(entry, "execvpe") == 0 || strcmp(entry, "execlp") == 0 ||
            strcmp(entry, "posix_spawnp") == 0;
@@ -288,6 +317,10 @@ static int start(const char* entry, const char* file, char** argv, char** envp, 
     if (strcmp(entry, "execveat") == 0) return execveat(AT_FDCWD, file, argv, envp, 0);
     if (strcmp(entry, "posix_spawn") == 0) return posix_spawn(pid, file, NULL, NULL, argv, envp);
     if (strcmp(entry, "posix_spawnp") == 0) return posix_spawnp(pid, file, NULL, NULL, argv, envp);
+    if (strcmp(entry, "system") == 0) {
+        const int status = system(shell_command(file, argv));
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
     size_t argc = 0;
     while (argv[argc] != NULL) ++argc;
     if (argc > 6) usage("at most 6 arguments for the execl forms");
@@ -327,6 +360,7 @@ static int exec_program(const char* entry, const char* mode, char** program_argv
     char** envp = environment_for(mode);
     fflush(stdout);
     pid_t pid = -1;
+    if (strcmp(entry, "system") == 0) return start(entry, file, program_argv, envp, NULL);
     if (strncmp(entry, "posix_spawn", 11) == 0) {
         const int error = start(entry, file, program_argv, envp, &pid);
         if (error != 0) {
@@ -377,6 +411,14 @@ static int exec_fail(const char* entry, const char* mode) {
     return 0;
 }
 
+static int system_status(const char* command, int cleaned) {
+    if (cleaned) unsetenv("LD_PRELOAD");
+    errno = 0;
+    const int status = system(strcmp(command, "null") == 0 ? NULL : command);
+    printf("status=%d\n", status);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) usage("no scenario");
     const char* scenario = argv[1];
@@ -392,6 +434,8 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "syscall-close-badfd") == 0) return syscall_close_badfd();
     if (strcmp(scenario, "printenv") == 0) return print_environment();
     if (strcmp(scenario, "exec") == 0 && argc >= 5) return exec_program(argv[2], argv[3], argv + 4);
+    if (strcmp(scenario, "system-status") == 0 && (argc == 3 || argc == 4))
+        return system_status(argv[2], argc == 4 && strcmp(argv[3], "cleaned") == 0);
     if (strcmp(scenario, "exec-fail") == 0 && argc == 4) return exec_fail(argv[2], argv[3]);
     usage("unknown scenario or wrong arguments");
     return 2;
