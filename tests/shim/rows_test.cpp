@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "shim_test_util.hpp"
@@ -339,6 +340,24 @@ TEST(Row20, BrokenPolicyFailsClosed) {
         EXPECT_EQ(unbound["errno"], kEacces);
         EXPECT_EQ(unbound["listening"], "0");
     }
+}
+
+TEST(Row20, UnreadablePolicyFailsClosed) {
+    // As root every file is readable, so the helper runs as nobody (setpriv).
+    const std::string dir = bgtest::temp_dir();
+    std::filesystem::permissions(dir, std::filesystem::perms::all & ~std::filesystem::perms::others_write &
+                                          ~std::filesystem::perms::group_write);
+    const std::string path = dir + "/policy.toml";
+    bgtest::write_file(path, "version = 1\n");
+    std::filesystem::permissions(path, std::filesystem::perms::none);
+    auto result = bgtest::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bgtest::helper_path(),
+                               "bind", "tcp", "0.0.0.0:0"},
+                              shim_env(path));
+    auto f = result_of(result);
+    EXPECT_EQ(f["ret"], "-1") << result.out << result.err;
+    EXPECT_EQ(f["errno"], kEacces);
+    EXPECT_NE(result.err.find("]: " + path + ":1:1: error: "), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("Permission denied"), std::string::npos) << result.err;
 }
 
 TEST(Policy, UnsetPolicyUsesTheBuiltInOne) {
