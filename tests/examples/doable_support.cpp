@@ -144,6 +144,15 @@ std::vector<std::string> protected_argv(const Service& service) {
     return argv;
 }
 
+std::vector<std::string> protected_env(const Service& service) {
+    std::vector<std::string> env = service.env();
+    if (bgtest::sanitized_build()) {
+        std::string preload = bgtest::preload_value();  // "RUNTIME:LIBRARY"
+        env.push_back("LD_PRELOAD=" + preload.substr(0, preload.rfind(':')));
+    }
+    return env;
+}
+
 std::vector<std::string> clean_env() {
     std::vector<std::string> env = {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE", "-BINDGUARD_SHIM"};
     for (const std::string& entry : bgtest::shim_env())

@@ -82,6 +82,10 @@ inline void PrintTo(const Service& service, std::ostream* out) { *out << service
 
 // argv under `bindguard run --policy policy_path() --service NAME --`. Returns it.
 std::vector<std::string> protected_argv(const Service& service);
+// The environment changes for protected_argv(service): service.env(), and in a sanitizer
+// build the sanitizer runtime in LD_PRELOAD (bindguard run puts the library before it),
+// without which node, not instrumented, cannot load an instrumented library.
+std::vector<std::string> protected_env(const Service& service);
 
 // Environment changes for programs started by the tests: no library or policy inherited
 // from the test's environment; in a sanitizer build, the options foreign hosts need.

@@ -42,7 +42,7 @@ void expect_api_listens(const std::string& host, const std::string& expected, co
     ASSERT_TRUE(doable::services_built());
     ASSERT_TRUE(doable::enter_private_netns());
     doable::Service api{doable::Launcher::api, doable::Host::framework_default};
-    std::vector<std::string> env = api.env();
+    std::vector<std::string> env = doable::protected_env(api);
     if (!host.empty()) env.push_back("API_HOST=" + host);
     bgtest::Process process = bgtest::Process::start(doable::protected_argv(api), env);
 

@@ -72,7 +72,7 @@ void expect_listening_line(const std::string& out, const Service& service, const
 TEST_P(DoableWithLibrary, EndsOnLoopbackAnswersAndAuditFindsNothingExposed) {
     const Service service = GetParam();
     const std::uint16_t port = service.port();
-    bgtest::Process process = bgtest::Process::start(doable::protected_argv(service), service.env());
+    bgtest::Process process = bgtest::Process::start(doable::protected_argv(service), doable::protected_env(service));
 
     std::string why;
     auto listeners = doable::wait_listening(process, port, why);
