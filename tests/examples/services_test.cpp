@@ -23,13 +23,16 @@ protected:
 class DoableWithLibrary : public DoableService {};
 class DoableWithoutLibrary : public DoableService {};
 
-// Each service with its framework's default host and with an explicit 0.0.0.0, and the
-// standalone Next server with HOSTNAME set to a real non-loopback address.
+// Each service with its framework's default host, with an explicit 0.0.0.0, and with a
+// real non-loopback address (the standalone Next server's HOSTNAME, next start's -H,
+// API_HOST, WS_HOST).
 const std::vector<Service> kCases = {
     {Launcher::next_start, Host::framework_default},      {Launcher::next_start, Host::wildcard},
-    {Launcher::next_standalone, Host::framework_default}, {Launcher::next_standalone, Host::real_address},
-    {Launcher::api, Host::framework_default},             {Launcher::api, Host::wildcard},
+    {Launcher::next_start, Host::real_address},           {Launcher::next_standalone, Host::framework_default},
+    {Launcher::next_standalone, Host::real_address},      {Launcher::api, Host::framework_default},
+    {Launcher::api, Host::wildcard},                      {Launcher::api, Host::real_address},
     {Launcher::ws, Host::framework_default},              {Launcher::ws, Host::wildcard},
+    {Launcher::ws, Host::real_address},
 };
 
 std::string label(const ::testing::TestParamInfo<Service>& info) { return info.param.label(); }
