@@ -33,6 +33,13 @@ void register_paired_benchmarks(bool in_private_netns);
 // and the posix_spawn pass-through with a clean environment.
 void register_spawn_benchmarks(const std::string& noop_path);
 
+// Start-up in pairs: the same program spawned from this (bare) process with and without
+// LD_PRELOAD=shim_path, alternating, real time per spawn + wait. Registered only when
+// shim_path is given and this process is not itself preloaded (a preloaded parent's
+// posix_spawn would put the library back into the "bare" child's environment).
+void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
+                                        const std::string& policy_path);
+
 // Moves the calling thread (call it before any other thread exists) into a new network
 // namespace with only `lo`, brought up. Returns false and sets error when that fails.
 bool enter_private_netns(std::string& error);

@@ -5,6 +5,9 @@
 //   --bg_netns       run in a new network namespace with only `lo` (needs root); the
 //                    cases that bind a wildcard address only run there
 //   --bg_noop=PATH   the do-nothing program for startup/noop (default: next to this binary)
+//   --bg_shim=PATH   libbindguard.so for the paired start-up cases (children started with
+//                    and without LD_PRELOAD=PATH, alternating); --bg_policy=PATH the
+//                    BINDGUARD_POLICY those children get
 // Every --benchmark_* option of Google Benchmark works as usual.
 #include <unistd.h>
 
@@ -25,6 +28,8 @@ namespace {
 struct HarnessOptions {
     bool private_netns = false;
     std::string noop_path;
+    std::string shim_path;    // empty: no paired start-up cases
+    std::string policy_path;  // for the preloaded children of the paired start-up cases
 };
 
 // The directory of this executable, from /proc/self/exe; "." when unknown.
@@ -48,6 +53,10 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
             options.private_netns = true;
         } else if (arg.rfind("--bg_noop=", 0) == 0) {
             options.noop_path = std::string(arg.substr(std::strlen("--bg_noop=")));
+        } else if (arg.rfind("--bg_shim=", 0) == 0) {
+            options.shim_path = std::string(arg.substr(std::strlen("--bg_shim=")));
+        } else if (arg.rfind("--bg_policy=", 0) == 0) {
+            options.policy_path = std::string(arg.substr(std::strlen("--bg_policy=")));
         } else {
             argv[kept++] = argv[i];
         }
@@ -81,6 +90,7 @@ int main(int argc, char** argv) {
     bgbench::register_call_benchmarks(in_private_netns);
     bgbench::register_spawn_benchmarks(options.noop_path);
     bgbench::register_paired_benchmarks(in_private_netns);
+    bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path, options.policy_path);
 
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
