@@ -15,6 +15,10 @@
 //    the caller's environment does not set it. A value the caller sets
 //    explicitly wins.
 //  - ASAN_OPTIONS (sanitizer builds only), the same way.
+// Wrapped entry points: execve, execv, execvp, execvpe, execl, execlp, execle,
+// fexecve, execveat (exec.cpp), posix_spawn, posix_spawnp and system()
+// (spawn.cpp). Not reached: popen() and other libc-internal spawns, and
+// execve by syscall(SYS_execve) or a raw system call instruction.
 // Nothing is put back when the policy says `[children] inherit = false`, or
 // when the settings could not be captured (the library's constructor has not
 // run yet): the call is then forwarded unchanged.

@@ -9,7 +9,6 @@
 // with the kernel's errno on failure (ENOSYS if the next function is missing).
 // Nothing here allocates: argument vectors of the variadic forms are built on
 // the stack (or in an anonymous mapping when very long).
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
