@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 
 #include "real.hpp"
 #include "sockaddr.hpp"
@@ -10,13 +12,6 @@
 
 namespace bindguard::shim {
 namespace {
-
-// What the kernel says about a socket, as far as the policy needs it.
-struct SocketFacts {
-    int type = 0;                        // SO_TYPE
-    Protocol protocol = Protocol::other;  // tcp (incl. MPTCP), udp (incl. UDP-Lite), other
-    bool v6only = false;                 // IPV6_V6ONLY of an AF_INET6 socket
-};
 
 // An int socket option, or false if getsockopt fails (errno may change).
 bool int_option(int fd, int level, int name, int& value) noexcept {
@@ -28,21 +23,43 @@ bool int_option(int fd, int level, int name, int& value) noexcept {
 // SO_DOMAIN of fd; false for anything that is not a socket (EBADF, ENOTSOCK).
 bool socket_domain(int fd, int& domain) noexcept { return int_option(fd, SOL_SOCKET, SO_DOMAIN, domain); }
 
-SocketFacts socket_facts(int fd, int domain) noexcept {
-    SocketFacts facts;
+// SO_TYPE of fd, or 0 when it cannot be read.
+int socket_type(int fd) noexcept {
+    int type = 0;
+    int_option(fd, SOL_SOCKET, SO_TYPE, type);
+    return type;
+}
+
+// The policy's protocol of a socket of type: tcp (incl. MPTCP), udp (incl. UDP-Lite), other.
+Protocol socket_protocol(int fd, int type) noexcept {
     int protocol = 0;
-    int_option(fd, SOL_SOCKET, SO_TYPE, facts.type);
     int_option(fd, SOL_SOCKET, SO_PROTOCOL, protocol);
-    if (facts.type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
-        facts.protocol = Protocol::tcp;
-    else if (facts.type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
-        facts.protocol = Protocol::udp;
-    if (domain == AF_INET6) {
-        int v6only = 0;
-        int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only);
-        facts.v6only = v6only != 0;
-    }
-    return facts;
+    if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
+        return Protocol::tcp;
+    if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
+        return Protocol::udp;
+    return Protocol::other;
+}
+
+// IPV6_V6ONLY of an AF_INET6 socket (false for AF_INET).
+bool socket_v6only(int fd, int family) noexcept {
+    int v6only = 0;
+    return family == AF_INET6 && int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only) && v6only != 0;
+}
+
+// Fills in request.protocol and request.v6only from the socket. With complete = false
+// only the facts the decision depends on are asked (each is a system call): the
+// protocol when a rule filters on it or for the UDP-ephemeral clause (wildcard, port
+// 0); IPV6_V6ONLY only for '::', whose rewrite target depends on it. Facts not asked
+// are left as tcp / false, which then do not change the decision.
+void read_socket_facts(int fd, const State* state, Request& request, bool complete) noexcept {
+    const Endpoint& address = request.address;
+    const bool wildcard = is_wildcard(address);
+    const bool need_protocol =
+        complete || state == nullptr || state->rules_on_protocol ||
+        (address.port == 0 && wildcard && state->policy.udp_ephemeral == UdpEphemeral::allow);
+    if (need_protocol) request.protocol = socket_protocol(fd, socket_type(fd));
+    if (complete || wildcard) request.v6only = socket_v6only(fd, address.family);
 }
 
 // The decision for request: the policy's, or the bootstrap one without state.
@@ -85,17 +102,35 @@ int finish(int result, int error, int saved_errno) noexcept {
 
 int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) noexcept {
     const int saved_errno = errno;
-    int domain = 0;
-    Endpoint requested;
-    if (addr == nullptr || !socket_domain(fd, domain) || !read_bind_address(addr, len, domain, requested)) {
+    auto pass_through = [&] {
         errno = saved_errno;
         return real_bind(fd, addr, len);  // the kernel's own answer, untouched
-    }
-    const SocketFacts facts = socket_facts(fd, domain);
+    };
+    if (addr == nullptr || len < sizeof(sa_family_t)) return pass_through();
+    // The family is taken from the address, not asked of the socket (a system call
+    // saved on every bind); only AF_UNSPEC needs the socket's own (see sockaddr.hpp).
+    sa_family_t family;
+    std::memcpy(&family, reinterpret_cast<const char*>(addr) + offsetof(sockaddr, sa_family), sizeof family);
+    int domain = family;
+    if (family == AF_UNSPEC && !socket_domain(fd, domain)) return pass_through();
+    Endpoint requested;
+    if (!read_bind_address(addr, len, domain, requested)) return pass_through();
+
     const State* state = process_state();
-    const Request request = make_request(state, requested, facts.protocol, facts.v6only);
+    // Loopback under a policy that allows it without a word: nothing to decide.
+    if (state != nullptr && state->loopback_unlogged_allow && is_loopback(requested)) return pass_through();
+
+    Request request = make_request(state, requested, Protocol::tcp, false);
+    read_socket_facts(fd, state, request, false);
     const Decision decision = decide_for(state, request);
     const bool audit = audit_mode(state);
+    const bool logged = state != nullptr && state->logger.enabled(level_of(decision));
+    // A refusal or a failed rewrite of an address whose family is not the socket's
+    // (or of something that is not a socket) gets the kernel's own answer instead.
+    auto foreign = [&] {
+        int actual = 0;
+        return !socket_domain(fd, actual) || actual != domain;
+    };
 
     int result;
     int error = 0;
@@ -104,13 +139,20 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
         result = real_bind(fd, addr, len);
         if (result != 0) error = errno;
     } else if (decision.action == Action::deny) {
+        if (foreign()) return pass_through();
         result = -1;
         error = EACCES;
     } else {
         result = bind_endpoint(fd, decision.address);
-        if (result != 0) error = errno;
+        if (result != 0) {
+            error = errno;
+            if (foreign()) return pass_through();
+        }
     }
-    log_decision(state, call, request, decision, audit, error, fd);
+    if (logged) {
+        read_socket_facts(fd, state, request, true);  // the log line names the real protocol
+        log_decision(state, call, request, decision, audit, error, fd);
+    }
     return finish(result, error, saved_errno);
 }
 
@@ -120,22 +162,26 @@ int guarded_listen(int fd, int backlog) noexcept {
         errno = saved_errno;
         return real_listen(fd, backlog);
     };
-    int domain = 0;
+    // getsockname fails for what is not a socket, and gives the family.
     Endpoint local;
-    if (!socket_domain(fd, domain) || (domain != AF_INET && domain != AF_INET6) || !local_address(fd, local))
+    if (!local_address(fd, local)) return pass_through();
+    const State* state = process_state();
+    const bool never_bound = local.port == 0 && is_wildcard(local);
+    // Already on loopback under a policy that allows it without a word.
+    if (state != nullptr && state->loopback_unlogged_allow && !never_bound && is_loopback(local))
         return pass_through();
-    const SocketFacts facts = socket_facts(fd, domain);
-    if (facts.type != SOCK_STREAM) return pass_through();
+    const int type = socket_type(fd);
+    if (type != SOCK_STREAM) return pass_through();
     // A connected socket cannot listen; let the kernel say so (EINVAL).
     sockaddr_storage peer;
     socklen_t peer_length = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0) return pass_through();
+    if (!never_bound && getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0)
+        return pass_through();
 
-    const State* state = process_state();
-    const Request request = make_request(state, local, facts.protocol, facts.v6only);
+    Request request = make_request(state, local, socket_protocol(fd, type), false);
+    request.v6only = socket_v6only(fd, local.family);
     const Decision decision = decide_for(state, request);
     const bool audit = audit_mode(state);
-    const bool never_bound = local.port == 0 && is_wildcard(local);
 
     // A socket already bound somewhere the policy would have changed was bound
     // by a route we never saw (inherited, raw syscall): it must not listen there.

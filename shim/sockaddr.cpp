@@ -1,8 +1,6 @@
 #include "sockaddr.hpp"
 
 #include <netinet/in.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include <cstring>
 
@@ -29,32 +27,17 @@ void read_inet6(const sockaddr_in6& in6, socklen_t len, Endpoint& out) noexcept 
     out.scope_id = len >= sizeof(sockaddr_in6) ? in6.sin6_scope_id : 0;
 }
 
-// Copies length bytes of the caller's memory at from into to. Returns false when
-// that memory is not readable, where the kernel would answer EFAULT: the read is
-// done by the kernel (process_vm_readv on ourselves), so a bad pointer gives the
-// program the kernel's EFAULT instead of a crash inside the library. Where that
-// system call is unavailable (ENOSYS, or EPERM under a seccomp filter), a plain
-// copy is used. errno may change.
-bool copy_from_caller(void* to, const void* from, std::size_t length) noexcept {
-    iovec local{to, length};
-    iovec remote{const_cast<void*>(from), length};
-    const ssize_t copied = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    if (copied == static_cast<ssize_t>(length)) return true;
-    if (copied < 0 && (errno == ENOSYS || errno == EPERM)) {
-        std::memcpy(to, from, length);
-        return true;
-    }
-    return false;
-}
-
 }  // namespace
 
 bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, Endpoint& out) noexcept {
     // The kernel refuses a length above sizeof(sockaddr_storage) with EINVAL.
     if (addr == nullptr || len < sizeof(sa_family_t) || len > sizeof(sockaddr_storage)) return false;
-    // Copy only what the caller said it gave us; the rest stays zero.
+    // Copy only what the caller said it gave us; the rest stays zero. Read directly,
+    // like any libc function reads its arguments: a pointer the kernel would refuse
+    // with EFAULT faults here instead (checking it through the kernel would cost a
+    // system call on every bind).
     sockaddr_storage copy{};
-    if (!copy_from_caller(&copy, addr, len)) return false;
+    std::memcpy(&copy, addr, len);
     const sa_family_t family = copy.ss_family;
 
     if (socket_domain == AF_INET) {

@@ -9,13 +9,13 @@
 namespace bindguard::shim {
 
 // Reads the address a caller passed to bind() on a socket of domain socket_domain
-// (its SO_DOMAIN) into out. Returns true when it is an IP address the policy
-// decides on; false when the call must go to the kernel untouched so that the
-// kernel gives its own answer: NULL or unreadable memory (EFAULT), a length
+// (the address's own family, or SO_DOMAIN for AF_UNSPEC) into out. Returns true when
+// it is an IP address the policy decides on; false when the call must go to the
+// kernel untouched so that the kernel gives its own answer: NULL, a length
 // above sizeof(sockaddr_storage) (EINVAL), a length too short for the family (AF_INET
 // needs sizeof(sockaddr_in); AF_INET6 needs 24 bytes, SIN6_LEN_RFC2133, exactly as
 // the kernel checks), a family other than AF_INET/AF_INET6, or a family that does
-// not match the socket. One kernel quirk is followed: on an AF_INET socket the
+// not match socket_domain. One kernel quirk is followed: on an AF_INET socket the
 // kernel binds an AF_UNSPEC address whose s_addr is INADDR_ANY as 0.0.0.0, so
 // that is read as the AF_INET wildcard (it must not be a way around the policy).
 bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, Endpoint& out) noexcept;

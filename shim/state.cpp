@@ -87,6 +87,29 @@ Policy load_policy(std::vector<Diagnostic>& diagnostics) {
     return fail_closed_policy(path);
 }
 
+// True when some rule of policy may match a bind to a loopback address (127.0.0.0/8,
+// ::1, ::ffff:127.0.0.0/104): a rule without addresses, or with a CIDR that overlaps one.
+bool rules_may_match_loopback(const Policy& policy) noexcept {
+    static const Cidr kLoopback[] = {
+        {AF_INET, {127}, 8},
+        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128},
+        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127}, 104},
+    };
+    for (const Rule& rule : policy.rules) {
+        if (rule.addresses.empty()) return true;
+        for (const Cidr& cidr : rule.addresses)
+            for (const Cidr& loopback : kLoopback)
+                if (cidr.covers(loopback) || loopback.covers(cidr)) return true;
+    }
+    return false;
+}
+
+bool rules_filter_protocol(const Policy& policy) noexcept {
+    for (const Rule& rule : policy.rules)
+        if (rule.protocol != Protocol::any) return true;
+    return false;
+}
+
 void build_state() noexcept {
     take_stderr_copy();
     try {
@@ -106,6 +129,9 @@ void build_state() noexcept {
         for (const Diagnostic& diagnostic : diagnostics)
             if (diagnostic.severity == Diagnostic::Severity::error || built->policy.log.level >= LogLevel::warn)
                 write_stderr_line(diagnostic.to_string());
+        built->loopback_unlogged_allow =
+            !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
+        built->rules_on_protocol = rules_filter_protocol(built->policy);
         state = built;
         status.store(ready, std::memory_order_release);
     } catch (...) {

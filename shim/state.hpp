@@ -24,6 +24,14 @@ struct State {
     std::string command;  // /proc/self/cmdline, arguments joined by single spaces
     std::string service;  // BINDGUARD_SERVICE, empty when unset
     Logger logger;
+    // Facts of the policy that let bind()/listen() skip work they do not need,
+    // computed once with the state:
+    // - loopback_unlogged_allow: no rule can match a loopback address and allows are
+    //   not logged, so a bind to loopback goes straight to the kernel;
+    // - rules_on_protocol: some rule filters on the protocol, so every decision needs
+    //   the socket's protocol (otherwise only the UDP-ephemeral clause does).
+    bool loopback_unlogged_allow = false;
+    bool rules_on_protocol = false;
 };
 
 // The state, built first if needed. Returns nullptr when there is none to use:

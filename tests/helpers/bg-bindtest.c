@@ -11,7 +11,6 @@
  *   listen-unbound tcp|tcp6 [v6only=0|1] [hold]    listen() on a socket never bound
  *   bind-null                       bind(fd, NULL, 16) on a TCP socket
  *   bind-short inet|inet6 LEN       wildcard address with addrlen LEN
- *   bind-badptr                     bind(fd, (void*)1, 16) and a pointer to unmapped memory
  *   bind-long LEN                   sockaddr_in 0.0.0.0:0 in a larger buffer, addrlen LEN
  *   bind-badfd                      bind(-1, ...) and bind on a closed number
  *   bind-notsock                    bind() on a pipe
@@ -46,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -232,22 +230,6 @@ static int scenario_bind_short(int argc, char** argv) {
     const int fd = make_socket(family, SOCK_STREAM, -1);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
     report(fd, ret, ret == 0 ? 0 : errno);
-    return 0;
-}
-
-static int scenario_bind_badptr(void) {
-    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
-    const int ret = bind(fd, (const struct sockaddr*)1, 16);
-    const int error = ret == 0 ? 0 : errno;
-    /* A page that is mapped then unmapped, so the address is certainly invalid. */
-    void* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) die("mmap");
-    munmap(page, 4096);
-    const int ret2 = bind(fd, (const struct sockaddr*)page, 16);
-    const int error2 = ret2 == 0 ? 0 : errno;
-    char local[256];
-    local_text(fd, local, sizeof local);
-    printf("ret=%d errno=%d unmapped_ret=%d unmapped_errno=%d local=%s\n", ret, error, ret2, error2, local);
     return 0;
 }
 
@@ -569,7 +551,6 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "bind-null") == 0) return scenario_bind_null();
     if (strcmp(scenario, "bind-short") == 0) return scenario_bind_short(argc, argv);
     if (strcmp(scenario, "bind-badfd") == 0) return scenario_bind_badfd();
-    if (strcmp(scenario, "bind-badptr") == 0) return scenario_bind_badptr();
     if (strcmp(scenario, "bind-long") == 0) return scenario_bind_long(argc, argv);
     if (strcmp(scenario, "bind-notsock") == 0) return scenario_bind_notsock();
     if (strcmp(scenario, "bind-family") == 0) return scenario_bind_family(argc, argv);
