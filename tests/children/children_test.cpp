@@ -12,49 +12,24 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <map>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/text.hpp"
 
 namespace {
 
-using Fields = std::map<std::string, std::string>;
+using bgtest::default_policy;
+using bgtest::fields;
+using bgtest::Fields;
+using bgtest::lines;
+using bgtest::write_policy;
 
 std::string childtest() { return BG_CHILDTEST; }
 std::string node_parent() { return std::string(BG_CHILDREN_SOURCE_DIR) + "/spawn_env_empty.js"; }
-std::string default_policy() { return bgtest::source_dir() + "/examples/policy/default.toml"; }
-
-// A policy file with text, in a fresh directory.
-std::string write_policy(const std::string& text) {
-    const std::string path = bgtest::temp_dir() + "/policy.toml";
-    bgtest::write_file(path, text);
-    return path;
-}
-
 std::string no_inherit_policy() { return write_policy("version = 1\n[children]\ninherit = false\n"); }
-
-// "a=1 b=2" -> {a: 1, b: 2} (words without '=' are ignored).
-Fields fields(const std::string& line) {
-    Fields out;
-    std::istringstream words(line);
-    std::string word;
-    while (words >> word) {
-        const auto equals = word.find('=');
-        if (equals != std::string::npos) out[word.substr(0, equals)] = word.substr(equals + 1);
-    }
-    return out;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream stream(text);
-    for (std::string line; std::getline(stream, line);) out.push_back(line);
-    return out;
-}
 
 // The first output line starting with prefix, as fields.
 Fields line_fields(const std::string& text, const std::string& prefix) {

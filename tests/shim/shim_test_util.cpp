@@ -1,41 +1,12 @@
 #include "shim_test_util.hpp"
 
-#include <sstream>
-
 namespace shimtest {
-
-Fields fields(const std::string& line) {
-    Fields out;
-    std::istringstream words(line);
-    std::string word;
-    while (words >> word) {
-        const auto equals = word.find('=');
-        if (equals != std::string::npos) out[word.substr(0, equals)] = word.substr(equals + 1);
-    }
-    return out;
-}
-
-std::vector<std::string> lines(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream stream(text);
-    std::string line;
-    while (std::getline(stream, line)) out.push_back(line);
-    return out;
-}
 
 std::vector<std::string> log_lines(const std::string& text) {
     std::vector<std::string> out;
     for (const auto& line : lines(text))
         if (line.rfind("bindguard[", 0) == 0 || line.rfind("{\"ts\":", 0) == 0) out.push_back(line);
     return out;
-}
-
-std::string default_policy() { return bgtest::source_dir() + "/examples/policy/default.toml"; }
-
-std::string write_policy(const std::string& text) {
-    const std::string path = bgtest::temp_dir() + "/policy.toml";
-    bgtest::write_file(path, text);
-    return path;
 }
 
 std::vector<std::string> shim_env(const std::string& policy_path, const std::vector<std::string>& extra) {

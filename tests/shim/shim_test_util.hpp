@@ -3,28 +3,24 @@
 // library's log lines.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/text.hpp"
 
 namespace shimtest {
 
-// "ret=0 errno=0 local=127.0.0.1:41234" -> {ret: 0, errno: 0, local: ...}.
-using Fields = std::map<std::string, std::string>;
-Fields fields(const std::string& line);
+// From the shared test support (support/text.hpp): fields(), lines(),
+// default_policy(), write_policy().
+using bgtest::Fields;
+using bgtest::default_policy;
+using bgtest::fields;
+using bgtest::lines;
+using bgtest::write_policy;
 
-// The lines of text (without the newline).
-std::vector<std::string> lines(const std::string& text);
 // The lines of text that the library wrote ("bindguard[PID]: ..." or JSON).
 std::vector<std::string> log_lines(const std::string& text);
-
-// The policy every "default policy" test uses: examples/policy/default.toml,
-// named explicitly so that no /etc/bindguard/policy.toml on the machine matters.
-std::string default_policy();
-// Writes a policy file with text into a fresh temporary directory; returns its path.
-std::string write_policy(const std::string& text);
 
 // The environment that preloads the shim with the policy at policy_path
 // (plus extra entries "K=V").
