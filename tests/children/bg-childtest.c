@@ -53,108 +53,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bg-common.h"
+
 extern char** environ;
 
-static void die(const char* what) {
-    fprintf(stderr, "bg-childtest: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void usage(const char* message) {
-    fprintf(stderr, "bg-childtest: %s (see the comment at the top of bg-childtest.c)\n", message);
-    exit(2);
-}
-
-/* Parses ADDR into storage; returns its length. */
-static socklen_t parse_address(const char* text, struct sockaddr_storage* storage) {
-    memset(storage, 0, sizeof *storage);
-    char host[128];
-    const char* colon = strrchr(text, ':');
-    if (colon == NULL || (size_t)(colon - text) >= sizeof host) usage("bad ADDR");
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    const unsigned short port = (unsigned short)strtol(colon + 1, NULL, 10);
-    if (host[0] == '[') {
-        size_t length = strlen(host);
-        if (length < 2 || host[length - 1] != ']') usage("bad IPv6 ADDR");
-        host[length - 1] = '\0';
-        struct sockaddr_in6* in6 = (struct sockaddr_in6*)storage;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
-        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) usage("bad IPv6 ADDR");
-        return sizeof *in6;
-    }
-    struct sockaddr_in* in = (struct sockaddr_in*)storage;
-    in->sin_family = AF_INET;
-    in->sin_port = htons(port);
-    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) usage("bad IPv4 ADDR");
-    return sizeof *in;
-}
-
-/* The local address of fd: 127.0.0.1:P, [::1]:P, or "-". */
-static void local_text(int fd, char* out, size_t size) {
-    struct sockaddr_storage storage;
-    socklen_t length = sizeof storage;
-    memset(&storage, 0, sizeof storage);
-    char host[INET6_ADDRSTRLEN];
-    if (getsockname(fd, (struct sockaddr*)&storage, &length) != 0) {
-        snprintf(out, size, "-");
-    } else if (storage.ss_family == AF_INET) {
-        const struct sockaddr_in* in = (const struct sockaddr_in*)&storage;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
-    } else if (storage.ss_family == AF_INET6) {
-        const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)&storage;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(out, size, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        snprintf(out, size, "family%d", storage.ss_family);
-    }
-}
-
-static int is_listening(int fd) {
-    int value = 0;
-    socklen_t length = sizeof value;
-    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0;
-}
-
-/* A system call by the instruction itself: no libc symbol, so no preload sees it.
-   Returns the kernel's result (-errno on failure). */
-static long raw_syscall3(long number, long a, long b, long c) {
-#if defined(__x86_64__)
-    long result;
-    __asm__ volatile("syscall" : "=a"(result) : "a"(number), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-    return result;
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = number;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
-    return x0;
-#else
-#error "raw_syscall3: add this architecture"
-#endif
-}
+/* The name that bg-common.h's messages start with. */
+const char bg_program_name[] = "bg-childtest";
 
 static int syscall_bind(const char* proto, const char* text) {
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(text, &address);
+    const socklen_t length = bg_parse_address(text, &address);
     const int type = strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
     const int fd = socket(address.ss_family, type, 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     errno = 0;
     const long ret = syscall(SYS_bind, fd, (struct sockaddr*)&address, length);
     const int error = ret == 0 ? 0 : errno;
     char local[128];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     printf("ret=%ld errno=%d local=%s\n", ret, error, local);
     return 0;
 }
 
 static int syscall_bind_badfd(void) {
     struct sockaddr_storage address;
-    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
     const long ret = syscall(SYS_bind, -1, (struct sockaddr*)&address, length);
     printf("ret=%ld errno=%d\n", ret, ret == 0 ? 0 : errno);
     return 0;
@@ -162,13 +85,13 @@ static int syscall_bind_badfd(void) {
 
 static void report_listen(int fd, long ret, int error) {
     char local[128];
-    local_text(fd, local, sizeof local);
-    printf("ret=%ld errno=%d listening=%d local=%s\n", ret, error, is_listening(fd), local);
+    bg_local_text(fd, local, sizeof local);
+    printf("ret=%ld errno=%d listening=%d local=%s\n", ret, error, bg_is_listening(fd), local);
 }
 
 static int syscall_listen_unbound(void) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     const long ret = syscall(SYS_listen, fd, 16);
     report_listen(fd, ret, ret == 0 ? 0 : errno);
     return 0;
@@ -176,13 +99,13 @@ static int syscall_listen_unbound(void) {
 
 static int syscall_listen_rawbound(const char* text) {
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(text, &address);
+    const socklen_t length = bg_parse_address(text, &address);
     const int fd = socket(address.ss_family, SOCK_STREAM, 0);
-    if (fd < 0) die("socket");
-    const long bound = raw_syscall3(SYS_bind, fd, (long)&address, length);
+    if (fd < 0) bg_die("socket");
+    const long bound = bg_raw_bind(fd, (struct sockaddr*)&address, length);
     if (bound != 0) {
         errno = (int)-bound;
-        die("raw bind");
+        bg_die("raw bind");
     }
     const long ret = syscall(SYS_listen, fd, 16);
     report_listen(fd, ret, ret == 0 ? 0 : errno);
@@ -193,10 +116,10 @@ static int syscall_listen_rawbound(const char* text) {
 static int temp_file(const char* content) {
     char path[] = "/tmp/bg-childtest-XXXXXX";
     const int fd = mkstemp(path);
-    if (fd < 0) die("mkstemp");
+    if (fd < 0) bg_die("mkstemp");
     unlink(path);
     const size_t length = strlen(content);
-    if (write(fd, content, length) != (ssize_t)length) die("write");
+    if (write(fd, content, length) != (ssize_t)length) bg_die("write");
     return fd;
 }
 
@@ -208,9 +131,9 @@ static int syscall_six(void) {
     const int out = temp_file("..........");
     loff_t off_in = 3, off_out = 5;
     const long ret = syscall(SYS_copy_file_range, in, &off_in, out, &off_out, 4L, 0L);
-    if (ret < 0) die("copy_file_range");
+    if (ret < 0) bg_die("copy_file_range");
     char data[16] = {0};
-    if (pread(out, data, 4, 5) != 4) die("pread");
+    if (pread(out, data, 4, 5) != 4) bg_die("pread");
     loff_t again_in = 0, again_out = 0;
     errno = 0;
     const long flags_ret = syscall(SYS_copy_file_range, in, &again_in, out, &again_out, 4L, 1L);
@@ -251,7 +174,7 @@ static char** given_environment(void) {
     const long extra = extra_text != NULL ? strtol(extra_text, NULL, 10) : 0;
     const char* added = getenv("BGCT_ENV");
     char** envp = calloc((size_t)extra + 64, sizeof *envp);
-    if (envp == NULL) die("calloc");
+    if (envp == NULL) bg_die("calloc");
     size_t count = 0;
     envp[count++] = "PATH=/usr/bin:/bin";
     envp[count++] = "BGCT_MARK=1";
@@ -262,7 +185,7 @@ static char** given_environment(void) {
     }
     for (long i = 0; i < extra; ++i) {
         char* entry = malloc(48);
-        if (entry == NULL) die("malloc");
+        if (entry == NULL) bg_die("malloc");
         snprintf(entry, 48, "BGCT_X%ld=%ld", i, i);
         envp[count++] = entry;
     }
@@ -276,7 +199,7 @@ static char* shell_command(const char* file, char** argv) {
     for (char** word = argv; *word != NULL; ++word) size += 4 * strlen(*word) + 3;
     size += 4 * strlen(file) + 3;
     char* command = malloc(size);
-    if (command == NULL) die("malloc");
+    if (command == NULL) bg_die("malloc");
     char* out = command;
     for (size_t i = 0; argv[i] != NULL; ++i) {
         const char* word = i == 0 ? file : argv[i];
@@ -323,7 +246,7 @@ static int start(const char* entry, const char* file, char** argv, char** envp, 
     }
     size_t argc = 0;
     while (argv[argc] != NULL) ++argc;
-    if (argc > 6) usage("at most 6 arguments for the execl forms");
+    if (argc > 6) bg_usage("at most 6 arguments for the execl forms");
     const char* a[7] = {0};
     for (size_t i = 0; i < argc; ++i) a[i] = argv[i];
     /* The list always ends with a NULL; the unused slots are NULL too, so the
@@ -331,14 +254,14 @@ static int start(const char* entry, const char* file, char** argv, char** envp, 
     if (strcmp(entry, "execl") == 0) return execl(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL);
     if (strcmp(entry, "execlp") == 0) return execlp(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL);
     if (strcmp(entry, "execle") == 0) return execle(file, a[0], a[1], a[2], a[3], a[4], a[5], (char*)NULL, envp);
-    usage("unknown ENTRY");
+    bg_usage("unknown ENTRY");
     return -1;
 }
 
 /* The environment for a mode: "given" (fresh) or "current" (cleaned). */
 static char** environment_for(const char* mode) {
     if (strcmp(mode, "given") == 0) return given_environment();
-    if (strcmp(mode, "current") != 0) usage("the environment is given or current");
+    if (strcmp(mode, "current") != 0) bg_usage("the environment is given or current");
     unsetenv("LD_PRELOAD");
     unsetenv("BINDGUARD_POLICY");
     unsetenv("BINDGUARD_SERVICE");
@@ -354,7 +277,7 @@ static int exec_program(const char* entry, const char* mode, char** program_argv
     char* file = program_argv[0];
     if (searches_path(entry)) {
         char* copy = strdup(program_argv[0]);
-        if (setenv("PATH", dirname(copy), 1) != 0) die("setenv");
+        if (setenv("PATH", dirname(copy), 1) != 0) bg_die("setenv");
         file = basename(program_argv[0]);
     }
     char** envp = environment_for(mode);
@@ -365,18 +288,18 @@ static int exec_program(const char* entry, const char* mode, char** program_argv
         const int error = start(entry, file, program_argv, envp, &pid);
         if (error != 0) {
             errno = error;
-            die(entry);
+            bg_die(entry);
         }
     } else {
         pid = strcmp(entry, "vfork-execve") == 0 ? vfork() : fork();
-        if (pid < 0) die("fork");
+        if (pid < 0) bg_die("fork");
         if (pid == 0) {
             start(entry, file, program_argv, envp, NULL);
             _exit(127);
         }
     }
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid) die("waitpid");
+    if (waitpid(pid, &status, 0) != pid) bg_die("waitpid");
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -393,7 +316,7 @@ static int exec_fail(const char* entry, const char* mode) {
     /* A snapshot of the array and of its strings. */
     char** pointers = malloc((count + 1) * sizeof *pointers);
     char** texts = malloc((count + 1) * sizeof *texts);
-    if (pointers == NULL || texts == NULL) die("malloc");
+    if (pointers == NULL || texts == NULL) bg_die("malloc");
     for (size_t i = 0; i <= count; ++i) {
         pointers[i] = envp[i];
         texts[i] = envp[i] != NULL ? strdup(envp[i]) : NULL;
@@ -420,7 +343,7 @@ static int system_status(const char* command, int cleaned) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 2) usage("no scenario");
+    if (argc < 2) bg_usage("no scenario");
     const char* scenario = argv[1];
     if (strcmp(scenario, "syscall-bind") == 0 && argc == 4) return syscall_bind(argv[2], argv[3]);
     if (strcmp(scenario, "syscall-bind-badfd") == 0) return syscall_bind_badfd();
@@ -437,6 +360,6 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "system-status") == 0 && (argc == 3 || argc == 4))
         return system_status(argv[2], argc == 4 && strcmp(argv[3], "cleaned") == 0);
     if (strcmp(scenario, "exec-fail") == 0 && argc == 4) return exec_fail(argv[2], argv[3]);
-    usage("unknown scenario or wrong arguments");
+    bg_usage("unknown scenario or wrong arguments");
     return 2;
 }

@@ -54,74 +54,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void die(const char* what) {
-    fprintf(stderr, "bg-bindtest: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
+#include "bg-common.h"
 
-static void usage(const char* message) {
-    fprintf(stderr, "bg-bindtest: %s (see the comment at the top of bg-bindtest.c)\n", message);
-    exit(2);
-}
-
-/* Parses ADDR into storage; returns its length. */
-static socklen_t parse_address(const char* text, struct sockaddr_storage* storage) {
-    memset(storage, 0, sizeof *storage);
-    char host[128];
-    const char* colon = strrchr(text, ':');
-    if (colon == NULL || (size_t)(colon - text) >= sizeof host) usage("bad ADDR");
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    const long port = strtol(colon + 1, NULL, 10);
-    if (host[0] == '[') {
-        size_t length = strlen(host);
-        if (length < 2 || host[length - 1] != ']') usage("bad IPv6 ADDR");
-        host[length - 1] = '\0';
-        struct sockaddr_in6* in6 = (struct sockaddr_in6*)storage;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((unsigned short)port);
-        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) usage("bad IPv6 ADDR");
-        return sizeof *in6;
-    }
-    struct sockaddr_in* in = (struct sockaddr_in*)storage;
-    in->sin_family = AF_INET;
-    in->sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) usage("bad IPv4 ADDR");
-    return sizeof *in;
-}
-
-/* The local address of fd as text: 127.0.0.1:P, [::1]:P, a unix path, or "-". */
-static void local_text(int fd, char* out, size_t size) {
-    struct sockaddr_storage storage;
-    socklen_t length = sizeof storage;
-    memset(&storage, 0, sizeof storage);
-    if (getsockname(fd, (struct sockaddr*)&storage, &length) != 0) {
-        snprintf(out, size, "-");
-        return;
-    }
-    char host[INET6_ADDRSTRLEN];
-    if (storage.ss_family == AF_INET) {
-        const struct sockaddr_in* in = (const struct sockaddr_in*)&storage;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
-    } else if (storage.ss_family == AF_INET6) {
-        const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)&storage;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(out, size, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else if (storage.ss_family == AF_UNIX) {
-        const struct sockaddr_un* un = (const struct sockaddr_un*)&storage;
-        snprintf(out, size, "%s", un->sun_path[0] ? un->sun_path : "-");
-    } else {
-        snprintf(out, size, "family%d", storage.ss_family);
-    }
-}
-
-static int is_listening(int fd) {
-    int value = 0;
-    socklen_t length = sizeof value;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) != 0) return 0;
-    return value != 0;
-}
+/* The name that bg-common.h's messages start with. */
+const char bg_program_name[] = "bg-bindtest";
 
 static void on_term(int signal_number) {
     (void)signal_number;
@@ -139,7 +75,7 @@ static void hold(void) {
 static int socket_type(const char* proto) {
     if (strncmp(proto, "tcp", 3) == 0) return SOCK_STREAM;
     if (strncmp(proto, "udp", 3) == 0) return SOCK_DGRAM;
-    usage("PROTO must be tcp or udp");
+    bg_usage("PROTO must be tcp or udp");
     return -1;
 }
 
@@ -157,36 +93,36 @@ static struct options parse_options(int argc, char** argv, int first) {
         else if (strcmp(argv[i], "v6only=1") == 0) options.v6only = 1;
         else if (strcmp(argv[i], "listen") == 0) options.listen = 1;
         else if (strcmp(argv[i], "hold") == 0) options.hold = 1;
-        else usage("unknown option");
+        else bg_usage("unknown option");
     }
     return options;
 }
 
 static int make_socket(int family, int type, int v6only) {
     const int fd = socket(family, type, 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     if (family == AF_INET6 && v6only >= 0 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
-        die("setsockopt IPV6_V6ONLY");
+        bg_die("setsockopt IPV6_V6ONLY");
     return fd;
 }
 
 /* bind PROTO ADDR [v6only=] [listen] [hold] */
 static int scenario_bind(int argc, char** argv) {
-    if (argc < 4) usage("bind PROTO ADDR");
+    if (argc < 4) bg_usage("bind PROTO ADDR");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[3], &address);
+    const socklen_t length = bg_parse_address(argv[3], &address);
     const struct options options = parse_options(argc, argv, 4);
     const int fd = make_socket(address.ss_family, socket_type(argv[2]), options.v6only);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
     const int error = ret == 0 ? 0 : errno;
     char local[256];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     printf("ret=%d errno=%d", ret, error);
     if (options.listen && ret == 0) {
         const int listen_ret = listen(fd, 16);
         printf(" listen_ret=%d listen_errno=%d", listen_ret, listen_ret == 0 ? 0 : errno);
-        printf(" listening=%d", is_listening(fd));
+        printf(" listening=%d", bg_is_listening(fd));
     }
     printf(" local=%s\n", local);
     if (options.hold) hold();
@@ -195,22 +131,22 @@ static int scenario_bind(int argc, char** argv) {
 
 /* listen-unbound tcp|tcp6 [v6only=] [hold] */
 static int scenario_listen_unbound(int argc, char** argv) {
-    if (argc < 3) usage("listen-unbound tcp|tcp6");
+    if (argc < 3) bg_usage("listen-unbound tcp|tcp6");
     const int family = strcmp(argv[2], "tcp6") == 0 ? AF_INET6 : AF_INET;
     const struct options options = parse_options(argc, argv, 3);
     const int fd = make_socket(family, SOCK_STREAM, options.v6only);
     const int ret = listen(fd, 16);
     const int error = ret == 0 ? 0 : errno;
     char local[256];
-    local_text(fd, local, sizeof local);
-    printf("ret=%d errno=%d listening=%d local=%s\n", ret, error, is_listening(fd), local);
+    bg_local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d listening=%d local=%s\n", ret, error, bg_is_listening(fd), local);
     if (options.hold) hold();
     return 0;
 }
 
 static void report(int fd, int ret, int error) {
     char local[256];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     printf("ret=%d errno=%d local=%s\n", ret, error, local);
 }
 
@@ -222,11 +158,11 @@ static int scenario_bind_null(void) {
 }
 
 static int scenario_bind_short(int argc, char** argv) {
-    if (argc < 4) usage("bind-short inet|inet6 LEN");
+    if (argc < 4) bg_usage("bind-short inet|inet6 LEN");
     const int family = strcmp(argv[2], "inet6") == 0 ? AF_INET6 : AF_INET;
     const socklen_t length = (socklen_t)strtoul(argv[3], NULL, 10);
     struct sockaddr_storage address;
-    parse_address(family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &address);
+    bg_parse_address(family == AF_INET6 ? "[::]:0" : "0.0.0.0:0", &address);
     const int fd = make_socket(family, SOCK_STREAM, -1);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
     report(fd, ret, ret == 0 ? 0 : errno);
@@ -234,7 +170,7 @@ static int scenario_bind_short(int argc, char** argv) {
 }
 
 static int scenario_bind_long(int argc, char** argv) {
-    if (argc < 3) usage("bind-long LEN");
+    if (argc < 3) bg_usage("bind-long LEN");
     const socklen_t length = (socklen_t)strtoul(argv[2], NULL, 10);
     static unsigned char buffer[4096];
     struct sockaddr_in in;
@@ -249,7 +185,7 @@ static int scenario_bind_long(int argc, char** argv) {
 
 static int scenario_bind_badfd(void) {
     struct sockaddr_storage address;
-    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
     const int ret = bind(-1, (struct sockaddr*)&address, length);
     const int error = ret == 0 ? 0 : errno;
     const int ret2 = bind(987, (struct sockaddr*)&address, length); /* not open */
@@ -263,9 +199,9 @@ static int scenario_bind_badfd(void) {
 
 static int scenario_bind_notsock(void) {
     int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) die("pipe");
+    if (pipe(pipe_fds) != 0) bg_die("pipe");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
     const int ret = bind(pipe_fds[0], (struct sockaddr*)&address, length);
     const int error = ret == 0 ? 0 : errno;
     const int ret2 = listen(pipe_fds[0], 1);
@@ -274,7 +210,7 @@ static int scenario_bind_notsock(void) {
 }
 
 static int scenario_bind_family(int argc, char** argv) {
-    if (argc < 3) usage("bind-family N");
+    if (argc < 3) bg_usage("bind-family N");
     struct sockaddr_in in;
     memset(&in, 0, sizeof in);
     in.sin_family = (sa_family_t)strtoul(argv[2], NULL, 10);
@@ -287,7 +223,7 @@ static int scenario_bind_family(int argc, char** argv) {
 
 static int scenario_bind_mismatch(void) {
     struct sockaddr_storage address;
-    const socklen_t length = parse_address("0.0.0.0:0", &address);
+    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
     const int fd = make_socket(AF_INET6, SOCK_STREAM, -1);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
     report(fd, ret, ret == 0 ? 0 : errno);
@@ -295,19 +231,19 @@ static int scenario_bind_mismatch(void) {
 }
 
 static int scenario_unix(int argc, char** argv) {
-    if (argc < 3) usage("unix PATH");
+    if (argc < 3) bg_usage("unix PATH");
     struct sockaddr_un un;
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
     snprintf(un.sun_path, sizeof un.sun_path, "%s", argv[2]);
     unlink(argv[2]);
     const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     const int ret = bind(fd, (struct sockaddr*)&un, sizeof un);
     const int error = ret == 0 ? 0 : errno;
     const int listen_ret = listen(fd, 4);
     char local[256];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     printf("ret=%d errno=%d listen_ret=%d listen_errno=%d local=%s\n", ret, error, listen_ret,
            listen_ret == 0 ? 0 : errno, local);
     unlink(argv[2]);
@@ -316,7 +252,7 @@ static int scenario_unix(int argc, char** argv) {
 
 static int scenario_netlink(void) {
     const int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     struct sockaddr_nl nl;
     memset(&nl, 0, sizeof nl);
     nl.nl_family = AF_NETLINK;
@@ -327,7 +263,7 @@ static int scenario_netlink(void) {
 
 static int scenario_packet(void) {
     const int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-    if (fd < 0) die("socket");
+    if (fd < 0) bg_die("socket");
     struct sockaddr_ll ll;
     memset(&ll, 0, sizeof ll);
     ll.sll_family = AF_PACKET;
@@ -338,49 +274,27 @@ static int scenario_packet(void) {
     return 0;
 }
 
-/* The bind system call without any libc symbol: nothing preloaded can see it.
- * Returns 0 or -errno. */
-static long raw_bind(int fd, const struct sockaddr* address, socklen_t length) {
-#if defined(__x86_64__)
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"((long)SYS_bind), "D"((long)fd), "S"((long)address), "d"((long)length)
-                     : "rcx", "r11", "memory");
-    return ret;
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = SYS_bind;
-    register long x0 __asm__("x0") = fd;
-    register long x1 __asm__("x1") = (long)address;
-    register long x2 __asm__("x2") = (long)length;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
-    return x0;
-#else
-#error "raw_bind: add the system call instruction for this architecture"
-#endif
-}
-
 static int scenario_raw_bind(int argc, char** argv) {
-    if (argc < 3) usage("raw-bind ADDR");
+    if (argc < 3) bg_usage("raw-bind ADDR");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[2], &address);
+    const socklen_t length = bg_parse_address(argv[2], &address);
     const int fd = make_socket(address.ss_family, SOCK_STREAM, -1);
-    const long bound = raw_bind(fd, (struct sockaddr*)&address, length);
+    const long bound = bg_raw_bind(fd, (struct sockaddr*)&address, length);
     if (bound != 0) {
         errno = (int)-bound;
-        die("raw bind");
+        bg_die("raw bind");
     }
     char local[256];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     const int ret = listen(fd, 4);
-    printf("ret=%d errno=%d listening=%d local=%s\n", ret, ret == 0 ? 0 : errno, is_listening(fd), local);
+    printf("ret=%d errno=%d listening=%d local=%s\n", ret, ret == 0 ? 0 : errno, bg_is_listening(fd), local);
     return 0;
 }
 
 static int scenario_errno_check(int argc, char** argv) {
-    if (argc < 3) usage("errno-check ADDR");
+    if (argc < 3) bg_usage("errno-check ADDR");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[2], &address);
+    const socklen_t length = bg_parse_address(argv[2], &address);
     const int fd = make_socket(address.ss_family, SOCK_STREAM, -1);
     errno = 1234;
     const int ret = bind(fd, (struct sockaddr*)&address, length);
@@ -413,23 +327,23 @@ static void* thread_bind(void* argument) {
     pthread_barrier_wait(job->barrier);
     job->ret = bind(fd, (const struct sockaddr*)job->address, job->length);
     job->error = job->ret == 0 ? 0 : errno;
-    local_text(fd, job->local, sizeof job->local);
+    bg_local_text(fd, job->local, sizeof job->local);
     return NULL;
 }
 
 static int scenario_threads(int argc, char** argv) {
-    if (argc < 4) usage("threads N ADDR");
+    if (argc < 4) bg_usage("threads N ADDR");
     const int count = atoi(argv[2]);
-    if (count < 1 || count > 64) usage("threads: N in 1..64");
+    if (count < 1 || count > 64) bg_usage("threads: N in 1..64");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[3], &address);
+    const socklen_t length = bg_parse_address(argv[3], &address);
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, (unsigned)count);
     pthread_t threads[64];
     struct thread_job jobs[64];
     for (int i = 0; i < count; ++i) {
         jobs[i] = (struct thread_job){&address, length, &barrier, -1, 0, ""};
-        if (pthread_create(&threads[i], NULL, thread_bind, &jobs[i]) != 0) die("pthread_create");
+        if (pthread_create(&threads[i], NULL, thread_bind, &jobs[i]) != 0) bg_die("pthread_create");
     }
     int ret = 0;
     int error = 0;
@@ -451,19 +365,19 @@ static int bind_and_report(const char* prefix, const struct sockaddr_storage* ad
     const int ret = bind(fd, (const struct sockaddr*)address, length);
     const int error = ret == 0 ? 0 : errno;
     char local[256];
-    local_text(fd, local, sizeof local);
+    bg_local_text(fd, local, sizeof local);
     printf("%sret=%d errno=%d local=%s\n", prefix, ret, error, local);
     fflush(stdout);
     return fd;
 }
 
 static int scenario_fork(int argc, char** argv) {
-    if (argc < 3) usage("fork ADDR");
+    if (argc < 3) bg_usage("fork ADDR");
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[2], &address);
+    const socklen_t length = bg_parse_address(argv[2], &address);
     fflush(stdout);
     const pid_t child = fork();
-    if (child < 0) die("fork");
+    if (child < 0) bg_die("fork");
     if (child == 0) {
         bind_and_report("child ", &address, length);
         _exit(0);
@@ -480,7 +394,7 @@ static int find_stderr_copy(void) {
     struct stat err;
     if (fstat(2, &err) != 0) return -1;
     DIR* dir = opendir("/proc/self/fd");
-    if (dir == NULL) die("opendir /proc/self/fd");
+    if (dir == NULL) bg_die("opendir /proc/self/fd");
     int found = -1;
     struct dirent* entry;
     while ((entry = readdir(dir)) != NULL) {
@@ -497,36 +411,36 @@ static int find_stderr_copy(void) {
 }
 
 static int scenario_fd_reuse(int argc, char** argv) {
-    if (argc < 4) usage("fd-reuse FILE ADDR");
+    if (argc < 4) bg_usage("fd-reuse FILE ADDR");
     const int copy = find_stderr_copy();
     struct rlimit limit;
     getrlimit(RLIMIT_NOFILE, &limit);
     const int highest = limit.rlim_cur > 4096 ? 4096 : (int)limit.rlim_cur;
     for (int fd = 3; fd < highest; ++fd) close(fd);
     const int file = open(argv[2], O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (file < 0) die("open FILE");
+    if (file < 0) bg_die("open FILE");
     if (copy >= 0 && file != copy) {
-        if (dup2(file, copy) != copy) die("dup2");
+        if (dup2(file, copy) != copy) bg_die("dup2");
         close(file);
     }
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[3], &address);
+    const socklen_t length = bg_parse_address(argv[3], &address);
     printf("copyfd=%d ", copy);
     bind_and_report("", &address, length);
     return 0;
 }
 
 static int scenario_repeat(int argc, char** argv) {
-    if (argc < 4) usage("repeat N ADDR [pause=MS] [again=K]");
+    if (argc < 4) bg_usage("repeat N ADDR [pause=MS] [again=K]");
     const int count = atoi(argv[2]);
     struct sockaddr_storage address;
-    const socklen_t length = parse_address(argv[3], &address);
+    const socklen_t length = bg_parse_address(argv[3], &address);
     long pause_ms = 0;
     int again = 0;
     for (int i = 4; i < argc; ++i) {
         if (strncmp(argv[i], "pause=", 6) == 0) pause_ms = atol(argv[i] + 6);
         else if (strncmp(argv[i], "again=", 6) == 0) again = atoi(argv[i] + 6);
-        else usage("unknown option");
+        else bg_usage("unknown option");
     }
     int failures = 0;
     for (int i = 0; i < count + again; ++i) {
@@ -543,7 +457,7 @@ static int scenario_repeat(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 2) usage("no scenario");
+    if (argc < 2) bg_usage("no scenario");
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char* scenario = argv[1];
     if (strcmp(scenario, "bind") == 0) return scenario_bind(argc, argv);
@@ -564,6 +478,6 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "fork") == 0) return scenario_fork(argc, argv);
     if (strcmp(scenario, "fd-reuse") == 0) return scenario_fd_reuse(argc, argv);
     if (strcmp(scenario, "repeat") == 0) return scenario_repeat(argc, argv);
-    usage("unknown scenario");
+    bg_usage("unknown scenario");
     return 2;
 }
