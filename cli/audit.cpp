@@ -189,9 +189,7 @@ void print_json(const std::vector<AuditRow>& rows, const std::string& policy, in
 
 // Runs the audit. Returns 0 when nothing is exposed, 1 when something is, 2 on error.
 int audit(const AuditOptions& options) {
-    PolicySource source = locate_policy(options.policy);
-    LoadResult loaded = load_policy(source);
-    print_diagnostics(loaded.diagnostics, std::cerr);
+    auto [source, loaded] = load_and_report_policy(options.policy, std::cerr);
     if (!loaded.ok()) {
         std::cerr << "bindguard audit: the policy " << source.path << " (from " << source.named_by << ") is invalid\n";
         return kExitUsage;

@@ -41,8 +41,7 @@ int explain(const ExplainOptions& options) {
     request.command = options.command;
     request.service = options.service;
 
-    LoadResult loaded = load_policy(locate_policy(options.policy));
-    print_diagnostics(loaded.diagnostics, std::cerr);
+    LoadResult loaded = load_and_report_policy(options.policy, std::cerr).loaded;
     if (!loaded.ok()) return kExitFailure;
 
     Decision decision = decide(*loaded.policy, request);

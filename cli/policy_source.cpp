@@ -30,4 +30,11 @@ void print_diagnostics(const std::vector<Diagnostic>& diagnostics, std::ostream&
     for (const Diagnostic& diagnostic : diagnostics) out << diagnostic.to_string() << '\n';
 }
 
+ReportedPolicy load_and_report_policy(const std::string& explicit_path, std::ostream& diagnostics_out) {
+    ReportedPolicy reported{locate_policy(explicit_path), {}};
+    reported.loaded = load_policy(reported.source);
+    print_diagnostics(reported.loaded.diagnostics, diagnostics_out);
+    return reported;
+}
+
 }  // namespace bindguard::cli

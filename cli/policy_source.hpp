@@ -28,4 +28,15 @@ LoadResult load_policy(const PolicySource& source);
 // Writes each diagnostic as one "FILE:LINE:COL: error|warning: ..." line to out.
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics, std::ostream& out);
 
+// A policy that a command located and loaded, and where it came from.
+struct ReportedPolicy {
+    PolicySource source;
+    LoadResult loaded;
+};
+
+// What audit, explain and run do first: locate_policy(explicit_path), load_policy() it and
+// write its diagnostics (errors and warnings) to diagnostics_out. Returns both; what an
+// invalid policy means (message, exit code) stays with the command.
+ReportedPolicy load_and_report_policy(const std::string& explicit_path, std::ostream& diagnostics_out);
+
 }  // namespace bindguard::cli

@@ -43,9 +43,7 @@ void say(const std::string& message) {
 // Loads and validates the policy the program will get. Returns normally when it is valid;
 // prints its diagnostics (errors and warnings) and throws Refusal{2} when it is not.
 void require_valid_policy(const RunOptions& options) {
-    PolicySource source = locate_policy(options.policy);
-    LoadResult loaded = load_policy(source);
-    print_diagnostics(loaded.diagnostics, std::cerr);
+    auto [source, loaded] = load_and_report_policy(options.policy, std::cerr);
     if (loaded.ok()) return;
     say("refusing to start " + options.command.front() + ": the policy " + source.path + " (from " +
         source.named_by + ") is invalid; fix it and check it with `bindguard check " + source.path + "`");
