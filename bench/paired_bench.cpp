@@ -12,7 +12,9 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,18 +26,23 @@
 
 #include "bench.hpp"
 
+extern char** environ;
+
 namespace bgbench {
 namespace {
 
 using BindFunction = int (*)(int, const sockaddr*, socklen_t);
 using ListenFunction = int (*)(int, int);
 using SyscallFunction = long (*)(long, ...);
+using SpawnFunction = int (*)(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                              char* const*, char* const*);
 
 // libc's own definitions, or nullptr.
 struct LibcFunctions {
     BindFunction bind = nullptr;
     ListenFunction listen = nullptr;
     SyscallFunction syscall = nullptr;
+    SpawnFunction posix_spawn = nullptr;
 };
 
 const LibcFunctions& libc_functions() {
@@ -46,6 +53,7 @@ const LibcFunctions& libc_functions() {
         f.bind = reinterpret_cast<BindFunction>(dlsym(libc, "bind"));
         f.listen = reinterpret_cast<ListenFunction>(dlsym(libc, "listen"));
         f.syscall = reinterpret_cast<SyscallFunction>(dlsym(libc, "syscall"));
+        f.posix_spawn = reinterpret_cast<SpawnFunction>(dlsym(libc, "posix_spawn"));
         return f;
     }();
     return functions;
@@ -56,6 +64,7 @@ struct Route {
     BindFunction bind;
     ListenFunction listen;
     SyscallFunction syscall;
+    SpawnFunction posix_spawn;
 };
 
 std::int64_t thread_cpu_ns() {
@@ -109,6 +118,26 @@ bool socket_listen_close_block(const Route& route, int calls, const sockaddr_in&
     return true;
 }
 
+// posix_spawn of a program that does not exist: clone, a failed exec, ENOENT. No child
+// program runs, so the difference is the exec-family wrapper's own work.
+bool spawn_missing_block(const Route& route, int calls, const sockaddr_in&) {
+    char name[] = "bindguard-bench-missing";
+    char* argv[] = {name, nullptr};
+    for (int i = 0; i < calls; ++i) {
+        pid_t pid = 0;
+        const int error = route.posix_spawn(&pid, "/nonexistent/bindguard-bench-missing", nullptr, nullptr, argv, environ);
+        if (error == 0) {  // an old glibc reports the failure as exit status 127 instead
+            int status = 0;
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+        } else if (error != ENOENT) {
+            errno = error;
+            return false;
+        }
+    }
+    return true;
+}
+
 bool syscall_getpid_block(const Route& route, int calls, const sockaddr_in&) {
     for (int i = 0; i < calls; ++i) {
         long result = route.syscall(SYS_getpid);
@@ -121,12 +150,12 @@ bool syscall_getpid_block(const Route& route, int calls, const sockaddr_in&) {
 // reports the per-call CPU times and their ratio.
 void paired(benchmark::State& state, Block block, int calls, sockaddr_in address) {
     const LibcFunctions& libc = libc_functions();
-    if (libc.bind == nullptr || libc.listen == nullptr || libc.syscall == nullptr) {
-        state.SkipWithError("libc.so.6's own bind/listen/syscall not found");
+    if (libc.bind == nullptr || libc.listen == nullptr || libc.syscall == nullptr || libc.posix_spawn == nullptr) {
+        state.SkipWithError("libc.so.6's own bind/listen/syscall/posix_spawn not found");
         return;
     }
-    const Route linked{&::bind, &::listen, &::syscall};
-    const Route bare{libc.bind, libc.listen, libc.syscall};
+    const Route linked{&::bind, &::listen, &::syscall, &::posix_spawn};
+    const Route bare{libc.bind, libc.listen, libc.syscall, libc.posix_spawn};
     std::int64_t bare_ns = 0, with_ns = 0, total_calls = 0;
     bool flip = false;
     for (auto _ : state) {
@@ -160,7 +189,7 @@ void kernel_loopback_vs_wildcard(benchmark::State& state, std::uint16_t port) {
         state.SkipWithError("libc.so.6's own bind not found");
         return;
     }
-    const Route route{libc.bind, libc.listen, libc.syscall};
+    const Route route{libc.bind, libc.listen, libc.syscall, libc.posix_spawn};
     const sockaddr_in wildcard = ipv4("0.0.0.0", port), loopback = ipv4("127.0.0.1", port);
     constexpr int kCalls = 32;
     std::int64_t wildcard_ns = 0, loopback_ns = 0, total_calls = 0;
@@ -204,6 +233,7 @@ void register_paired_benchmarks(bool in_private_netns) {
     }
     benchmark::RegisterBenchmark("paired/bind-ebadf", paired, bind_bad_fd_block, 1000, ipv4("127.0.0.1", 0));
     benchmark::RegisterBenchmark("paired/syscall-getpid", paired, syscall_getpid_block, 1000, ipv4("127.0.0.1", 0));
+    benchmark::RegisterBenchmark("paired/posix_spawn-enoent", paired, spawn_missing_block, 4, ipv4("127.0.0.1", 0));
 }
 
 }  // namespace bgbench
