@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace bindguard::shim {
@@ -32,13 +33,14 @@ void read_inet6(const sockaddr_in6& in6, socklen_t len, Endpoint& out) noexcept 
 bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, Endpoint& out) noexcept {
     // The kernel refuses a length above sizeof(sockaddr_storage) with EINVAL.
     if (addr == nullptr || len < sizeof(sa_family_t) || len > sizeof(sockaddr_storage)) return false;
-    // Copy only what the caller said it gave us; the rest stays zero. Read directly,
+    // Copy only what the caller said it gave us, and of that no more than a
+    // sockaddr_in6 (nothing beyond it is read); the rest stays zero. Read directly,
     // like any libc function reads its arguments: a pointer the kernel would refuse
     // with EFAULT faults here instead (checking it through the kernel would cost a
     // system call on every bind).
-    sockaddr_storage copy{};
-    std::memcpy(&copy, addr, len);
-    const sa_family_t family = copy.ss_family;
+    sockaddr_in6 copy{};
+    std::memcpy(&copy, addr, std::min<std::size_t>(len, sizeof copy));
+    const sa_family_t family = copy.sin6_family;
 
     if (socket_domain == AF_INET) {
         if (len < sizeof(sockaddr_in)) return false;
@@ -83,7 +85,6 @@ bool read_kernel_address(const sockaddr_storage& storage, socklen_t len, Endpoin
 }
 
 socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) noexcept {
-    storage = sockaddr_storage{};
     if (endpoint.family == AF_INET) {
         sockaddr_in in{};
         in.sin_family = AF_INET;

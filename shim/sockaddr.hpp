@@ -24,8 +24,8 @@ bool read_bind_address(const sockaddr* addr, socklen_t len, int socket_domain, E
 // family other than AF_INET/AF_INET6.
 bool read_kernel_address(const sockaddr_storage& storage, socklen_t len, Endpoint& out) noexcept;
 
-// Writes endpoint as a sockaddr_in or sockaddr_in6 into storage (zeroed first)
-// and returns the length to give to bind().
+// Writes endpoint as a sockaddr_in or sockaddr_in6 (all of its bytes) at the start
+// of storage and returns the length to give to bind(); the rest is left as it was.
 socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) noexcept;
 
 // The local address of fd (getsockname into a sockaddr_storage). Returns false
