@@ -26,8 +26,10 @@ sockaddr_in ipv4(const char* address, std::uint16_t port) {
 }
 
 // The fixed port of call/socket-bind-close/wildcard-port. Bound and closed again at once
-// (never listening, never connected: nothing lingers), in a namespace of our own.
-constexpr std::uint16_t kFixedPort = 47001;
+// (never listening, never connected: nothing lingers), in a namespace of our own. Fixed
+// ports are kept below ip_local_port_range (32768-60999), where the port-0 cases'
+// sockets take theirs.
+constexpr std::uint16_t kFixedPort = 20001;
 
 std::string failure(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 

@@ -223,11 +223,11 @@ void register_paired_benchmarks(bool in_private_netns) {
         benchmark::RegisterBenchmark("paired/socket-bind-close/wildcard", paired, socket_bind_close_block, 32,
                                      ipv4("0.0.0.0", 0));
         benchmark::RegisterBenchmark("paired/socket-bind-close/wildcard-port", paired, socket_bind_close_block, 32,
-                                     ipv4("0.0.0.0", 47002));
+                                     ipv4("0.0.0.0", 20002));
         benchmark::RegisterBenchmark("paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0", kernel_loopback_vs_wildcard,
                                      std::uint16_t{0});
         benchmark::RegisterBenchmark("paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0-port", kernel_loopback_vs_wildcard,
-                                     std::uint16_t{47003});
+                                     std::uint16_t{20003});
         benchmark::RegisterBenchmark("paired/socket-listen-close/unbound", paired, socket_listen_close_block, 32,
                                      ipv4("0.0.0.0", 0));
     }
