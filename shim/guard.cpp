@@ -58,7 +58,12 @@ void read_socket_facts(int fd, const State* state, Request& request, bool comple
     const bool need_protocol =
         complete || state == nullptr || state->rules_on_protocol ||
         (address.port == 0 && wildcard && state->policy.udp_ephemeral == UdpEphemeral::allow);
-    if (need_protocol) request.protocol = socket_protocol(fd, socket_type(fd));
+    if (need_protocol) {
+        const int type = socket_type(fd);
+        // Without protocol rules only "is it UDP?" matters: SO_PROTOCOL for datagrams only.
+        const bool exact = complete || state == nullptr || state->rules_on_protocol || type == SOCK_DGRAM;
+        request.protocol = exact ? socket_protocol(fd, type) : type == SOCK_STREAM ? Protocol::tcp : Protocol::other;
+    }
     if (complete || wildcard) request.v6only = socket_v6only(fd, address.family);
 }
 
