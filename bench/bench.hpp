@@ -11,9 +11,15 @@
 //   paired/...   in-process: linked symbol vs libc's own, alternating (counters)
 #pragma once
 
+#include <netinet/in.h>
+
+#include <cstdint>
 #include <string>
 
 namespace bgbench {
+
+// An IPv4 socket address (inet_pton of address, port in host order).
+sockaddr_in ipv4(const char* address, std::uint16_t port);
 
 // decide() with the built-in policy, the Doable example policy and generated policies
 // of 10, 100 and 1000 rules. Exits the process with a message when a policy that the

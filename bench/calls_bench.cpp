@@ -15,7 +15,6 @@
 #include "bench.hpp"
 
 namespace bgbench {
-namespace {
 
 sockaddr_in ipv4(const char* address, std::uint16_t port) {
     sockaddr_in result{};
@@ -24,6 +23,8 @@ sockaddr_in ipv4(const char* address, std::uint16_t port) {
     inet_pton(AF_INET, address, &result.sin_addr);
     return result;
 }
+
+namespace {
 
 // The fixed port of call/socket-bind-close/wildcard-port. Bound and closed again at once
 // (never listening, never connected: nothing lingers), in a namespace of our own. Fixed

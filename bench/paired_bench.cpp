@@ -73,14 +73,6 @@ std::int64_t thread_cpu_ns() {
     return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-sockaddr_in ipv4(const char* address, std::uint16_t port) {
-    sockaddr_in result{};
-    result.sin_family = AF_INET;
-    result.sin_port = htons(port);
-    inet_pton(AF_INET, address, &result.sin_addr);
-    return result;
-}
-
 // One block of calls of a case through route; false (with errno) when a call failed.
 using Block = bool (*)(const Route& route, int calls, const sockaddr_in& address);
 
