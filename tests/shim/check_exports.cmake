@@ -3,8 +3,8 @@
 #  - no C++ (_Z) symbol is exported,
 #  - the library needs nothing but libc (the C++ runtime is linked statically, libm's
 #    rounding-mode functions are stood in by shim/fenv_stub.cpp); a sanitizer build
-#    also needs its sanitizer runtimes.
-# Variables: LIBRARY, EXPORTS_MAP, NM, READELF.
+#    (SANITIZE true) also needs its sanitizer runtimes and the libm they bring.
+# Variables: LIBRARY, EXPORTS_MAP, NM, READELF, SANITIZE.
 file(READ ${EXPORTS_MAP} map)
 string(REGEX REPLACE "/\\*[^*]*\\*+([^/*][^*]*\\*+)*/" "" map "${map}")  # drop comments
 string(REGEX MATCH "global:([^}]*)local:" globals "${map}")
@@ -35,8 +35,12 @@ endforeach()
 
 execute_process(COMMAND ${READELF} -d ${LIBRARY} OUTPUT_VARIABLE dynamic)
 string(REGEX MATCHALL "Shared library: \\[[^]]+\\]" needed "${dynamic}")
+set(allowed "libc\\.so\\.6|ld-linux[^]]*")
+if(SANITIZE)
+  string(APPEND allowed "|libasan\\.so[^]]*|libubsan\\.so[^]]*|libm\\.so\\.6")
+endif()
 foreach(entry IN LISTS needed)
-  if(NOT entry MATCHES "\\[(libc\\.so\\.6|ld-linux[^]]*|libasan\\.so[^]]*|libubsan\\.so[^]]*)\\]$")
+  if(NOT entry MATCHES "\\[(${allowed})\\]$")
     message(FATAL_ERROR "libbindguard.so must need nothing but libc: ${entry}")
   endif()
 endforeach()
