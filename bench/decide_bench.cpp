@@ -3,7 +3,9 @@
 // request gets the decision the case is named after (which rule, or none).
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <benchmark/benchmark.h>
@@ -27,9 +29,32 @@ struct ProcessIdentity {
     std::string service;
 };
 
-// One benchmark: the prepared policy, the request, and the identity the request's
-// string views point into (so it lives as long as the benchmark).
+// A full policy, made the first time a case that uses it runs: a run of the binary for
+// other cases does not pay for parsing thousands of rules.
+using PolicySource = std::function<const Policy&()>;
+
+PolicySource ready(Policy policy) {
+    auto made = std::make_shared<const Policy>(std::move(policy));
+    return [made]() -> const Policy& { return *made; };
+}
+
+PolicySource on_first_use(std::function<Policy()> make) {
+    auto made = std::make_shared<std::optional<Policy>>();
+    return [made, make]() -> const Policy& {
+        if (!*made) *made = make();
+        return **made;
+    };
+}
+
+// One benchmark: where its policy comes from, the policy prepared for the process, the
+// request, and the identity the request's string views point into (so it lives as long
+// as the benchmark). Prepared when the case first runs.
 struct DecideCase {
+    std::string name;
+    PolicySource full_policy;
+    std::string expected_rule;
+    bool prepared = false;
+    std::string label;
     ProcessIdentity identity;
     Policy policy;
     Request request;
@@ -57,30 +82,37 @@ Policy parse_or_die(const std::string& text, const std::string& name) {
     return std::move(*result.policy);
 }
 
-// Registers decide(policy prepared for identity, request) under name, after checking
-// that it is decided by expected_rule (any rule when expected_rule is empty: a policy
-// file of the project that may change). The rule that decides is the case's label.
-void register_case(const std::string& name, const Policy& full_policy, ProcessIdentity identity,
+// Prepares c: for_process() of its full policy, then checks that its request is decided
+// by its expected rule (any rule when expected_rule is empty: a policy file of the
+// project that may change). The rule that decides is the case's label.
+void prepare(DecideCase& c) {
+    c.policy = bindguard::for_process(c.full_policy(), c.identity.program, c.identity.command, c.identity.service);
+    c.request.program = c.identity.program;
+    c.request.command = c.identity.command;
+    c.request.service = c.identity.service;
+    const Decision check = bindguard::decide(c.policy, c.request);
+    if (!c.expected_rule.empty() && c.expected_rule != check.rule)
+        die(c.name + ": expected rule " + c.expected_rule + ", decide() answered " + check.rule);
+    c.label = std::string(bindguard::to_string(check.action)) + " rule=" + check.rule +
+              " rules=" + std::to_string(c.policy.rules.size());
+    c.prepared = true;
+}
+
+// Registers decide(policy prepared for identity, request) under name.
+void register_case(const std::string& name, PolicySource full_policy, ProcessIdentity identity,
                    const Endpoint& address, Protocol protocol, bool v6only, const std::string& expected_rule) {
     auto shared = std::make_shared<DecideCase>();
+    shared->name = name;
+    shared->full_policy = std::move(full_policy);
+    shared->expected_rule = expected_rule;
     shared->identity = std::move(identity);
-    shared->policy = bindguard::for_process(full_policy, shared->identity.program, shared->identity.command,
-                                            shared->identity.service);
     shared->request.address = address;
     shared->request.protocol = protocol;
     shared->request.v6only = v6only;
-    shared->request.program = shared->identity.program;
-    shared->request.command = shared->identity.command;
-    shared->request.service = shared->identity.service;
 
-    const Decision check = bindguard::decide(shared->policy, shared->request);
-    if (!expected_rule.empty() && expected_rule != check.rule)
-        die(name + ": expected rule " + expected_rule + ", decide() answered " + check.rule);
-    const std::string label = std::string(bindguard::to_string(check.action)) + " rule=" + check.rule + " rules=" +
-                              std::to_string(shared->policy.rules.size());
-
-    benchmark::RegisterBenchmark(name.c_str(), [shared, label](benchmark::State& state) {
-        state.SetLabel(label);
+    benchmark::RegisterBenchmark(name.c_str(), [shared](benchmark::State& state) {
+        if (!shared->prepared) prepare(*shared);
+        state.SetLabel(shared->label);
         const Policy& policy = shared->policy;
         const Request& request = shared->request;
         for (auto _ : state) {
@@ -90,22 +122,48 @@ void register_case(const std::string& name, const Policy& full_policy, ProcessId
     });
 }
 
-// N rules, each allowing TCP on ports 8000-8999 of its own 10.x.y.0/24, so that no rule
-// covers another and a request can be aimed at exactly one of them. No rule has a
+// The address families of the generated cases: IPv4 requests and IPv6 requests each
+// against rules of their own family, v4-mapped IPv6 requests against the IPv4 rules.
+enum class Family { ipv4, ipv6, v4_mapped };
+
+// The CIDR of generated rule i: its own 10.x.y.0/24 or 2001:db8:x:y::/64.
+std::string cidr_of_rule(Family family, int i) {
+    const std::string x = std::to_string(i / 256), y = std::to_string(i % 256);
+    return family == Family::ipv6 ? "2001:db8:" + x + ":" + y + "::/64" : "10." + x + "." + y + ".0/24";
+}
+
+// N rules, each allowing TCP on ports 8000-8999 of its own CIDR, so that no rule covers
+// another and a request can be aimed at exactly one of them. No rule has a
 // program/command/service filter: for_process() keeps all N (the worst case).
-std::string generated_policy_text(int rules) {
+std::string generated_policy_text(Family family, int rules) {
     std::string text = "version = 1\n\n[log]\nto = \"none\"\n";
     for (int i = 0; i < rules; ++i) {
         text += "\n[[rule]]\nname = \"rule-" + std::to_string(i) + "\"\naction = \"allow\"\n";
-        text += "address = [\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24\"]\n";
+        text += "address = [\"" + cidr_of_rule(family, i) + "\"]\n";
         text += "port = [\"8000-8999\"]\nprotocol = \"tcp\"\n";
     }
     return text;
 }
 
-// An address inside rule i of generated_policy_text().
-Endpoint address_of_rule(int i) {
-    return endpoint("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".7:8080");
+// An address inside rule i of generated_policy_text(), in the request's family.
+Endpoint address_of_rule(Family family, int i) {
+    const std::string x = std::to_string(i / 256), y = std::to_string(i % 256);
+    switch (family) {
+        case Family::ipv4: return endpoint("10." + x + "." + y + ".7:8080");
+        case Family::ipv6: return endpoint("[2001:db8:" + x + ":" + y + "::7]:8080");
+        case Family::v4_mapped: return endpoint("[::ffff:10." + x + "." + y + ".7]:8080");
+    }
+    return {};
+}
+
+// An address no generated rule covers, in the request's family.
+Endpoint address_of_no_rule(Family family) {
+    switch (family) {
+        case Family::ipv4: return endpoint("192.168.1.10:8080");
+        case Family::ipv6: return endpoint("[2001:db9::10]:8080");
+        case Family::v4_mapped: return endpoint("[::ffff:192.168.1.10]:8080");
+    }
+    return {};
 }
 
 // What examples/doable/policy.toml says (the seeds' table), used when the file is missing
@@ -148,7 +206,7 @@ protocol = "udp"
 )";
 
 void register_builtin_cases() {
-    const Policy builtin = bindguard::builtin_policy();
+    const PolicySource builtin = ready(bindguard::builtin_policy());
     const ProcessIdentity node{"/usr/bin/node", "node server.mjs", ""};
     register_case("decide/builtin/wildcard-rewrite", builtin, node, endpoint("0.0.0.0:3000"), Protocol::tcp,
                   false, "default");
@@ -169,25 +227,34 @@ void register_doable_cases() {
         policy = parse_or_die(kDoableEquivalent, "<doable-equivalent>");
         name = "decide/doable-equivalent";
     }
+    const PolicySource doable = ready(std::move(policy));
     // The ws service as Node starts it: '::' on a dual-stack socket, port 4001 (the seeds'
     // table: brought back to loopback). The file decides which rule says so.
-    register_case(name + "/ws-dualstack", policy, {"/usr/bin/node", "node ws/server.mjs", "ws"},
+    register_case(name + "/ws-dualstack", doable, {"/usr/bin/node", "node ws/server.mjs", "ws"},
                   endpoint("[::]:4001"), Protocol::tcp, false, "");
     // The reverse proxy: nginx on 0.0.0.0:443 (the seeds' table: allowed).
-    register_case(name + "/nginx-443", policy, {"/usr/sbin/nginx", "nginx -g daemon off;", ""},
+    register_case(name + "/nginx-443", doable, {"/usr/sbin/nginx", "nginx -g daemon off;", ""},
                   endpoint("0.0.0.0:443"), Protocol::tcp, false, "");
 }
 
 void register_generated_cases() {
-    for (const int rules : {10, 100, 1000}) {
-        const std::string label = "decide/rules-" + std::to_string(rules);
-        const Policy policy = parse_or_die(generated_policy_text(rules), "<generated " + label + ">");
-        const ProcessIdentity node{"/usr/bin/node", "node server.mjs", ""};
-        register_case(label + "/match-first", policy, node, address_of_rule(0), Protocol::tcp, false, "rule-0");
-        register_case(label + "/match-last", policy, node, address_of_rule(rules - 1), Protocol::tcp, false,
-                      "rule-" + std::to_string(rules - 1));
-        register_case(label + "/match-none", policy, node, endpoint("192.168.1.10:8080"), Protocol::tcp, false,
-                      "default");
+    const std::pair<Family, const char*> families[] = {
+        {Family::ipv4, "ipv4"}, {Family::ipv6, "ipv6"}, {Family::v4_mapped, "v4-mapped"}};
+    for (const int rules : {1, 10, 100, 1000, 10000}) {
+        for (const auto& [family, family_name] : families) {
+            const std::string label = "decide/rules-" + std::to_string(rules) + "/" + family_name;
+            const Family rule_family = family == Family::ipv6 ? Family::ipv6 : Family::ipv4;
+            const PolicySource policy = on_first_use([rule_family, rules, label] {
+                return parse_or_die(generated_policy_text(rule_family, rules), "<generated " + label + ">");
+            });
+            const ProcessIdentity node{"/usr/bin/node", "node server.mjs", ""};
+            register_case(label + "/match-first", policy, node, address_of_rule(family, 0), Protocol::tcp, false,
+                          "rule-0");
+            register_case(label + "/match-last", policy, node, address_of_rule(family, rules - 1), Protocol::tcp,
+                          false, "rule-" + std::to_string(rules - 1));
+            register_case(label + "/match-none", policy, node, address_of_no_rule(family), Protocol::tcp, false,
+                          "default");
+        }
     }
 }
 

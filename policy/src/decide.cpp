@@ -1,5 +1,6 @@
 // The pure decision function and what surrounds it: to_string(), loopback_for(),
 // describe() and for_process(). Nothing here allocates except for_process().
+// decide() is a scan of the rules, started where the compiled index (rule_index.hpp) says.
 #include <fnmatch.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include "bindguard/policy.hpp"
 #include "internal.hpp"
+#include "rule_index.hpp"
 
 namespace bindguard {
 
@@ -73,8 +75,13 @@ Decision make_decision(const Policy& policy, const Request& request, Action acti
 }  // namespace
 
 Decision decide(const Policy& policy, const Request& request) noexcept {
-    for (const auto& rule : policy.rules)
-        if (rule_matches(rule, request)) return make_decision(policy, request, rule.action, rule.name.c_str());
+    // The index names the first rule whose address, port and protocol match; no rule
+    // before it can match, so the scan starts there (at the end when none matches).
+    const auto& rules = policy.rules;
+    std::size_t first = 0;
+    if (policy.index && policy.index->rule_count() == rules.size()) first = policy.index->first_candidate(request);
+    for (std::size_t i = first; i < rules.size(); ++i)
+        if (rule_matches(rules[i], request)) return make_decision(policy, request, rules[i].action, rules[i].name.c_str());
     if (is_loopback(request.address)) return make_decision(policy, request, Action::allow, "loopback");
     if (request.protocol == Protocol::udp && request.address.port == 0 && is_wildcard(request.address) &&
         policy.udp_ephemeral == UdpEphemeral::allow)
@@ -140,6 +147,7 @@ Policy for_process(const Policy& policy, std::string_view program, std::string_v
         kept.service.reset();
         result.rules.push_back(std::move(kept));
     }
+    index_rules(result);
     return result;
 }
 

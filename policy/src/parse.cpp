@@ -17,6 +17,7 @@
 
 #include "bindguard/policy.hpp"
 #include "internal.hpp"
+#include "rule_index.hpp"
 
 namespace bindguard {
 
@@ -180,7 +181,10 @@ LoadResult Validator::run(std::string_view text) {
         return std::tie(a.position.line, a.position.column) < std::tie(b.position.line, b.position.column);
     });
     LoadResult result;
-    if (!failed) result.policy = std::move(policy_);
+    if (!failed) {
+        index_rules(policy_);
+        result.policy = std::move(policy_);
+    }
     result.diagnostics = std::move(diagnostics_);
     return result;
 }

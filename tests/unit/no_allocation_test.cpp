@@ -1,10 +1,11 @@
 // decide(), describe() and the endpoint helpers allocate nothing: the shim calls them
-// inside bind(). This file replaces the global operator new of the test program with
+// inside bind(), with or without a compiled rule index. This file replaces the global operator new of the test program with
 // one that counts, so an allocation on that path fails the test.
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
+#include "rule_index.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -66,11 +67,16 @@ protocol = "udp"
             r.service = "proxy";
             requests.push_back(r);
         }
+    // The same rules through the compiled index (a parsed policy this small is scanned).
+    Policy indexed = p;
+    detail::index_rules(indexed, 1);
+    ASSERT_NE(indexed.index, nullptr);
     char buf[256];
     int rewrites = 0;
     const long before = g_allocations.load();
     for (const auto& r : requests) {
         const auto d = decide(p, r);
+        rewrites += decide(indexed, r).action == Action::rewrite;
         describe(r, d, p.mode == Mode::audit, buf, sizeof buf);
         rewrites += d.action == Action::rewrite;
         rewrites += is_loopback(d.address) && is_wildcard(d.address);  // stays 0; exercises both
