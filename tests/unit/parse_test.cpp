@@ -33,6 +33,23 @@ TEST(Builtin, EqualsDefaultExample) {
     EXPECT_TRUE(parsed.diagnostics.empty());
     const Policy builtin = builtin_policy();
     EXPECT_EQ(builtin.source, "<built-in>");
+    // builtin_policy() is built in code: every setting equals the parse of the file.
+    const Policy& file = *parsed.policy;
+    EXPECT_EQ(builtin.version, file.version);
+    EXPECT_EQ(builtin.mode, file.mode);
+    EXPECT_EQ(builtin.loopback_ipv4, file.loopback_ipv4);
+    EXPECT_EQ(builtin.loopback_ipv6, file.loopback_ipv6);
+    EXPECT_EQ(builtin.dual_stack, file.dual_stack);
+    EXPECT_EQ(builtin.default_action, file.default_action);
+    EXPECT_EQ(builtin.udp_ephemeral, file.udp_ephemeral);
+    EXPECT_EQ(builtin.log.to, file.log.to);
+    EXPECT_EQ(builtin.log.path, file.log.path);
+    EXPECT_EQ(builtin.log.format, file.log.format);
+    EXPECT_EQ(builtin.log.level, file.log.level);
+    EXPECT_EQ(builtin.log.rate, file.log.rate);
+    EXPECT_EQ(builtin.children_inherit, file.children_inherit);
+    EXPECT_EQ(builtin.rules.size(), file.rules.size());
+    // And the values the README documents for it.
     EXPECT_EQ(builtin.mode, Mode::enforce);
     EXPECT_EQ(builtin.default_action, Action::rewrite);
     EXPECT_EQ(builtin.udp_ephemeral, UdpEphemeral::allow);
