@@ -72,17 +72,19 @@ std::optional<std::int64_t> parse_decimal(std::string_view text) {
 // Validates one policy document and builds the Policy from it.
 class Validator {
 public:
-    explicit Validator(std::string_view file) : file_(file) { policy_.source = file_; }
+    Validator(std::string_view file, Warnings warnings) : file_(file), warnings_(warnings) { policy_.source = file_; }
 
     // Parses text and validates everything in it.
     LoadResult run(std::string_view text);
 
 private:
     std::string file_;
+    Warnings warnings_;
     Policy policy_;
     std::vector<Diagnostic> diagnostics_;
 
     void report(Diagnostic::Severity severity, SourcePosition where, std::string message) {
+        if (severity == Diagnostic::Severity::warning && warnings_ == Warnings::skip) return;
         diagnostics_.push_back({severity, file_, where, std::move(message)});
     }
     void error(SourcePosition where, std::string message) {
@@ -176,7 +178,7 @@ LoadResult Validator::run(std::string_view text) {
     const bool failed = std::any_of(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& d) {
         return d.severity == Diagnostic::Severity::error;
     });
-    if (!failed) find_shadowed_rules(policy_.rules, file_, diagnostics_);
+    if (!failed && warnings_ == Warnings::report) find_shadowed_rules(policy_.rules, file_, diagnostics_);
     std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
         return std::tie(a.position.line, a.position.column) < std::tie(b.position.line, b.position.column);
     });
@@ -420,11 +422,11 @@ std::string Diagnostic::to_string() const {
            (severity == Severity::error ? "error: " : "warning: ") + message;
 }
 
-LoadResult parse_policy(std::string_view text, std::string_view source_name) {
-    return Validator(source_name).run(text);
+LoadResult parse_policy(std::string_view text, std::string_view source_name, Warnings warnings) {
+    return Validator(source_name, warnings).run(text);
 }
 
-LoadResult load_policy_file(const std::string& path) {
+LoadResult load_policy_file(const std::string& path, Warnings warnings) {
     // O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return file_error(path, std::string("cannot open policy: ") + std::strerror(errno));
@@ -446,7 +448,7 @@ LoadResult load_policy_file(const std::string& path) {
         text.append(chunk, static_cast<std::size_t>(n));
         if (text.size() > kMaxPolicyBytes) return file_error(path, "policy file is larger than 1 MiB");
     }
-    return parse_policy(text, path);
+    return parse_policy(text, path, warnings);
 }
 
 std::string_view builtin_policy_text() noexcept {

@@ -702,3 +702,35 @@ TEST(Examples, AllValidate) {
 }
 
 }  // namespace
+
+namespace {
+
+// Warnings::skip (what the library asks for): the same policy and the same errors, no warnings.
+TEST(ParseWarnings, SkipGivesTheSamePolicyWithoutWarnings) {
+    const std::string text = R"(version = 1
+[[rule]]
+name = "all"
+action = "allow"
+address = "10.1.2.3/8"
+[[rule]]
+name = "shadowed"
+action = "deny"
+address = "10.9.0.0/16"
+)";
+    const auto reported = parse_policy(text, "w.toml");
+    const auto skipped = parse_policy(text, "w.toml", Warnings::skip);
+    ASSERT_TRUE(reported.ok());
+    ASSERT_TRUE(skipped.ok());
+    EXPECT_EQ(reported.diagnostics.size(), 2u);  // host bits; shadowed rule
+    EXPECT_TRUE(skipped.diagnostics.empty());
+    ASSERT_EQ(skipped.policy->rules.size(), 2u);
+    EXPECT_TRUE(skipped.policy->rules[0].addresses[0].covers(reported.policy->rules[0].addresses[0]));
+    EXPECT_TRUE(reported.policy->rules[0].addresses[0].covers(skipped.policy->rules[0].addresses[0]));
+
+    const auto invalid = parse_policy("version = 1\nmode = \"loud\"\n", "w.toml", Warnings::skip);
+    EXPECT_FALSE(invalid.ok());
+    ASSERT_EQ(invalid.diagnostics.size(), 1u);
+    EXPECT_EQ(invalid.diagnostics[0].severity, Diagnostic::Severity::error);
+}
+
+}  // namespace

@@ -140,13 +140,18 @@ struct LoadResult {
     bool ok() const noexcept { return policy.has_value(); }
 };
 
+// Whether parsing looks for warnings (rules shadowed by earlier ones, CIDRs with host bits
+// set). The shadowing check compares every pair of rules, so a program that prints no
+// warnings (the library) skips them and its start-up does not grow with the rules squared.
+enum class Warnings : std::uint8_t { report, skip };
+
 // Parses and validates policy text. source_name is used in diagnostics and Policy::source.
-// Never throws except std::bad_alloc.
-LoadResult parse_policy(std::string_view text, std::string_view source_name);
+// Errors are always reported. Never throws except std::bad_alloc.
+LoadResult parse_policy(std::string_view text, std::string_view source_name, Warnings warnings = Warnings::report);
 
 // Reads and parses a file. A missing, unreadable or non-regular file is an error
 // diagnostic at FILE:1:1 that says which.
-LoadResult load_policy_file(const std::string& path);
+LoadResult load_policy_file(const std::string& path, Warnings warnings = Warnings::report);
 
 // The built-in policy: exactly examples/policy/default.toml, embedded at build time.
 std::string_view builtin_policy_text() noexcept;
