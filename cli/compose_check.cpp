@@ -103,29 +103,33 @@ std::optional<std::string> read_all(int fd) {
     }
 }
 
-// Reads a Compose file ("-": standard input). Returns the text, or an error message.
-std::variant<std::string, std::string> read_text(const std::string& file) {
-    if (file == "-") {
-        auto text = read_all(STDIN_FILENO);
-        if (!text) return std::variant<std::string, std::string>(std::in_place_index<1>, std::string("cannot read standard input: ") + std::strerror(errno));
-        return std::variant<std::string, std::string>(std::in_place_index<0>, *text);
-    }
-    auto failure = [&file](const std::string& why) {
-        return std::variant<std::string, std::string>(std::in_place_index<1>, file + ": error: cannot read: " + why);
+// Reads a Compose file ("-": standard input) into text. Returns true, or false with error
+// set to "cannot read: REASON".
+bool read_text(const std::string& file, std::string& text, std::string& error) {
+    auto fail = [&](const std::string& why) {
+        error = "cannot read: " + why;
+        return false;
     };
+    if (file == "-") {
+        auto read = read_all(STDIN_FILENO);
+        if (!read) return fail(std::strerror(errno));
+        text = std::move(*read);
+        return true;
+    }
     int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return failure(std::strerror(errno));
+    if (fd < 0) return fail(std::strerror(errno));
     struct stat st{};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int error = errno;
+        int saved = errno;
         ::close(fd);
-        return failure(S_ISDIR(st.st_mode) ? "it is a directory" : S_ISREG(st.st_mode) ? std::strerror(error) : "not a regular file");
+        return fail(S_ISDIR(st.st_mode) ? "it is a directory" : S_ISREG(st.st_mode) ? std::strerror(saved) : "not a regular file");
     }
-    auto text = read_all(fd);
-    int error = errno;
+    auto read = read_all(fd);
+    int saved = errno;
     ::close(fd);
-    if (!text) return failure(std::strerror(error));
-    return std::variant<std::string, std::string>(std::in_place_index<0>, *text);
+    if (!read) return fail(std::strerror(saved));
+    text = std::move(*read);
+    return true;
 }
 
 // "tcp port 4000 on ", "udp ports 5000-5010 on ", "tcp container port 3000 on a random port of ",
@@ -289,14 +293,14 @@ int compose_check(const ComposeCheckOptions& options) {
     bool failed = false;
     for (const std::string& file : files) {
         std::string name = file == "-" ? kStdinName : file;
-        auto text = read_text(file);
-        if (text.index() == 1) {
-            std::cerr << std::get<1>(text) << '\n';
-            errors_json.push_back({{"file", name}, {"line", nullptr}, {"column", nullptr}, {"message", std::get<1>(text)}});
+        std::string text, error;
+        if (!read_text(file, text, error)) {
+            std::cerr << name << ": error: " << error << '\n';
+            errors_json.push_back({{"file", name}, {"line", nullptr}, {"column", nullptr}, {"message", error}});
             failed = true;
             continue;
         }
-        ComposeFile compose = read_compose(std::get<0>(text), name);
+        ComposeFile compose = read_compose(text, name);
         std::vector<std::string> seen;  // an anchor merged into several services reports its error once
         for (const FileError& error : compose.errors) {
             std::string line = error.to_string();
