@@ -11,7 +11,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -60,6 +59,7 @@ struct Checked {
     Judgement judgement;
 };
 
+// True when anything is at path (stat(2) succeeds).
 bool exists(const std::string& path) {
     struct stat st{};
     return ::stat(path.c_str(), &st) == 0;

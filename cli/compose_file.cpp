@@ -73,18 +73,21 @@ private:
         };
         std::vector<YAML::Node> sources;
         for (auto it = map.begin(); it != map.end(); ++it) {
-            if (is_merge_key(it->first)) {
-                if (it->second.IsMap()) sources.push_back(it->second);
-                else if (it->second.IsSequence())
-                    for (const YAML::Node& source : it->second) sources.push_back(source);
-                else error(it->second, "a merge key (\"<<\") needs a mapping or a list of mappings");
+            // Copies: it-> returns a temporary, so a reference into it would dangle.
+            YAML::Node key = it->first;
+            YAML::Node value = it->second;
+            if (is_merge_key(key)) {
+                if (value.IsMap()) sources.push_back(value);
+                else if (value.IsSequence())
+                    for (const YAML::Node& source : value) sources.push_back(source);
+                else error(value, "a merge key (\"<<\") needs a mapping or a list of mappings");
                 continue;
             }
-            if (contains(own, it->first)) {
-                error(it->first, "the key \"" + it->first.Scalar() + "\" appears twice in this mapping");
+            if (contains(own, key)) {
+                error(key, "the key \"" + key.Scalar() + "\" appears twice in this mapping");
                 continue;
             }
-            own.emplace_back(it->first, it->second);
+            own.emplace_back(key, value);
         }
         for (const YAML::Node& source : sources) {
             if (!source.IsMap()) {
