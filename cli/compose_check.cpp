@@ -289,6 +289,7 @@ int compose_check(const ComposeCheckOptions& options) {
     nlohmann::ordered_json files_json = nlohmann::ordered_json::array();
     nlohmann::ordered_json items_json = nlohmann::ordered_json::array();
     nlohmann::ordered_json errors_json = nlohmann::ordered_json::array();
+    nlohmann::ordered_json warnings_json = nlohmann::ordered_json::array();
     int reported = 0;
     bool failed = false;
     for (const std::string& file : files) {
@@ -310,6 +311,10 @@ int compose_check(const ComposeCheckOptions& options) {
             errors_json.push_back({{"file", name}, {"line", error.position.line}, {"column", error.position.column}, {"message", error.message}});
         }
         failed = failed || !compose.errors.empty();
+        for (const FileError& warning : compose.warnings) {
+            std::cerr << warning.to_string("warning") << '\n';
+            warnings_json.push_back({{"file", name}, {"line", warning.position.line}, {"column", warning.position.column}, {"message", warning.message}});
+        }
 
         std::vector<Checked> items;
         for (const PortEntry& entry : compose.ports)
@@ -337,7 +342,8 @@ int compose_check(const ComposeCheckOptions& options) {
     }
     if (options.json) {
         nlohmann::ordered_json document = {{"policy", policy.source}, {"files", files_json}, {"mappings", items_json},
-                                           {"reported", reported}, {"errors", errors_json}};
+                                           {"reported", reported}, {"errors", errors_json},
+                                           {"warnings", warnings_json}};
         std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
     }
     if (failed) return kExitUsage;
@@ -353,7 +359,8 @@ void add_compose_check_command(CLI::App& app, CommandAction& action) {
         "Check the ports a Docker Compose file publishes on the host, before `docker compose up`\n"
         "(Docker publishes them from its own daemon, where the library never runs).\n"
         "Reads every service's `ports` (short and long syntax) and `network_mode: host`, with\n"
-        "anchors, aliases and merge keys resolved. A mapping is fine when its host address is\n"
+        "anchors, aliases, merge keys and `extends` within the file resolved (other files named by\n"
+        "`include` or `extends` get a warning: check them too). A mapping is fine when its host address is\n"
         "loopback (\"127.0.0.1:4000:4000\", \"[::1]:4000:4000\"), or when the policy allows it (the\n"
         "service name is the rule's `service`). Everything else is reported on stdout as\n"
         "  FILE:LINE:COL: service \"api\": \"4000:4000\" publishes tcp port 4000 on every host address\n"

@@ -2,6 +2,7 @@
 #include "compose_file.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -24,6 +25,8 @@ public:
     void read(const YAML::Node& root) {
         if (!root.IsDefined() || root.IsNull()) return error(root, "the file is empty: a Compose file is a mapping with \"services\"");
         if (!root.IsMap()) return error(root, "not a Compose file: the document is not a mapping");
+        if (std::optional<YAML::Node> include = lookup(root, "include"))
+            warning(*include, "the files under \"include\" are not checked here: name them to compose-check too");
         std::optional<YAML::Node> services = lookup(root, "services");
         if (!services || services->IsNull()) return;
         if (!services->IsMap()) return error(*services, "\"services\" must be a mapping of service names");
@@ -35,6 +38,7 @@ public:
             file_.services.push_back(key.Scalar());
             read_service(key.Scalar(), service);
         }
+        for (const std::string& name : file_.services) inherit(name);
     }
 
     // Records an error at node's position (the start of the file when it has none).
@@ -43,8 +47,59 @@ public:
         file_.errors.push_back({position(node), std::move(message)});
     }
 
+    // Records a warning (the file is usable, but something in it is not checked). Returns nothing.
+    void warning(const YAML::Node& node, std::string message) {
+        file_.warnings.push_back({position(node), std::move(message)});
+    }
+
 private:
     ComposeFile& file_;
+
+    // What one service declares itself, before `extends` adds its base's.
+    struct Declared {
+        std::vector<PortEntry> ports;
+        std::optional<HostNetwork> host_network;
+        bool has_network_mode = false;
+        std::string extends;  // the base service in this file; "" when none
+        YAML::Node extends_node;
+    };
+    std::map<std::string, Declared> declared_;
+
+    // The ports and network_mode a service gets from its `extends` chain: Compose appends the
+    // base's ports to the service's own, and a network_mode of its own wins. Adds them to
+    // file_ under the service's name, at the base's positions. Returns nothing.
+    void inherit(const std::string& name) {
+        std::vector<std::string> chain = {name};
+        std::optional<HostNetwork> host_network = declared_[name].host_network;
+        bool has_network_mode = declared_[name].has_network_mode;
+        for (std::string base = declared_[name].extends; !base.empty(); base = declared_[base].extends) {
+            if (std::find(chain.begin(), chain.end(), base) != chain.end()) {
+                // Each service of the loop reports it at its own `extends`; one further down
+                // the chain only stops there.
+                if (base == name) {
+                    std::string loop;
+                    for (const std::string& link : chain) loop += link + " -> ";
+                    error(declared_[name].extends_node, "\"extends\" loops: " + loop + name);
+                }
+                return;
+            }
+            if (!declared_.contains(base)) {
+                error(declared_[chain.back()].extends_node, "service \"" + chain.back() + "\" extends \"" + base + "\", which is not a service of this file");
+                return;
+            }
+            chain.push_back(base);
+            for (PortEntry entry : declared_[base].ports) {
+                entry.service = name;
+                file_.ports.push_back(std::move(entry));
+            }
+            if (!has_network_mode) {
+                host_network = declared_[base].host_network;
+                has_network_mode = declared_[base].has_network_mode;
+                if (host_network) host_network->service = name;
+            }
+        }
+        if (host_network && !declared_[name].host_network) file_.host_networks.push_back(*host_network);
+    }
 
     Position position(const YAML::Node& node) const {
         YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
@@ -123,18 +178,47 @@ private:
     }
 
     void read_service(const std::string& name, const YAML::Node& service) {
+        declared_[name];
         if (service.IsNull()) return;
         if (!service.IsMap()) return error(service, "service \"" + name + "\" must be a mapping");
         Entries fields = entries(service);
+        std::size_t first_port = file_.ports.size();
         for (const auto& [key, value] : fields) {
             if (!key.IsScalar()) continue;
             if (key.Scalar() == "ports") read_ports(name, value);
             else if (key.Scalar() == "network_mode") read_network_mode(name, value);
+            else if (key.Scalar() == "extends") read_extends(name, value);
         }
+        Declared& declared = declared_[name];
+        declared.ports.assign(file_.ports.begin() + static_cast<std::ptrdiff_t>(first_port), file_.ports.end());
+        for (const HostNetwork& host : file_.host_networks)
+            if (host.service == name) declared.host_network = host;
+    }
+
+    // `extends: base` or `extends: {service: base, file: other.yaml}`. Returns nothing.
+    void read_extends(const std::string& service, const YAML::Node& value) {
+        if (value.IsScalar()) {
+            declared_[service].extends = value.Scalar();
+            declared_[service].extends_node = value;
+            return;
+        }
+        if (!value.IsMap()) return error(value, "service \"" + service + "\": \"extends\" must be a service name or a mapping");
+        Entries fields = entries(value);
+        std::optional<std::string> base = scalar_field(fields, "service", "service \"" + service + "\": extends");
+        std::optional<std::string> other = scalar_field(fields, "file", "service \"" + service + "\": extends");
+        if (!base) return error(value, "service \"" + service + "\": \"extends\" needs \"service\"");
+        if (other) {
+            warning(value, "service \"" + service + "\" extends \"" + *base + "\" of " + *other +
+                               ": the ports it inherits from that file are not checked here");
+            return;
+        }
+        declared_[service].extends = *base;
+        declared_[service].extends_node = value;
     }
 
     void read_network_mode(const std::string& service, const YAML::Node& value) {
         if (value.IsNull()) return;
+        declared_[service].has_network_mode = true;
         if (!value.IsScalar()) return error(value, "service \"" + service + "\": \"network_mode\" must be a string");
         auto masking = mask_interpolation(value.Scalar());
         if (auto* message = std::get_if<std::string>(&masking)) return error(value, "service \"" + service + "\": network_mode: " + *message);
@@ -188,7 +272,9 @@ std::string Position::to_string() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
-std::string FileError::to_string() const { return position.to_string() + ": error: " + message; }
+std::string FileError::to_string(const char* severity) const {
+    return position.to_string() + ": " + severity + ": " + message;
+}
 
 ComposeFile read_compose(std::string_view text, const std::string& name) {
     ComposeFile file;

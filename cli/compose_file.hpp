@@ -1,6 +1,7 @@
 // What `bindguard compose-check` reads from a Compose file: each service's published
 // ports (short and long syntax) and `network_mode: host`, with YAML anchors, aliases and
-// merge keys ("<<") resolved, each at its position in the file. Uses yaml-cpp (the
+// merge keys ("<<") resolved and `extends` of a service of the same file followed, each
+// at its position in the file. Uses yaml-cpp (the
 // command only; the preload library never links it).
 #pragma once
 
@@ -44,8 +45,8 @@ struct FileError {
     Position position;
     std::string message;
 
-    // "FILE:LINE:COL: error: MESSAGE". Returns it.
-    std::string to_string() const;
+    // "FILE:LINE:COL: error: MESSAGE" (or "warning:"). Returns it.
+    std::string to_string(const char* severity = "error") const;
 };
 
 struct ComposeFile {
@@ -54,6 +55,7 @@ struct ComposeFile {
     std::vector<PortEntry> ports;       // in file order
     std::vector<HostNetwork> host_networks;
     std::vector<FileError> errors;      // empty when the file is usable
+    std::vector<FileError> warnings;    // what is not checked (include:, extends from another file)
 };
 
 // Parses text as a Compose file named name. Never throws except std::bad_alloc: YAML

@@ -310,6 +310,56 @@ TEST(CliComposeCheck, AnchorsAliasesAndMergeKeys) {
                   path + ": 3 reported (5 services, 4 port mappings)\n");
 }
 
+// `extends` of a service of the same file: the base's ports are appended to the service's
+// own (and checked under the service's name, which the policy sees), its network_mode is
+// inherited unless the service sets one. What is in other files is named as not checked.
+TEST(CliComposeCheck, ExtendsFollowsServicesOfTheSameFile) {
+    std::string policy = bgtest::write_policy(
+        "version = 1\n[[rule]]\nname = \"base-public\"\naction = \"allow\"\nservice = \"base\"\nport = [5000]\n");
+    std::string path = compose_file(
+        "include:\n"
+        "  - other/compose.yaml\n"
+        "services:\n"
+        "  base:\n"
+        "    ports: [\"127.0.0.1:4000:4000\", \"5000:5000\"]\n"
+        "    network_mode: host\n"
+        "  api:\n"
+        "    extends: base\n"
+        "    ports: [\"127.0.0.1:4001:4001\"]\n"
+        "  web:\n"
+        "    extends:\n"
+        "      service: api\n"
+        "    network_mode: bridge\n"
+        "  far:\n"
+        "    extends: {service: x, file: common.yaml}\n");
+    bgtest::Result result = compose_check({path}, policy);
+    EXPECT_EQ(result.status, 1) << result.err;
+    std::string exposed = "\"5000:5000\" publishes tcp port 5000 on every host address (0.0.0.0 and ::); fix: write "
+                          "\"127.0.0.1:5000:5000\"\n";
+    std::string host = "network_mode: host shares the host's network: whatever the container binds is on the host, and its "
+                       "ports are not checked; fix: remove network_mode: host and publish each port the service needs as "
+                       "\"127.0.0.1:PORT:PORT\"\n";
+    EXPECT_EQ(result.out, path + ":5:36: service \"api\": " + exposed +  // base's own 5000 is allowed by the policy
+                              path + ":5:36: service \"web\": " + exposed +
+                              path + ":6:19: service \"base\": " + host +
+                              path + ":6:19: service \"api\": " + host +  // web sets its own network_mode
+                              path + ": 4 reported (4 services, 8 port mappings)\n");
+    EXPECT_EQ(result.err, path + ":2:3: warning: the files under \"include\" are not checked here: name them to compose-check too\n" +
+                              path + ":15:14: warning: service \"far\" extends \"x\" of common.yaml: the ports it inherits from "
+                                     "that file are not checked here\n");
+
+    path = compose_file(
+        "services:\n"
+        "  a:\n    extends: b\n"
+        "  b:\n    extends: a\n"
+        "  c:\n    extends: nothing\n");
+    result = compose_check({path});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_EQ(result.err, path + ":3:14: error: \"extends\" loops: a -> b -> a\n" +
+                              path + ":5:14: error: \"extends\" loops: b -> a -> b\n" +
+                              path + ":7:14: error: service \"c\" extends \"nothing\", which is not a service of this file\n");
+}
+
 // A policy's allow rules: the Compose service name is the rule's service; every address,
 // port and protocol the mapping can publish on must be allowed.
 TEST(CliComposeCheck, PolicyAllowRulesMatchTheServiceName) {
