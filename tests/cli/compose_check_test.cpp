@@ -599,6 +599,7 @@ TEST(CliComposeCheck, JsonDocument) {
     EXPECT_EQ(document["policy"], bgtest::default_policy());
     EXPECT_EQ(document["reported"], 1);
     EXPECT_EQ(document["errors"], nlohmann::json::array());
+    EXPECT_EQ(document["warnings"], nlohmann::json::array());
     EXPECT_EQ(document["files"], nlohmann::json::parse("[{\"file\": \"" + path + "\", \"services\": [\"api\"], \"valid\": true}]"));
     ASSERT_EQ(document["mappings"].size(), 2u);
     nlohmann::json expected = {
