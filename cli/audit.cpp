@@ -2,7 +2,6 @@
 // listening/bound socket of this network namespace, who owns it, whether the library is
 // loaded there, and whether it is exposed. (The Prometheus rendering: audit_format.cpp.)
 #include <arpa/inet.h>
-#include <time.h>
 
 #include <algorithm>
 #include <iomanip>
@@ -211,13 +210,6 @@ std::vector<AuditSample> samples(const std::vector<AuditRow>& rows) {
     return result;
 }
 
-// The seconds since the epoch, now. Returns them.
-double now_seconds() {
-    struct timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
 // Runs the audit. Returns 0 when nothing is exposed, 1 when something is, 2 on error.
 int audit(const AuditOptions& options) {
     AuditFormat format = AuditFormat::table;
@@ -246,16 +238,7 @@ int audit(const AuditOptions& options) {
     if (format == AuditFormat::json) print_json(report, rows, loaded.policy->source, exposed, unprotected);
     else if (format == AuditFormat::prometheus) report << prometheus_text(samples(rows), started);
     else print_table(report, rows, exposed, unprotected);
-    if (options.output.empty()) {
-        std::cout << report.str() << std::flush;
-    } else {
-        try {
-            write_file_atomically(options.output, report.str());
-        } catch (const std::exception& error) {
-            std::cerr << "bindguard audit: " << error.what() << '\n';
-            return kExitUsage;
-        }
-    }
+    if (!deliver_report(report.str(), options.output)) return kExitUsage;
     return exposed > 0 ? kExitFailure : kExitOk;
 }
 

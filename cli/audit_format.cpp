@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -111,6 +113,26 @@ std::string prometheus_text(const std::vector<AuditSample>& samples, double time
            "address, port and program.");
     per_socket_series(out, "bindguard_audit_unprotected_sockets", samples, [](const AuditSample& s) { return s.unprotected; });
     return out;
+}
+
+double now_seconds() {
+    struct timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+bool deliver_report(const std::string& report, const std::string& output) {
+    if (output.empty()) {
+        std::cout << report << std::flush;
+        return true;
+    }
+    try {
+        write_file_atomically(output, report);
+        return true;
+    } catch (const std::exception& error) {
+        std::cerr << "bindguard audit: " << error.what() << '\n';
+        return false;
+    }
 }
 
 void write_file_atomically(const std::string& path, std::string_view text) {

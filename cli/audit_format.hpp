@@ -40,6 +40,13 @@ std::string prometheus_text(const std::vector<AuditSample>& samples, double time
 // newline escaped, invalid UTF-8 replaced by U+FFFD. Returns it without the quotes.
 std::string escape_label_value(std::string_view value);
 
+// The seconds since the epoch, now (CLOCK_REALTIME). Returns them.
+double now_seconds();
+
+// Writes the report to stdout when output is empty, else replaces the file output with it
+// (write_file_atomically). Returns false after writing "bindguard audit: ERROR" to stderr.
+bool deliver_report(const std::string& report, const std::string& output);
+
 // Replaces path with text atomically: writes a temporary file in the same directory (a
 // name starting with '.' and not ending in ".prom", so the textfile collector never reads
 // it), fsyncs it, gives it the mode a new file gets (0666 & ~umask), renames it over path,
