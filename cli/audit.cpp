@@ -1,5 +1,6 @@
-// `bindguard audit [--policy FILE] [--json]`: every listening/bound socket of this network
-// namespace, who owns it, whether the library is loaded there, and whether it is exposed.
+// `bindguard audit [--policy FILE] [--format table|json|prometheus] [--output FILE]`: every
+// listening/bound socket of this network namespace, who owns it, whether the library is
+// loaded there, and whether it is exposed. (The Prometheus rendering: audit_format.cpp.)
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -15,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit_format.hpp"
 #include "commands.hpp"
 #include "policy_source.hpp"
 #include "processes.hpp"
@@ -25,7 +28,9 @@ namespace {
 
 struct AuditOptions {
     std::string policy;
-    bool json = false;
+    bool json = false;            // --json: the same as --format json
+    std::string format = "table";
+    std::string output;           // --output FILE: written atomically instead of stdout
 };
 
 struct AuditRow {
@@ -132,8 +137,8 @@ std::string verdict_text(const AuditRow& row) {
     return row.verdict;
 }
 
-// Prints the table and a summary line to stdout. Returns nothing.
-void print_table(const std::vector<AuditRow>& rows, int exposed, int unprotected) {
+// Prints the table and a summary line to out. Returns nothing.
+void print_table(std::ostream& out, const std::vector<AuditRow>& rows, int exposed, int unprotected) {
     std::vector<std::vector<std::string>> lines = {{"Proto", "Local-Address", "PID/Program", "Protected", "Verdict"}};
     for (const AuditRow& row : rows)
         lines.push_back({to_string(row.socket.protocol), endpoint_text(row.socket.local), owner_text(row),
@@ -142,10 +147,10 @@ void print_table(const std::vector<AuditRow>& rows, int exposed, int unprotected
     for (const auto& line : lines)
         for (std::size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
     for (const auto& line : lines) {
-        for (std::size_t i = 0; i + 1 < line.size(); ++i) std::cout << std::left << std::setw(static_cast<int>(widths[i] + 2)) << line[i];
-        std::cout << line.back() << '\n';
+        for (std::size_t i = 0; i + 1 < line.size(); ++i) out << std::left << std::setw(static_cast<int>(widths[i] + 2)) << line[i];
+        out << line.back() << '\n';
     }
-    std::cout << rows.size() << " sockets, " << exposed << " exposed (" << unprotected << " unprotected)\n";
+    out << rows.size() << " sockets, " << exposed << " exposed (" << unprotected << " unprotected)\n";
 }
 
 // One socket as a JSON object. Returns it.
@@ -177,24 +182,50 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
     return out;
 }
 
-// The whole report as one JSON document on stdout. Returns nothing.
-void print_json(const std::vector<AuditRow>& rows, const std::string& policy, int exposed, int unprotected) {
+// The whole report as one JSON document on out. Returns nothing.
+void print_json(std::ostream& out, const std::vector<AuditRow>& rows, const std::string& policy, int exposed, int unprotected) {
     nlohmann::ordered_json sockets = nlohmann::ordered_json::array();
     for (const AuditRow& row : rows) sockets.push_back(row_json(row));
     nlohmann::ordered_json document = {
         {"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected}};
     // Command lines may hold bytes that are not UTF-8: replace them rather than fail.
-    std::cout << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+    out << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+// Each row as the Prometheus metrics see it. Returns the samples.
+std::vector<AuditSample> samples(const std::vector<AuditRow>& rows) {
+    std::vector<AuditSample> result;
+    for (const AuditRow& row : rows) {
+        AuditSample sample;
+        sample.proto = to_string(row.socket.protocol);
+        sample.address = address_text(row.socket.local);
+        sample.port = row.socket.local.port;
+        sample.program = !row.owner ? "-" : !row.owner->program.empty() ? row.owner->program : row.owner->name;
+        sample.verdict = row.verdict;
+        std::string protection = protected_text(row);
+        sample.protection = protection == "?" ? "unknown" : protection;
+        sample.unprotected = row.unprotected;
+        result.push_back(std::move(sample));
+    }
+    return result;
 }
 
 // Runs the audit. Returns 0 when nothing is exposed, 1 when something is, 2 on error.
 int audit(const AuditOptions& options) {
+    AuditFormat format = AuditFormat::table;
+    if (!parse_audit_format(options.format, format))
+        throw UsageError("--format: invalid value '" + options.format + "' (table, json or prometheus)");
+    if (options.json) {
+        if (format == AuditFormat::prometheus) throw UsageError("--json and --format prometheus contradict each other");
+        format = AuditFormat::json;
+    }
     auto [source, loaded] = load_and_report_policy(options.policy, std::cerr);
     if (!loaded.ok()) {
         std::cerr << "bindguard audit: the policy " << source.path << " (from " << source.named_by << ") is invalid\n";
         return kExitUsage;
     }
     std::vector<AuditRow> rows;
+    double started = now_seconds();
     try {
         rows = collect_rows(*loaded.policy);
     } catch (const std::exception& error) {
@@ -203,8 +234,11 @@ int audit(const AuditOptions& options) {
     }
     int exposed = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const AuditRow& r) { return r.verdict == "exposed"; }));
     int unprotected = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const AuditRow& r) { return r.unprotected; }));
-    if (options.json) print_json(rows, loaded.policy->source, exposed, unprotected);
-    else print_table(rows, exposed, unprotected);
+    std::ostringstream report;
+    if (format == AuditFormat::json) print_json(report, rows, loaded.policy->source, exposed, unprotected);
+    else if (format == AuditFormat::prometheus) report << prometheus_text(samples(rows), started);
+    else print_table(report, rows, exposed, unprotected);
+    if (!deliver_report(report.str(), options.output)) return kExitUsage;
     return exposed > 0 ? kExitFailure : kExitOk;
 }
 
@@ -222,9 +256,14 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
         "  client    a UDP client socket (connected, or wildcard on an ephemeral port)\n"
         "Owners that cannot be read (other users' processes, without root) show as \"-\".\n"
         "Without --policy: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else the built-in one.\n"
+        "--format prometheus: the text format of node_exporter's textfile collector (socket counts by\n"
+        "verdict and protection, one series per exposed or unprotected socket, the audit's time);\n"
+        "--output FILE replaces FILE atomically (a temporary file renamed over it).\n"
         "Exit 0 when nothing is exposed, 1 when something is, 2 on error.");
     sub->add_option("--policy", options->policy, "Policy that decides what is allowed");
-    sub->add_flag("--json", options->json, "Print one JSON document {\"sockets\": [...], \"exposed\": N, ...}");
+    sub->add_option("--format", options->format, "table (default), json (one document {\"sockets\": [...], \"exposed\": N, ...}) or prometheus");
+    sub->add_flag("--json", options->json, "The same as --format json");
+    sub->add_option("--output", options->output, "Write the report to FILE atomically instead of to stdout");
     sub->callback([&action, options] { action = [options](const std::vector<std::string>&) { return audit(*options); }; });
 }
 

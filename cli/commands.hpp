@@ -15,7 +15,7 @@ using CommandAction = std::function<int(const std::vector<std::string>& passthro
 
 // Exit statuses shared by the commands.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;   // invalid policy (check/explain), exposed socket (audit)
+inline constexpr int kExitFailure = 1;   // invalid policy (check/explain), exposed socket (audit), reported mapping (compose-check)
 inline constexpr int kExitUsage = 2;     // bad arguments; also: run with an invalid policy, audit error
 inline constexpr int kExitCannotRun = 126;
 inline constexpr int kExitNotFound = 127;
@@ -26,6 +26,7 @@ void add_check_command(CLI::App& app, CommandAction& action);
 void add_explain_command(CLI::App& app, CommandAction& action);
 void add_run_command(CLI::App& app, CommandAction& action);
 void add_audit_command(CLI::App& app, CommandAction& action);
+void add_compose_check_command(CLI::App& app, CommandAction& action);
 
 // For `bindguard run`: the index in args (the arguments after "run") where COMMAND
 // begins - after "--", or at the first argument that is neither an option of `run` nor

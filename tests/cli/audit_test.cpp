@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -286,4 +290,149 @@ TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
     EXPECT_NE(command.find("/bg-\xEF\xBF\xBD\xEF\xBF\xBD-not-utf8 bind tcp 0.0.0.0:8080"), std::string::npos)
         << command;  // each bad byte became U+FFFD
     EXPECT_EQ(document["sockets"][0]["program"], helper_real_path());
+}
+
+// --- --format prometheus and --output: what node_exporter's textfile collector reads ---
+
+namespace {
+
+// `promtool check metrics` on text (the Prometheus project's own parser and linter).
+// Returns what it did.
+bgtest::Result promtool_check_metrics(const std::string& text) {
+    std::string path = clitest::temp_file("metrics.prom", text);
+    return bgtest::run({"sh", "-c", "promtool check metrics < \"$0\"", path});
+}
+
+// The samples of a metrics text: "name{labels}" -> value; comment lines skipped.
+std::map<std::string, std::string> samples(const std::string& text) {
+    std::map<std::string, std::string> result;
+    for (const std::string& line : clitest::lines(text)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::size_t space = line.rfind(' ');
+        result[line.substr(0, space)] = line.substr(space + 1);
+    }
+    return result;
+}
+
+// The seconds since the epoch, now.
+double now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+TEST(CliAuditPrometheus, MetricsPassPromtoolAndCountEverySocket) {
+    double before = now();
+    AuditRun run = audit_in_netns({holder("tcp", "0.0.0.0:8080"), protected_holder("tcp", "0.0.0.0:8081"),
+                                   holder("udp", "0.0.0.0:5353"), holder("udp", "0.0.0.0:0")},
+                                  {"--format", "prometheus"});
+    double after = now();
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    bgtest::Result checked = promtool_check_metrics(run.out);
+    EXPECT_EQ(checked.status, 0) << checked.out << checked.err << run.out;
+    EXPECT_EQ(checked.out + checked.err, "");
+
+    auto metrics = samples(run.out);
+    std::string program = helper_real_path();
+    std::map<std::string, std::string> expected = {
+        {"bindguard_audit_sockets{verdict=\"ok\",protected=\"yes\"}", "1"},
+        {"bindguard_audit_sockets{verdict=\"ok\",protected=\"no\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"ok\",protected=\"unknown\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"allowed\",protected=\"yes\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"allowed\",protected=\"no\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"allowed\",protected=\"unknown\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"exposed\",protected=\"yes\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"exposed\",protected=\"no\"}", "2"},
+        {"bindguard_audit_sockets{verdict=\"exposed\",protected=\"unknown\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"client\",protected=\"yes\"}", "0"},
+        {"bindguard_audit_sockets{verdict=\"client\",protected=\"no\"}", "1"},
+        {"bindguard_audit_sockets{verdict=\"client\",protected=\"unknown\"}", "0"},
+        {"bindguard_audit_exposed_sockets{proto=\"tcp\",address=\"0.0.0.0\",port=\"8080\",program=\"" + program + "\"}", "1"},
+        {"bindguard_audit_exposed_sockets{proto=\"udp\",address=\"0.0.0.0\",port=\"5353\",program=\"" + program + "\"}", "1"},
+        {"bindguard_audit_unprotected_sockets{proto=\"tcp\",address=\"0.0.0.0\",port=\"8080\",program=\"" + program + "\"}", "1"},
+        {"bindguard_audit_unprotected_sockets{proto=\"udp\",address=\"0.0.0.0\",port=\"5353\",program=\"" + program + "\"}", "1"},
+    };
+    ASSERT_TRUE(metrics.contains("bindguard_audit_timestamp_seconds")) << run.out;
+    double timestamp = std::stod(metrics["bindguard_audit_timestamp_seconds"]);
+    EXPECT_GE(timestamp, before - 0.001);
+    EXPECT_LE(timestamp, after);
+    metrics.erase("bindguard_audit_timestamp_seconds");
+    EXPECT_EQ(metrics, expected) << run.out;
+}
+
+TEST(CliAuditPrometheus, OutputReplacesTheFileAtomically) {
+    std::string dir = bgtest::temp_dir();
+    std::string path = dir + "/bindguard.prom";
+    bgtest::write_file(path, "stale\n");
+    struct stat old_file{};
+    ASSERT_EQ(::stat(path.c_str(), &old_file), 0);
+    AuditRun run = audit_in_netns({holder("tcp", "[::]:8080")}, {"--format", "prometheus", "--output", path});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;  // the exit status still says what was found
+    EXPECT_EQ(run.out, "");
+    EXPECT_EQ(run.err, "");
+    std::string text = bgtest::read_file(path);
+    bgtest::Result checked = promtool_check_metrics(text);
+    EXPECT_EQ(checked.status, 0) << checked.out << checked.err << text;
+    EXPECT_NE(text.find("bindguard_audit_exposed_sockets{proto=\"tcp\",address=\"::\",port=\"8080\","), std::string::npos) << text;
+
+    // A new file renamed over the old one (never the old one rewritten in place), with the
+    // mode a new file gets, and nothing else left in the directory.
+    struct stat new_file{};
+    ASSERT_EQ(::stat(path.c_str(), &new_file), 0);
+    EXPECT_NE(new_file.st_ino, old_file.st_ino);
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    EXPECT_EQ(new_file.st_mode & 07777, 0666 & ~mask);
+    bgtest::Result listing = bgtest::run({"ls", "-A", dir});
+    EXPECT_EQ(listing.out, "bindguard.prom\n");
+
+    // --output works for the other formats too.
+    run = audit_in_netns({}, {"--json", "--output", path});
+    EXPECT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(run.out, "");
+    EXPECT_FALSE(nlohmann::json::parse(bgtest::read_file(path), nullptr, false).is_discarded());
+
+    // A directory that does not exist: exit 2, nothing written.
+    run = audit_in_netns({}, {"--format", "prometheus", "--output", dir + "/missing/bindguard.prom"});
+    EXPECT_EQ(run.status, 2);
+    EXPECT_EQ(run.err, "bindguard audit: cannot write " + dir + "/missing/bindguard.prom: cannot create a file in " + dir +
+                           "/missing: No such file or directory\n");
+    listing = bgtest::run({"ls", "-A", dir});
+    EXPECT_EQ(listing.out, "bindguard.prom\n");
+}
+
+TEST(CliAuditPrometheus, LabelValuesAreEscaped) {
+    // A program whose path holds a double quote, a backslash, a newline and a byte that is
+    // not UTF-8: all of them reach the label value through /proc/PID/exe.
+    std::string program = bgtest::temp_dir() + "/bg \"quoted\" back\\slash\nline \xff";
+    ASSERT_EQ(bgtest::run({"cp", bgtest::helper_path(), program}).status, 0);
+    std::vector<std::string> argv = holder("tcp", "0.0.0.0:8080");
+    argv[0] = program;
+    AuditRun run = audit_in_netns({argv}, {"--format", "prometheus"});
+    EXPECT_EQ(run.status, 1) << run.err << run.setup_err;
+    bgtest::Result checked = promtool_check_metrics(run.out);
+    EXPECT_EQ(checked.status, 0) << checked.out << checked.err << run.out;
+    std::string escaped = program.substr(0, program.rfind('/')) + "/bg \\\"quoted\\\" back\\\\slash\\nline \xEF\xBF\xBD";
+    EXPECT_NE(run.out.find("bindguard_audit_exposed_sockets{proto=\"tcp\",address=\"0.0.0.0\",port=\"8080\",program=\"" +
+                           escaped + "\"} 1\n"),
+              std::string::npos)
+        << run.out;
+}
+
+TEST(CliAuditPrometheus, FormatOptions) {
+    bgtest::Result result = clitest::bindguard({"audit", "--format", "yaml"});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_NE(result.err.find("--format: invalid value 'yaml' (table, json or prometheus)"), std::string::npos) << result.err;
+    EXPECT_EQ(result.out, "");
+
+    result = clitest::bindguard({"audit", "--json", "--format", "prometheus"});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_NE(result.err.find("--json and --format prometheus contradict each other"), std::string::npos) << result.err;
+
+    AuditRun table = audit_in_netns({}, {"--format", "table"});
+    EXPECT_EQ(table.status, 0) << table.err;
+    EXPECT_EQ(clitest::lines(table.out).back(), "0 sockets, 0 exposed (0 unprotected)");
+    AuditRun json = audit_in_netns({}, {"--format", "json"});
+    EXPECT_EQ(json.status, 0) << json.err;
+    EXPECT_EQ(parsed(json)["sockets"], nlohmann::json::array());
 }
