@@ -111,7 +111,7 @@ bool rules_filter_protocol(const Policy& policy) noexcept {
 }
 
 void build_state() noexcept {
-    take_stderr_copy();
+    record_stderr_identity();
     try {
         resolve_real_functions();
         std::vector<Diagnostic> diagnostics;
@@ -124,11 +124,12 @@ void build_state() noexcept {
         built->policy = for_process(policy, built->program, built->command, built->service);
         built->logger.open(built->policy.log, built->policy.mode, built->program.c_str(),
                            built->service.c_str());
-        // Diagnostics always go to stderr, one line each: errors always, warnings
-        // when the level asks for them.
+        // The errors of a policy that failed to load go to stderr, one line each
+        // (the process then runs on the fail-closed policy). A valid policy's
+        // warnings (shadowed rules, CIDR host bits) are not printed: every program
+        // would repeat them at every start; `bindguard check` and `explain` show them.
         for (const Diagnostic& diagnostic : diagnostics)
-            if (diagnostic.severity == Diagnostic::Severity::error || built->policy.log.level >= LogLevel::warn)
-                write_stderr_line(diagnostic.to_string());
+            if (diagnostic.severity == Diagnostic::Severity::error) write_stderr_line(diagnostic.to_string());
         built->loopback_unlogged_allow =
             !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
         built->rules_on_protocol = rules_filter_protocol(built->policy);
