@@ -1,6 +1,7 @@
 #include "state.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,24 @@ std::atomic<int> status{not_started};
 // Which thread of which process is building the state (valid while running).
 std::atomic<pid_t> builder_thread{0};
 std::atomic<pid_t> builder_process{0};
+
+// Set in the parent just before a fork(): whether the forking thread is the
+// one building the state (then the child's copy of that thread finishes it).
+std::atomic<bool> fork_from_builder{false};
+
+// pthread_atfork handlers. A fork() from another thread while the state is being
+// built leaves the child without the builder: it starts over on first use
+// (the half-built storage is simply built again; nothing in it is ever destroyed).
+void before_fork() noexcept {
+    fork_from_builder.store(status.load(std::memory_order_acquire) == running &&
+                                builder_process.load(std::memory_order_relaxed) == getpid() &&
+                                builder_thread.load(std::memory_order_acquire) == gettid(),
+                            std::memory_order_relaxed);
+}
+void in_child_after_fork() noexcept {
+    if (status.load(std::memory_order_acquire) == running && !fork_from_builder.load(std::memory_order_relaxed))
+        status.store(not_started, std::memory_order_release);
+}
 
 // Static storage for the one State; never destroyed.
 alignas(State) unsigned char state_storage[sizeof(State)];
@@ -152,6 +171,8 @@ void initialise_once() noexcept {
     builder_process.store(getpid(), std::memory_order_relaxed);
     builder_thread.store(gettid(), std::memory_order_release);
     const int saved = errno;
+    static std::atomic<bool> handlers_registered{false};
+    if (!handlers_registered.exchange(true)) pthread_atfork(before_fork, nullptr, in_child_after_fork);
     build_state();
     errno = saved;
 }
