@@ -137,6 +137,32 @@ int finish(int result, int error, int saved_errno) noexcept {
     return result;
 }
 
+// SCTP_SOCKOPT_BINDX_ADD of linux/sctp.h (level SOL_SCTP, which is IPPROTO_SCTP).
+constexpr int kSctpBindxAdd = 100;
+
+// What the bindx check carries while it walks the addresses: the first address
+// the policy does not allow as it is, and its decision.
+struct BindxCheck {
+    const State* state = nullptr;
+    bool v6only = false;
+    bool facts_unknown = false;  // the socket could not be asked: the first address is refused
+    bool refused = false;
+    Request request;
+    Decision decision;
+};
+
+// Visitor of for_each_bindx_address(): true to go on (this address is allowed).
+bool check_bindx_address(const Endpoint& address, void* context) noexcept {
+    auto& check = *static_cast<BindxCheck*>(context);
+    Request request = make_request(check.state, address, Protocol::tcp, check.v6only && address.family == AF_INET6);
+    const Decision decision = check.facts_unknown ? fail_closed(request) : decide_for(check.state, request);
+    if (decision.action == Action::allow) return true;
+    check.refused = true;
+    check.request = request;
+    check.decision = decision;
+    return false;
+}
+
 }  // namespace
 
 int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) noexcept {
@@ -294,6 +320,40 @@ int guarded_listen(int fd, int backlog) noexcept {
     }
     log_decision(state, "listen", request, enforced, audit, error, fd, note);
     return finish(result, error, saved_errno);
+}
+
+int guarded_setsockopt(int fd, int level, int name, const void* value, socklen_t length) noexcept {
+    if (level != IPPROTO_SCTP || name != kSctpBindxAdd) return real_setsockopt(fd, level, name, value, length);
+    const int saved_errno = errno;
+    auto pass_through = [&] {
+        errno = saved_errno;
+        return real_setsockopt(fd, level, name, value, length);
+    };
+    int protocol = 0;
+    int domain = 0;
+    Query query = worse(int_option(fd, SOL_SOCKET, SO_PROTOCOL, protocol), socket_domain(fd, domain));
+    if (query == Query::not_socket) return pass_through();
+    if (query == Query::ok && protocol != IPPROTO_SCTP) return pass_through();  // the kernel: ENOPROTOOPT
+    BindxCheck check;
+    check.state = process_state();
+    if (query == Query::ok) query = socket_v6only(fd, domain, check.v6only);
+    check.facts_unknown = query != Query::ok;
+    if (!for_each_bindx_address(value, length, check_bindx_address, &check)) return pass_through();  // EINVAL
+    if (!check.refused) return pass_through();
+    const bool audit = audit_mode(check.state);
+    if (audit) {
+        errno = saved_errno;
+        const int result = real_setsockopt(fd, level, name, value, length);
+        const int error = result == 0 ? 0 : errno;
+        log_decision(check.state, "sctp_bindx", check.request, check.decision, true, error, -1);
+        return finish(result, error, saved_errno);
+    }
+    // An address array is not rewritten: what the policy would rewrite is refused.
+    Decision enforced = check.decision;
+    enforced.action = Action::deny;
+    enforced.address = check.request.address;
+    log_decision(check.state, "sctp_bindx", check.request, enforced, false, EACCES, -1);
+    return finish(-1, EACCES, saved_errno);
 }
 
 }  // namespace bindguard::shim

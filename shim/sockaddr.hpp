@@ -32,4 +32,15 @@ socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) no
 // when getsockname fails or the family is not AF_INET/AF_INET6; errno may change.
 bool local_address(int fd, Endpoint& out) noexcept;
 
+
+// Reads the packed address array of an SCTP_SOCKOPT_BINDX_ADD request (what
+// sctp_bindx(3) sends): sockaddr_in and sockaddr_in6 back to back, each as long
+// as its family says, as the kernel walks it (sctp_setsockopt_bindx). Calls
+// visit(endpoint, context) for each address in order and stops early when visit
+// returns false. Returns false, having visited nothing, when the array is one the
+// kernel refuses (EINVAL): empty, NULL, a family other than AF_INET/AF_INET6, or a
+// truncated entry.
+bool for_each_bindx_address(const void* buffer, socklen_t length, bool (*visit)(const Endpoint&, void*),
+                            void* context) noexcept;
+
 }  // namespace bindguard::shim

@@ -34,6 +34,11 @@
  *   repeat N ADDR [pause=MS] [again=K]  N binds (new TCP sockets), then optionally sleeps
  *                                   and binds K more
  *   listen-fd FD                    listen() on an inherited socket FD
+ *   bindx ADDR...                   setsockopt(SOL_SCTP, SCTP_SOCKOPT_BINDX_ADD) with the
+ *                                   packed ADDRs (what sctp_bindx(3) sends) on a TCP socket
+ *                                   of the first ADDR's family (this kernel may lack SCTP)
+ *   bindresvport tcp|udp [ADDR]     bindresvport() with ADDR (port ignored), or NULL
+ *   rresvport                       rresvport_af(&port, AF_INET)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -44,6 +49,7 @@
 #include <linux/netlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -495,6 +501,53 @@ static int scenario_listen_fd(int argc, char** argv) {
     return 0;
 }
 
+static int scenario_bindx(int argc, char** argv) {
+    if (argc < 3) bg_usage("bindx ADDR...");
+    unsigned char packed[16 * sizeof(struct sockaddr_in6)];
+    size_t size = 0;
+    int family = AF_UNSPEC;
+    for (int i = 2; i < argc && i < 18; ++i) {
+        struct sockaddr_storage address;
+        const socklen_t length = bg_parse_address(argv[i], &address);
+        if (family == AF_UNSPEC) family = address.ss_family;
+        memcpy(packed + size, &address, length);
+        size += length;
+    }
+    const int fd = make_socket(family, SOCK_STREAM, -1);
+    const int ret = setsockopt(fd, 132 /* SOL_SCTP */, 100 /* SCTP_SOCKOPT_BINDX_ADD */, packed, (socklen_t)size);
+    printf("ret=%d errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bindresvport(int argc, char** argv) {
+    if (argc < 3) bg_usage("bindresvport tcp|udp [ADDR]");
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof address);
+    const int given = argc >= 4;
+    if (given) bg_parse_address(argv[3], &address);
+    const int fd = make_socket(given ? address.ss_family : AF_INET, socket_type(argv[2]), -1);
+    errno = 1234;
+    const int ret = bindresvport(fd, given ? (struct sockaddr_in*)&address : NULL);
+    const int error = errno;
+    char local[256];
+    bg_local_text(fd, local, sizeof local);
+    int port = 0;
+    if (given) port = ntohs(address.ss_family == AF_INET6 ? ((struct sockaddr_in6*)&address)->sin6_port
+                                                            : ((struct sockaddr_in*)&address)->sin_port);
+    printf("ret=%d errno=%d local=%s given_port=%d\n", ret, error, local, port);
+    return 0;
+}
+
+static int scenario_rresvport(void) {
+    int port = 0;
+    const int fd = rresvport_af(&port, AF_INET);
+    const int error = fd < 0 ? errno : 0;
+    char local[256] = "-";
+    if (fd >= 0) bg_local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d local=%s\n", fd < 0 ? -1 : 0, error, local);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) bg_usage("no scenario");
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -518,6 +571,9 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "fd-reuse") == 0) return scenario_fd_reuse(argc, argv);
     if (strcmp(scenario, "repeat") == 0) return scenario_repeat(argc, argv);
     if (strcmp(scenario, "daemon") == 0) return scenario_daemon(argc, argv);
+    if (strcmp(scenario, "bindx") == 0) return scenario_bindx(argc, argv);
+    if (strcmp(scenario, "bindresvport") == 0) return scenario_bindresvport(argc, argv);
+    if (strcmp(scenario, "rresvport") == 0) return scenario_rresvport();
     if (strcmp(scenario, "listen-fd") == 0) return scenario_listen_fd(argc, argv);
     bg_usage("unknown scenario");
     return 2;
