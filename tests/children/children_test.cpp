@@ -413,6 +413,22 @@ TEST(ChildEnvironment, SetuidProgramDoesNotPassItsCallersSettingsOn) {
     EXPECT_EQ(report.at("BINDGUARD_SERVICE"), "<unset>") << diagnose(result);
 }
 
+// Soak (issue 12, item 11): a protected parent starts 1500 children with an empty
+// environment (each gets the library back), by the two routes that rebuild the
+// environment in the parent's memory (posix_spawn; a vfork child shares it); its
+// resident size stays flat, i.e. the rebuilt environment is given back every time.
+TEST(Soak, ParentStartingThousandsOfChildrenWithEmptyEnvironmentsKeepsAFlatResidentSize) {
+    for (const char* entry : {"posix_spawn", "vfork-execve"}) {
+        const auto result = run_here({childtest(), "spawn-loop", "1500", entry, "/bin/true"},
+                                     protected_env(default_policy()));
+        const auto f = line_fields(result.out, "rss_warm=");
+        ASSERT_EQ(f.count("rss_end"), 1u) << entry << "\n" << diagnose(result);
+        EXPECT_EQ(f.at("failures"), "0") << entry;
+        const long growth = std::stol(f.at("rss_end")) - std::stol(f.at("rss_warm"));
+        EXPECT_LE(growth, 256) << entry << ": resident size grew by " << growth << " KiB over 1350 children";
+    }
+}
+
 // ----------------------------------------------------------- Node, env: {}
 
 // The row-17 case itself: a Node parent spawns a Node server with env: {}; the
