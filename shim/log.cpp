@@ -452,33 +452,17 @@ bool Logger::admit(std::uint64_t& dropped) const noexcept {
     return false;
 }
 
-void Logger::log(const LogRecord& record) const noexcept {
-    const LogLevel level = level_of(record.decision);
-    if (!enabled(level) || record.request == nullptr) return;
-    const int saved = errno;
-    std::uint64_t dropped = 0;
-    if (!admit(dropped)) {
-        errno = saved;
-        return;
-    }
+std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
+                            std::size_t capacity, std::size_t& body_offset) noexcept {
+    body_offset = 0;
+    if (record.request == nullptr || capacity < 2) return 0;
     const Request& request = *record.request;
-    const int priority = level == LogLevel::debug ? LOG_DEBUG : LOG_INFO;
-    char storage[kLineCapacity];
-    LineBuffer line(storage, sizeof storage);
-
-    if (format_ == LogFormat::text) {
-        if (dropped > 0) {
-            add_prefix(line);
-            const std::size_t body = line.size();
-            line.add("suppressed ");
-            line.add_unsigned(dropped);
-            line.add(" log lines");
-            line.terminate_line();
-            emit(line.data(), line.size(), body, LOG_WARNING);
-            line = LineBuffer(storage, sizeof storage);
-        }
+    const char* program = context.program != nullptr ? context.program : "";
+    const char* service = context.service != nullptr ? context.service : "";
+    LineBuffer line(out, capacity);
+    if (context.format == LogFormat::text) {
         add_prefix(line);
-        const std::size_t body = line.size();
+        body_offset = line.size();
         char described[512];
         const std::size_t length = describe(request, record.decision, record.audit, described, sizeof described);
         line.add(std::string_view(described, length));
@@ -489,9 +473,9 @@ void Logger::log(const LogRecord& record) const noexcept {
         line.add(" rule=");
         line.add_field(record.decision.rule, kNameBudget);
         line.add(" program=");
-        line.add_field(program_, kProgramBudget);
+        line.add_field(program, kProgramBudget);
         line.add(" service=");
-        line.add_field(service_, kNameBudget);
+        line.add_field(service, kNameBudget);
         if (std::strcmp(record.call, "bind") != 0) {
             line.add(" call=");
             line.add_field(record.call, kNameBudget);
@@ -501,9 +485,7 @@ void Logger::log(const LogRecord& record) const noexcept {
             line.add_field(record.note, kNameBudget);
         }
         line.terminate_line();
-        emit(line.data(), line.size(), body, priority);
-        errno = saved;
-        return;
+        return line.size();
     }
 
     char requested[64];
@@ -518,15 +500,14 @@ void Logger::log(const LogRecord& record) const noexcept {
     } else {
         format_endpoint(record.audit ? request.address : record.decision.address, result, sizeof result);
     }
-    const std::size_t body = 0;
     line.add("{\"ts\":\"");
     add_timestamp(line);
     line.add("\",\"pid\":");
     line.add_unsigned(static_cast<std::uint64_t>(getpid()));
     line.add(",\"program\":");
-    line.add_json_string(program_, kProgramBudget);
+    line.add_json_string(program, kProgramBudget);
     line.add(",\"service\":");
-    line.add_json_string(service_, kNameBudget);
+    line.add_json_string(service, kNameBudget);
     line.add(",\"call\":");
     line.add_json_string(record.call, kNameBudget);
     line.add(",\"proto\":\"");
@@ -540,7 +521,7 @@ void Logger::log(const LogRecord& record) const noexcept {
     line.add("\",\"rule\":");
     line.add_json_string(record.decision.rule, kNameBudget);
     line.add(",\"mode\":\"");
-    line.add(to_string(mode_));
+    line.add(to_string(context.mode));
     line.add("\",\"errno\":");
     line.add_signed(record.error);
     if (record.note != nullptr) {
@@ -553,7 +534,34 @@ void Logger::log(const LogRecord& record) const noexcept {
     }
     line.add('}');
     line.terminate_line();
-    emit(line.data(), line.size(), body, priority);
+    return line.size();
+}
+
+void Logger::log(const LogRecord& record) const noexcept {
+    const LogLevel level = level_of(record.decision);
+    if (!enabled(level) || record.request == nullptr) return;
+    const int saved = errno;
+    std::uint64_t dropped = 0;
+    if (!admit(dropped)) {
+        errno = saved;
+        return;
+    }
+    const int priority = level == LogLevel::debug ? LOG_DEBUG : LOG_INFO;
+    char storage[kLineCapacity];
+    if (format_ == LogFormat::text && dropped > 0) {
+        LineBuffer line(storage, sizeof storage);
+        add_prefix(line);
+        const std::size_t body = line.size();
+        line.add("suppressed ");
+        line.add_unsigned(dropped);
+        line.add(" log lines");
+        line.terminate_line();
+        emit(line.data(), line.size(), body, LOG_WARNING);
+    }
+    const LogLineContext context{format_, mode_, program_, service_};
+    std::size_t body = 0;
+    const std::size_t length = format_log_line(context, record, dropped, storage, sizeof storage, body);
+    if (length > 0) emit(storage, length, body, priority);
     errno = saved;
 }
 

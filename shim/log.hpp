@@ -73,6 +73,23 @@ struct LogRecord {
 // The level a decision line is logged at: debug for allow, info otherwise.
 LogLevel level_of(const Decision& decision) noexcept;
 
+// What a decision line says besides the record: the format and the process facts.
+struct LogLineContext {
+    LogFormat format = LogFormat::text;
+    Mode mode = Mode::enforce;
+    const char* program = "";  // "" or nullptr: unknown
+    const char* service = "";  // "" or nullptr: unset
+};
+
+// Formats the decision line of record (text or JSON, ending in '\n'; a JSON line
+// carries "suppressed": dropped when dropped > 0, a text line ignores it) into out.
+// Returns its length (0 when record has no request or capacity < 2); body_offset
+// receives where the text after "bindguard[PID]: " starts (0 for JSON). Every
+// variable part has its own budget, so with capacity >= 8192 a line is never cut
+// and a JSON line is always complete. No allocation, no lock, no I/O.
+std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
+                            std::size_t capacity, std::size_t& body_offset) noexcept;
+
 class Logger {
 public:
     // Opens the sink described by settings. Runs once during initialisation:
