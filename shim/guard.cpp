@@ -41,18 +41,11 @@ Query socket_domain(int fd, int& domain) noexcept { return int_option(fd, SOL_SO
 // SO_TYPE of fd (0 when it cannot be read).
 Query socket_type(int fd, int& type) noexcept { return int_option(fd, SOL_SOCKET, SO_TYPE, type); }
 
-// The policy's protocol of a socket of type: tcp (incl. MPTCP and SCTP, whose
-// binds are decided like TCP's), udp (incl. UDP-Lite), other.
+// The policy's protocol of a socket of type (protocol_of() in sockaddr.hpp).
 Query socket_protocol(int fd, int type, Protocol& out) noexcept {
     int protocol = 0;
     const Query query = int_option(fd, SOL_SOCKET, SO_PROTOCOL, protocol);
-    out = Protocol::other;
-    if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
-        out = Protocol::tcp;
-    else if ((type == SOCK_STREAM || type == SOCK_SEQPACKET) && protocol == IPPROTO_SCTP)
-        out = Protocol::tcp;
-    else if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
-        out = Protocol::udp;
+    out = protocol_of(type, protocol);
     return query;
 }
 
@@ -273,7 +266,7 @@ int guarded_listen(int fd, int backlog) noexcept {
     if (query == Query::not_socket) return pass_through();
     // Only stream sockets (TCP, MPTCP, SCTP) and SCTP's SOCK_SEQPACKET listen; the
     // kernel answers the others (EOPNOTSUPP).
-    if (query == Query::ok && type != SOCK_STREAM && type != SOCK_SEQPACKET) return pass_through();
+    if (query == Query::ok && !can_listen(type)) return pass_through();
     // A connected socket cannot listen; let the kernel say so (EINVAL).
     sockaddr_storage peer;
     socklen_t peer_length = sizeof peer;

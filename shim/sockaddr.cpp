@@ -145,4 +145,15 @@ bool for_each_bindx_address(const void* buffer, socklen_t length, bool (*visit)(
     return true;
 }
 
+Protocol protocol_of(int type, int protocol) noexcept {
+    if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
+        return Protocol::tcp;
+    if ((type == SOCK_STREAM || type == SOCK_SEQPACKET) && protocol == IPPROTO_SCTP) return Protocol::tcp;
+    if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
+        return Protocol::udp;
+    return Protocol::other;
+}
+
+bool can_listen(int type) noexcept { return type == SOCK_STREAM || type == SOCK_SEQPACKET; }
+
 }  // namespace bindguard::shim

@@ -43,4 +43,13 @@ bool local_address(int fd, Endpoint& out) noexcept;
 bool for_each_bindx_address(const void* buffer, socklen_t length, bool (*visit)(const Endpoint&, void*),
                             void* context) noexcept;
 
+// The policy's protocol of an AF_INET/AF_INET6 socket of type (SO_TYPE) and
+// protocol (SO_PROTOCOL): tcp for TCP and MPTCP streams and for SCTP (stream or
+// SOCK_SEQPACKET, decided like TCP), udp for UDP and UDP-Lite datagrams (protocol
+// 0 counts as the type's default), other for anything else (raw, ...).
+Protocol protocol_of(int type, int protocol) noexcept;
+
+// True for the socket types that can listen(): SOCK_STREAM and SOCK_SEQPACKET (SCTP).
+bool can_listen(int type) noexcept;
+
 }  // namespace bindguard::shim

@@ -1,5 +1,6 @@
 // Unit tests of the shim's address readers (shim/sockaddr.cpp) for what the
-// kernel here cannot run: the address array of an SCTP bindx request.
+// kernel here cannot run: the address array of an SCTP bindx request, and how
+// an SCTP socket is classified (this kernel has no SCTP module).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -84,6 +85,25 @@ TEST(BindxArray, ArraysTheKernelRefusesAreNotVisitedAtAll) {
     EXPECT_FALSE(for_each_bindx_address(nullptr, 16, collect, &collected));
     EXPECT_FALSE(for_each_bindx_address(packed.data(), 1, collect, &collected));  // not even a family
     EXPECT_TRUE(collected.endpoints.empty());
+}
+
+TEST(SocketProtocol, SctpIsDecidedLikeTcpAndItsSeqpacketSocketsCanListen) {
+    using bindguard::Protocol;
+    using bindguard::shim::can_listen;
+    using bindguard::shim::protocol_of;
+    EXPECT_EQ(protocol_of(SOCK_STREAM, IPPROTO_SCTP), Protocol::tcp);
+    EXPECT_EQ(protocol_of(SOCK_SEQPACKET, IPPROTO_SCTP), Protocol::tcp);
+    EXPECT_TRUE(can_listen(SOCK_SEQPACKET));
+    EXPECT_TRUE(can_listen(SOCK_STREAM));
+    EXPECT_FALSE(can_listen(SOCK_DGRAM));
+    EXPECT_FALSE(can_listen(SOCK_RAW));
+    EXPECT_EQ(protocol_of(SOCK_STREAM, 0), Protocol::tcp);
+    EXPECT_EQ(protocol_of(SOCK_STREAM, IPPROTO_TCP), Protocol::tcp);
+    EXPECT_EQ(protocol_of(SOCK_STREAM, IPPROTO_MPTCP), Protocol::tcp);
+    EXPECT_EQ(protocol_of(SOCK_DGRAM, 0), Protocol::udp);
+    EXPECT_EQ(protocol_of(SOCK_DGRAM, IPPROTO_UDPLITE), Protocol::udp);
+    EXPECT_EQ(protocol_of(SOCK_RAW, IPPROTO_TCP), Protocol::other);
+    EXPECT_EQ(protocol_of(SOCK_SEQPACKET, 0), Protocol::other);
 }
 
 }  // namespace
