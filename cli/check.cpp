@@ -1,4 +1,6 @@
 // `bindguard check FILE...`: validates policy files.
+#include <sys/stat.h>
+
 #include <iostream>
 #include <memory>
 #include <string>
@@ -10,12 +12,34 @@
 namespace bindguard::cli {
 namespace {
 
+// The problem with the policy's log file as it is on this machine, or "" when it
+// is fine: the library only appends to a regular file (or creates one); anything
+// else there (a FIFO would hang every process at start) is refused and the
+// library logs to stderr instead.
+std::string log_file_problem(const LogSettings& log) {
+    if (log.to != LogSink::file) return "";
+    struct stat status {};
+    if (stat(log.path.c_str(), &status) != 0 || S_ISREG(status.st_mode)) return "";
+    const char* what = S_ISFIFO(status.st_mode)  ? "a FIFO"
+                       : S_ISDIR(status.st_mode) ? "a directory"
+                       : S_ISSOCK(status.st_mode) ? "a socket"
+                       : S_ISCHR(status.st_mode)  ? "a character device"
+                                                  : "not a regular file";
+    return "log.path \"" + log.path + "\" is " + what +
+           ", not a regular file: the library would refuse it and log to stderr";
+}
+
 // Validates one file: "FILE: ok (N rules)" on stdout, diagnostics on stderr.
-// Returns true when the file is a valid policy (warnings allowed).
+// Returns true when the file is a valid policy (warnings allowed) whose log
+// file, if any, is usable.
 bool check_one(const std::string& file) {
     LoadResult result = load_policy_file(file);
     print_diagnostics(result.diagnostics, std::cerr);
     if (!result.ok()) return false;
+    if (const std::string problem = log_file_problem(result.policy->log); !problem.empty()) {
+        std::cerr << file << ": error: " << problem << '\n';
+        return false;
+    }
     std::cout << file << ": ok (" << result.policy->rules.size() << " rules)\n";
     return true;
 }

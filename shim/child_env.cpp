@@ -103,10 +103,13 @@ bool library_of(const void* address, RequiredLibrary& out) {
 }
 
 // "NAME=value" for the variable name= as this process started with it, or
-// nullptr when it is unset or empty.
+// nullptr when it is unset or empty. Read with secure_getenv(), as the state
+// reads them: a set-uid/set-gid or file-capability program (glibc's
+// secure-execution mode) must not hand its caller's policy or service to the
+// programs it starts (sudo's children would run on the user's policy).
 const char* entry_of(const char* name_with_equals, bool make_absolute) {
     std::string name(name_with_equals, std::strlen(name_with_equals) - 1);
-    const char* value = std::getenv(name.c_str());
+    const char* value = secure_getenv(name.c_str());
     if (value == nullptr || value[0] == '\0') return nullptr;
     std::string text = value;
     if (make_absolute && text[0] != '/') {

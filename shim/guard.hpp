@@ -29,4 +29,15 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
 // does not allow as it is fails with EACCES (the bind was not seen by us).
 int guarded_listen(int fd, int backlog) noexcept;
 
+// setsockopt(fd, level, name, value, length) under the policy. Only
+// SCTP_SOCKOPT_BINDX_ADD (level SOL_SCTP; what sctp_bindx(3) sends) is looked at,
+// and only on an SCTP socket: it adds local addresses, a bind by another name.
+// When every address is one the policy allows as it is, the request goes to the
+// kernel unchanged; otherwise the whole request fails with EACCES (an address
+// array is not rewritten) and the first refused address is logged (call
+// "sctp_bindx"); audit mode lets it through and logs the would-be action. A
+// malformed array, a socket that is not SCTP and everything else go to the next
+// setsockopt() untouched, so the kernel gives its own answer.
+int guarded_setsockopt(int fd, int level, int name, const void* value, socklen_t length) noexcept;
+
 }  // namespace bindguard::shim

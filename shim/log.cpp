@@ -29,7 +29,25 @@ constexpr int kPreferredLowestFd = 100;
 
 constexpr const char* kSyslogPath = "/dev/log";
 
-OwnedFd stderr_copy;  // written once during initialisation, then only read
+// The identity of the file on fd 2 when the library started: fd 2 is written
+// only while it still refers to that file. No duplicate is kept: a copy would
+// hold the caller's pipe open in a daemon that points 0/1/2 at /dev/null, and
+// whoever waits for that pipe's end (out=$(start 2>&1), ssh, a CI step) would
+// wait for the daemon to exit. Written once during initialisation, then only read.
+struct StderrIdentity {
+    bool known = false;
+    dev_t device = 0;
+    ino_t inode = 0;
+};
+StderrIdentity stderr_identity;
+
+// True when fd 2 is open and still refers to the file it did at start-up.
+bool stderr_still_ours() noexcept {
+    if (!stderr_identity.known) return false;
+    struct stat status {};
+    return fstat(STDERR_FILENO, &status) == 0 && status.st_dev == stderr_identity.device &&
+           status.st_ino == stderr_identity.inode;
+}
 
 // A NUL-free character buffer on the stack that never overflows: appends beyond
 // the capacity (less one byte kept for the final '\n') are dropped.
@@ -71,6 +89,29 @@ public:
         std::size_t used = 0;
         for (unsigned char c : text) {
             const bool escape = c < 0x20 || c == 0x7f;
+            const std::size_t width = escape ? 4 : 1;
+            if (used + width > budget || width > room()) break;
+            if (escape) {
+                add("\\x");
+                add_hex_byte(c);
+            } else {
+                add(static_cast<char>(c));
+            }
+            used += width;
+        }
+    }
+    // A text line's field value: one token that parses back to exactly the bytes
+    // given (parse_text_field() in the tests, the README's "Log format"). Empty is
+    // written "-" and a value that is just "-" as "\x2d"; space, '"', '\\', '=',
+    // control characters, DEL and every byte >= 0x80 as \xNN (so nothing in a
+    // value can look like a field separator, another field or an escape); the
+    // rest as is. Cut at a byte boundary to at most budget bytes of output.
+    void add_field(std::string_view text, std::size_t budget) noexcept {
+        if (text.empty()) return add('-');
+        if (text == "-") return add("\\x2d");
+        std::size_t used = 0;
+        for (unsigned char c : text) {
+            const bool escape = c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=';
             const std::size_t width = escape ? 4 : 1;
             if (used + width > budget || width > room()) break;
             if (escape) {
@@ -284,6 +325,31 @@ int send_syslog(int fd, const char* line, std::size_t length, std::size_t body_o
     }
 }
 
+// Opens log.path for appending. Only a regular file is accepted: a FIFO would
+// block every process at start until a reader comes (and is opened O_NONBLOCK so
+// that the check itself cannot hang), a device or socket is not a log file.
+// Returns the fd, or -1 with errno set, or -1 with refusal set to the reason.
+int open_log_file(const char* path, const char*& refusal) noexcept {
+    refusal = nullptr;
+    struct stat status {};
+    // Checked before opening (opening a device or FIFO can have effects of its own)
+    // and again on the opened file (it may have been replaced in between).
+    if (stat(path, &status) == 0 && !S_ISREG(status.st_mode)) {
+        refusal = S_ISFIFO(status.st_mode) ? "it is a FIFO, not a regular file" : "it is not a regular file";
+        return -1;
+    }
+    const int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+    if (fd < 0) return -1;
+    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+        close(fd);
+        refusal = "it is not a regular file";
+        return -1;
+    }
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
 }  // namespace
 
 bool OwnedFd::still_ours() const noexcept {
@@ -292,9 +358,14 @@ bool OwnedFd::still_ours() const noexcept {
     return fstat(fd, &status) == 0 && status.st_dev == device && status.st_ino == inode;
 }
 
-void take_stderr_copy() noexcept {
+void record_stderr_identity() noexcept {
     const int saved = errno;
-    if (stderr_copy.fd < 0) stderr_copy = adopt_fd(STDERR_FILENO, false);
+    struct stat status {};
+    if (!stderr_identity.known && fstat(STDERR_FILENO, &status) == 0) {
+        stderr_identity.device = status.st_dev;
+        stderr_identity.inode = status.st_ino;
+        stderr_identity.known = true;
+    }
     errno = saved;
 }
 
@@ -305,7 +376,7 @@ void write_stderr_line(std::string_view message) noexcept {
     add_prefix(line);
     line.add_text(message, kMessageBudget);
     line.terminate_line();
-    if (stderr_copy.still_ours()) write_line(stderr_copy.fd, line.data(), line.size());
+    if (stderr_still_ours()) write_line(STDERR_FILENO, line.data(), line.size());
     errno = saved;
 }
 
@@ -327,8 +398,9 @@ void Logger::open(const LogSettings& settings, Mode mode, const char* program, c
         sink_description_ = sink_ == LogSink::file ? "log file " + settings.path : std::string("syslog at ") + kSyslogPath;
     } catch (...) {
     }
+    const char* refusal = nullptr;  // why the sink is refused, when it is not an errno
     if (sink_ == LogSink::file) {
-        fd = ::open(settings.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        fd = open_log_file(settings.path.c_str(), refusal);
     } else if (sink_ == LogSink::syslog) {
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         sockaddr_un address{};
@@ -353,7 +425,8 @@ void Logger::open(const LogSettings& settings, Mode mode, const char* program, c
         message.add(sink_ == LogSink::file ? "error: cannot open " : "error: cannot connect to ");
         message.add_text(sink_description_, kMessageBudget / 2);
         message.add(": ");
-        message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
+        if (refusal != nullptr) message.add(refusal);
+        else message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
         message.add("; logging to stderr instead");
         write_stderr_line(std::string_view(message.data(), message.size()));
     }
@@ -379,33 +452,17 @@ bool Logger::admit(std::uint64_t& dropped) const noexcept {
     return false;
 }
 
-void Logger::log(const LogRecord& record) const noexcept {
-    const LogLevel level = level_of(record.decision);
-    if (!enabled(level) || record.request == nullptr) return;
-    const int saved = errno;
-    std::uint64_t dropped = 0;
-    if (!admit(dropped)) {
-        errno = saved;
-        return;
-    }
+std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
+                            std::size_t capacity, std::size_t& body_offset) noexcept {
+    body_offset = 0;
+    if (record.request == nullptr || capacity < 2) return 0;
     const Request& request = *record.request;
-    const int priority = level == LogLevel::debug ? LOG_DEBUG : LOG_INFO;
-    char storage[kLineCapacity];
-    LineBuffer line(storage, sizeof storage);
-
-    if (format_ == LogFormat::text) {
-        if (dropped > 0) {
-            add_prefix(line);
-            const std::size_t body = line.size();
-            line.add("suppressed ");
-            line.add_unsigned(dropped);
-            line.add(" log lines");
-            line.terminate_line();
-            emit(line.data(), line.size(), body, LOG_WARNING);
-            line = LineBuffer(storage, sizeof storage);
-        }
+    const char* program = context.program != nullptr ? context.program : "";
+    const char* service = context.service != nullptr ? context.service : "";
+    LineBuffer line(out, capacity);
+    if (context.format == LogFormat::text) {
         add_prefix(line);
-        const std::size_t body = line.size();
+        body_offset = line.size();
         char described[512];
         const std::size_t length = describe(request, record.decision, record.audit, described, sizeof described);
         line.add(std::string_view(described, length));
@@ -414,19 +471,21 @@ void Logger::log(const LogRecord& record) const noexcept {
             add_errno_name(line, record.error);
         }
         line.add(" rule=");
-        line.add_text(record.decision.rule, kNameBudget);
+        line.add_field(record.decision.rule, kNameBudget);
         line.add(" program=");
-        line.add_text(program_, kProgramBudget);
+        line.add_field(program, kProgramBudget);
         line.add(" service=");
-        line.add_text(*service_ != '\0' ? service_ : "-", kNameBudget);
+        line.add_field(service, kNameBudget);
         if (std::strcmp(record.call, "bind") != 0) {
             line.add(" call=");
-            line.add_text(record.call, kNameBudget);
+            line.add_field(record.call, kNameBudget);
+        }
+        if (record.note != nullptr) {
+            line.add(" note=");
+            line.add_field(record.note, kNameBudget);
         }
         line.terminate_line();
-        emit(line.data(), line.size(), body, priority);
-        errno = saved;
-        return;
+        return line.size();
     }
 
     char requested[64];
@@ -441,15 +500,14 @@ void Logger::log(const LogRecord& record) const noexcept {
     } else {
         format_endpoint(record.audit ? request.address : record.decision.address, result, sizeof result);
     }
-    const std::size_t body = 0;
     line.add("{\"ts\":\"");
     add_timestamp(line);
     line.add("\",\"pid\":");
     line.add_unsigned(static_cast<std::uint64_t>(getpid()));
     line.add(",\"program\":");
-    line.add_json_string(program_, kProgramBudget);
+    line.add_json_string(program, kProgramBudget);
     line.add(",\"service\":");
-    line.add_json_string(service_, kNameBudget);
+    line.add_json_string(service, kNameBudget);
     line.add(",\"call\":");
     line.add_json_string(record.call, kNameBudget);
     line.add(",\"proto\":\"");
@@ -463,21 +521,52 @@ void Logger::log(const LogRecord& record) const noexcept {
     line.add("\",\"rule\":");
     line.add_json_string(record.decision.rule, kNameBudget);
     line.add(",\"mode\":\"");
-    line.add(to_string(mode_));
+    line.add(to_string(context.mode));
     line.add("\",\"errno\":");
     line.add_signed(record.error);
+    if (record.note != nullptr) {
+        line.add(",\"note\":");
+        line.add_json_string(record.note, kNameBudget);
+    }
     if (dropped > 0) {
         line.add(",\"suppressed\":");
         line.add_unsigned(dropped);
     }
     line.add('}');
     line.terminate_line();
-    emit(line.data(), line.size(), body, priority);
+    return line.size();
+}
+
+void Logger::log(const LogRecord& record) const noexcept {
+    const LogLevel level = level_of(record.decision);
+    if (!enabled(level) || record.request == nullptr) return;
+    const int saved = errno;
+    std::uint64_t dropped = 0;
+    if (!admit(dropped)) {
+        errno = saved;
+        return;
+    }
+    const int priority = level == LogLevel::debug ? LOG_DEBUG : LOG_INFO;
+    char storage[kLineCapacity];
+    if (format_ == LogFormat::text && dropped > 0) {
+        LineBuffer line(storage, sizeof storage);
+        add_prefix(line);
+        const std::size_t body = line.size();
+        line.add("suppressed ");
+        line.add_unsigned(dropped);
+        line.add(" log lines");
+        line.terminate_line();
+        emit(line.data(), line.size(), body, LOG_WARNING);
+    }
+    const LogLineContext context{format_, mode_, program_, service_};
+    std::size_t body = 0;
+    const std::size_t length = format_log_line(context, record, dropped, storage, sizeof storage, body);
+    if (length > 0) emit(storage, length, body, priority);
     errno = saved;
 }
 
-void Logger::write_to_stderr_copy(const char* line, std::size_t length) noexcept {
-    if (stderr_copy.still_ours()) write_line(stderr_copy.fd, line, length);
+void Logger::write_to_stderr(const char* line, std::size_t length) noexcept {
+    if (stderr_still_ours()) write_line(STDERR_FILENO, line, length);
 }
 
 void Logger::emit(const char* line, std::size_t length, std::size_t body_offset, int priority) const noexcept {
@@ -485,7 +574,7 @@ void Logger::emit(const char* line, std::size_t length, std::size_t body_offset,
         case LogSink::none:
             return;
         case LogSink::stderr_sink:
-            write_to_stderr_copy(line, length);
+            write_to_stderr(line, length);
             return;
         case LogSink::file:
         case LogSink::syslog:
@@ -510,7 +599,7 @@ void Logger::emit(const char* line, std::size_t length, std::size_t body_offset,
             write_stderr_line(std::string_view(message.data(), message.size()));
         }
     }
-    write_to_stderr_copy(line, length);
+    write_to_stderr(line, length);
 }
 
 }  // namespace bindguard::shim

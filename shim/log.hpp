@@ -2,10 +2,11 @@
 // with a single write(). Nothing here allocates or locks after Logger::open().
 //
 // Sinks:
-//  - stderr: a close-on-exec duplicate of fd 2 taken at start-up at a high fd
-//    number. Its (st_dev, st_ino) is remembered and checked with fstat() before
+//  - stderr: fd 2 itself, written only while it refers to the file it did at
+//    start-up: its (st_dev, st_ino) is remembered and checked with fstat() before
 //    every write, so a line is dropped, never written, when the program has
-//    closed that number and reused it for something else.
+//    closed fd 2 or pointed it somewhere else (a daemon's /dev/null, its own
+//    file). No duplicate is kept (it would hold the caller's pipe open).
 //  - file:   log.path opened O_APPEND|O_CREAT (0640) at start-up (several
 //    processes can share it; one write() per line keeps lines whole), also at a
 //    high number and checked the same way.
@@ -17,7 +18,7 @@
 //    socket), and it takes a lock and may allocate on every call.
 //  - none.
 // A file or syslog sink that fails (cannot be opened, a write fails, the fd was
-// replaced) falls back to the stderr copy for good, announced by one error line.
+// replaced, log.path is not a regular file) falls back to stderr for good, announced by one error line.
 //
 // Rate limit: log.rate lines per second per process (0 = unlimited), counted
 // with atomics. Text: the first line after suppressed lines is preceded by a
@@ -47,11 +48,13 @@ struct OwnedFd {
     bool still_ours() const noexcept;
 };
 
-// Takes the close-on-exec duplicate of fd 2 (once, at initialisation, before
-// anything can log). Does nothing if fd 2 is closed.
-void take_stderr_copy() noexcept;
+// Records the identity (st_dev, st_ino) of the file on fd 2 (once, at
+// initialisation, before anything can log). Nothing is ever written to stderr
+// if fd 2 is closed then.
+void record_stderr_identity() noexcept;
 
-// Writes "bindguard[PID]: " + message + "\n" to the stderr copy with one write()
+// Writes "bindguard[PID]: " + message + "\n" to fd 2 with one write(), if fd 2 still
+// refers to the file it did at start-up
 // (truncated to a few KiB). Used for initialisation errors and policy
 // diagnostics, which always go to stderr whatever log.to says. errno is kept.
 void write_stderr_line(std::string_view message) noexcept;
@@ -64,10 +67,28 @@ struct LogRecord {
     bool audit = false;                    // mode = "audit": actions read would-*
     int error = 0;                         // errno of the call as the program sees it, 0 on success
     const Endpoint* bound = nullptr;       // the socket's address after the call, if known
+    const char* note = nullptr;            // a fact the action alone hides ("already-listening"), or nullptr
 };
 
 // The level a decision line is logged at: debug for allow, info otherwise.
 LogLevel level_of(const Decision& decision) noexcept;
+
+// What a decision line says besides the record: the format and the process facts.
+struct LogLineContext {
+    LogFormat format = LogFormat::text;
+    Mode mode = Mode::enforce;
+    const char* program = "";  // "" or nullptr: unknown
+    const char* service = "";  // "" or nullptr: unset
+};
+
+// Formats the decision line of record (text or JSON, ending in '\n'; a JSON line
+// carries "suppressed": dropped when dropped > 0, a text line ignores it) into out.
+// Returns its length (0 when record has no request or capacity < 2); body_offset
+// receives where the text after "bindguard[PID]: " starts (0 for JSON). Every
+// variable part has its own budget, so with capacity >= 8192 a line is never cut
+// and a JSON line is always complete. No allocation, no lock, no I/O.
+std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
+                            std::size_t capacity, std::size_t& body_offset) noexcept;
 
 class Logger {
 public:
@@ -86,8 +107,8 @@ private:
     // Writes a finished line (ending in '\n') to the sink; body is the part after
     // the "bindguard[PID]: " prefix, used for syslog, which adds its own prefix.
     void emit(const char* line, std::size_t length, std::size_t body_offset, int priority) const noexcept;
-    // One write() of a whole line to the stderr copy, if it is still ours.
-    static void write_to_stderr_copy(const char* line, std::size_t length) noexcept;
+    // One write() of a whole line to fd 2, if it still refers to the file it did at start-up.
+    static void write_to_stderr(const char* line, std::size_t length) noexcept;
     // Admits a line under log.rate; dropped receives the count of lines
     // suppressed since the last admitted one.
     bool admit(std::uint64_t& dropped) const noexcept;

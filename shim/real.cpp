@@ -10,10 +10,12 @@ namespace {
 
 using BindFunction = int (*)(int, const sockaddr*, socklen_t);
 using ListenFunction = int (*)(int, int);
+using SetsockoptFunction = int (*)(int, int, int, const void*, socklen_t);
 
 // Written once (racing writers store the same value), read without locks.
 std::atomic<BindFunction> next_bind{nullptr};
 std::atomic<ListenFunction> next_listen{nullptr};
+std::atomic<SetsockoptFunction> next_setsockopt{nullptr};
 
 // The next definition of name, or nullptr. dlsym may allocate (its error buffer),
 // which only happens on the first call of each function.
@@ -32,6 +34,7 @@ Function resolve(std::atomic<Function>& slot, const char* name) noexcept {
 void resolve_real_functions() noexcept {
     resolve(next_bind, "bind");
     resolve(next_listen, "listen");
+    resolve(next_setsockopt, "setsockopt");
 }
 
 int real_bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
@@ -50,6 +53,15 @@ int real_listen(int fd, int backlog) noexcept {
         return -1;
     }
     return function(fd, backlog);
+}
+
+int real_setsockopt(int fd, int level, int name, const void* value, socklen_t length) noexcept {
+    const SetsockoptFunction function = resolve(next_setsockopt, "setsockopt");
+    if (function == nullptr) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return function(fd, level, name, value, length);
 }
 
 }  // namespace bindguard::shim

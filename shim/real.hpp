@@ -15,5 +15,6 @@ void resolve_real_functions() noexcept;
 // program), they return -1 with errno = ENOSYS.
 int real_bind(int fd, const sockaddr* addr, socklen_t len) noexcept;
 int real_listen(int fd, int backlog) noexcept;
+int real_setsockopt(int fd, int level, int name, const void* value, socklen_t length) noexcept;
 
 }  // namespace bindguard::shim

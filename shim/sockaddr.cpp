@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace bindguard::shim {
@@ -108,5 +109,51 @@ bool local_address(int fd, Endpoint& out) noexcept {
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &len) != 0) return false;
     return read_kernel_address(storage, len, out);
 }
+
+namespace {
+
+// The length of the bindx entry at offset, or 0 when it is not a whole AF_INET/AF_INET6 entry.
+std::size_t bindx_entry_length(const unsigned char* bytes, std::size_t length, std::size_t offset) noexcept {
+    if (offset + sizeof(sa_family_t) > length) return 0;
+    sa_family_t family;
+    std::memcpy(&family, bytes + offset + offsetof(sockaddr, sa_family), sizeof family);
+    const std::size_t entry = family == AF_INET ? sizeof(sockaddr_in) : family == AF_INET6 ? sizeof(sockaddr_in6) : 0;
+    return entry != 0 && offset + entry <= length ? entry : 0;
+}
+
+}  // namespace
+
+bool for_each_bindx_address(const void* buffer, socklen_t length, bool (*visit)(const Endpoint&, void*),
+                            void* context) noexcept {
+    if (buffer == nullptr || length == 0) return false;
+    const auto* bytes = static_cast<const unsigned char*>(buffer);
+    // First the whole array, as the kernel checks it before adding anything.
+    for (std::size_t offset = 0; offset < length;) {
+        const std::size_t entry = bindx_entry_length(bytes, length, offset);
+        if (entry == 0) return false;
+        offset += entry;
+    }
+    for (std::size_t offset = 0; offset < length;) {
+        const std::size_t entry = bindx_entry_length(bytes, length, offset);
+        sockaddr_storage storage{};
+        std::memcpy(&storage, bytes + offset, entry);
+        Endpoint endpoint;
+        read_kernel_address(storage, static_cast<socklen_t>(entry), endpoint);
+        if (!visit(endpoint, context)) break;
+        offset += entry;
+    }
+    return true;
+}
+
+Protocol protocol_of(int type, int protocol) noexcept {
+    if (type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
+        return Protocol::tcp;
+    if ((type == SOCK_STREAM || type == SOCK_SEQPACKET) && protocol == IPPROTO_SCTP) return Protocol::tcp;
+    if (type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
+        return Protocol::udp;
+    return Protocol::other;
+}
+
+bool can_listen(int type) noexcept { return type == SOCK_STREAM || type == SOCK_SEQPACKET; }
 
 }  // namespace bindguard::shim

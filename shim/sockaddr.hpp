@@ -32,4 +32,24 @@ socklen_t write_sockaddr(const Endpoint& endpoint, sockaddr_storage& storage) no
 // when getsockname fails or the family is not AF_INET/AF_INET6; errno may change.
 bool local_address(int fd, Endpoint& out) noexcept;
 
+
+// Reads the packed address array of an SCTP_SOCKOPT_BINDX_ADD request (what
+// sctp_bindx(3) sends): sockaddr_in and sockaddr_in6 back to back, each as long
+// as its family says, as the kernel walks it (sctp_setsockopt_bindx). Calls
+// visit(endpoint, context) for each address in order and stops early when visit
+// returns false. Returns false, having visited nothing, when the array is one the
+// kernel refuses (EINVAL): empty, NULL, a family other than AF_INET/AF_INET6, or a
+// truncated entry.
+bool for_each_bindx_address(const void* buffer, socklen_t length, bool (*visit)(const Endpoint&, void*),
+                            void* context) noexcept;
+
+// The policy's protocol of an AF_INET/AF_INET6 socket of type (SO_TYPE) and
+// protocol (SO_PROTOCOL): tcp for TCP and MPTCP streams and for SCTP (stream or
+// SOCK_SEQPACKET, decided like TCP), udp for UDP and UDP-Lite datagrams (protocol
+// 0 counts as the type's default), other for anything else (raw, ...).
+Protocol protocol_of(int type, int protocol) noexcept;
+
+// True for the socket types that can listen(): SOCK_STREAM and SOCK_SEQPACKET (SCTP).
+bool can_listen(int type) noexcept;
+
 }  // namespace bindguard::shim

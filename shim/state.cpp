@@ -1,6 +1,7 @@
 #include "state.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,24 @@ std::atomic<int> status{not_started};
 // Which thread of which process is building the state (valid while running).
 std::atomic<pid_t> builder_thread{0};
 std::atomic<pid_t> builder_process{0};
+
+// Set in the parent just before a fork(): whether the forking thread is the
+// one building the state (then the child's copy of that thread finishes it).
+std::atomic<bool> fork_from_builder{false};
+
+// pthread_atfork handlers. A fork() from another thread while the state is being
+// built leaves the child without the builder: it starts over on first use
+// (the half-built storage is simply built again; nothing in it is ever destroyed).
+void before_fork() noexcept {
+    fork_from_builder.store(status.load(std::memory_order_acquire) == running &&
+                                builder_process.load(std::memory_order_relaxed) == getpid() &&
+                                builder_thread.load(std::memory_order_acquire) == gettid(),
+                            std::memory_order_relaxed);
+}
+void in_child_after_fork() noexcept {
+    if (status.load(std::memory_order_acquire) == running && !fork_from_builder.load(std::memory_order_relaxed))
+        status.store(not_started, std::memory_order_release);
+}
 
 // Static storage for the one State; never destroyed.
 alignas(State) unsigned char state_storage[sizeof(State)];
@@ -111,7 +130,7 @@ bool rules_filter_protocol(const Policy& policy) noexcept {
 }
 
 void build_state() noexcept {
-    take_stderr_copy();
+    record_stderr_identity();
     try {
         resolve_real_functions();
         std::vector<Diagnostic> diagnostics;
@@ -124,11 +143,12 @@ void build_state() noexcept {
         built->policy = for_process(policy, built->program, built->command, built->service);
         built->logger.open(built->policy.log, built->policy.mode, built->program.c_str(),
                            built->service.c_str());
-        // Diagnostics always go to stderr, one line each: errors always, warnings
-        // when the level asks for them.
+        // The errors of a policy that failed to load go to stderr, one line each
+        // (the process then runs on the fail-closed policy). A valid policy's
+        // warnings (shadowed rules, CIDR host bits) are not printed: every program
+        // would repeat them at every start; `bindguard check` and `explain` show them.
         for (const Diagnostic& diagnostic : diagnostics)
-            if (diagnostic.severity == Diagnostic::Severity::error || built->policy.log.level >= LogLevel::warn)
-                write_stderr_line(diagnostic.to_string());
+            if (diagnostic.severity == Diagnostic::Severity::error) write_stderr_line(diagnostic.to_string());
         built->loopback_unlogged_allow =
             !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
         built->rules_on_protocol = rules_filter_protocol(built->policy);
@@ -151,6 +171,8 @@ void initialise_once() noexcept {
     builder_process.store(getpid(), std::memory_order_relaxed);
     builder_thread.store(gettid(), std::memory_order_release);
     const int saved = errno;
+    static std::atomic<bool> handlers_registered{false};
+    if (!handlers_registered.exchange(true)) pthread_atfork(before_fork, nullptr, in_child_after_fork);
     build_state();
     errno = saved;
 }

@@ -36,8 +36,10 @@ struct State {
 
 // The state, built first if needed. Returns nullptr when there is none to use:
 // the calling thread is the one building it (a bind() from inside the
-// initialisation), the initialisation was interrupted by fork(), or it failed
-// completely. The caller then uses bootstrap_decision(). Other threads that
+// initialisation), the initialisation was interrupted by a fork that ran no
+// pthread_atfork handlers (vfork, a raw clone), or it failed completely. A child
+// of an ordinary fork() from another thread during the initialisation builds
+// its own state on first use. The caller then uses bootstrap_decision(). Other threads that
 // arrive while the state is being built wait for it (sched_yield). Never
 // allocates or locks once the state exists. errno may change.
 const State* process_state() noexcept;

@@ -1,5 +1,5 @@
-// The exported syscall(): SYS_bind and SYS_listen get exactly the decisions of
-// bind() and listen() (guard.hpp); every other number goes to the next
+// The exported syscall(): SYS_bind, SYS_listen and SYS_setsockopt get exactly the
+// decisions of bind(), listen() and setsockopt() (guard.hpp); every other number goes to the next
 // syscall() (dlsym(RTLD_NEXT)) with all six arguments, unchanged.
 //
 // Return convention, as in syscall(2): the system call's result, or -1 with
@@ -62,6 +62,12 @@ extern "C" __attribute__((visibility("default"))) long syscall(long number, ...)
 #ifdef SYS_listen
         case SYS_listen:
             return guarded_listen(static_cast<int>(arguments[0]), static_cast<int>(arguments[1]));
+#endif
+#ifdef SYS_setsockopt
+        case SYS_setsockopt:
+            return guarded_setsockopt(static_cast<int>(arguments[0]), static_cast<int>(arguments[1]),
+                                      static_cast<int>(arguments[2]), reinterpret_cast<const void*>(arguments[3]),
+                                      static_cast<socklen_t>(arguments[4]));
 #endif
         default:
             break;

@@ -33,6 +33,10 @@
  *       directory. BGCT_ENV="K=V;K2=V2" adds entries to the given envp.
  *   system-status COMMAND|null     -> status= (system(COMMAND) or system(NULL)); add
  *                                 "cleaned" to remove LD_PRELOAD from the environment first
+ *   spawn-loop N ENTRY PROGRAM      starts PROGRAM N times through ENTRY (posix_spawn,
+ *                                 execve in a forked child, vfork-execve) with an EMPTY
+ *                                 environment, waiting for each; -> rss_warm=KB rss_end=KB
+ *                                 failures=F (VmRSS after the first N/10 and at the end)
  *   exec-fail ENTRY given|current
  *       calls ENTRY on a path that does not exist (fexecve: on /dev/null, which
  *       cannot be executed), in this process
@@ -342,6 +346,42 @@ static int system_status(const char* command, int cleaned) {
     return 0;
 }
 
+/* VmRSS of this process in KiB, from /proc/self/status. */
+static long resident_kib(void) {
+    FILE* status = fopen("/proc/self/status", "r");
+    if (status == NULL) bg_die("fopen /proc/self/status");
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, status) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0) kib = strtol(line + 6, NULL, 10);
+    fclose(status);
+    return kib;
+}
+
+static int spawn_loop(long count, const char* entry, char* program) {
+    char* argv[] = {program, NULL};
+    char* envp[] = {NULL};
+    long warm = -1;
+    int failures = 0;
+    for (long i = 0; i < count; ++i) {
+        if (i == count / 10) warm = resident_kib();
+        pid_t pid = -1;
+        if (strcmp(entry, "posix_spawn") == 0) {
+            if (posix_spawn(&pid, program, NULL, NULL, argv, envp) != 0) pid = -1;
+        } else {
+            pid = strcmp(entry, "vfork-execve") == 0 ? vfork() : fork();
+            if (pid == 0) {
+                execve(program, argv, envp);
+                _exit(127);
+            }
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+    }
+    printf("rss_warm=%ld rss_end=%ld failures=%d\n", warm, resident_kib(), failures);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) bg_usage("no scenario");
     const char* scenario = argv[1];
@@ -359,6 +399,7 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "exec") == 0 && argc >= 5) return exec_program(argv[2], argv[3], argv + 4);
     if (strcmp(scenario, "system-status") == 0 && (argc == 3 || argc == 4))
         return system_status(argv[2], argc == 4 && strcmp(argv[3], "cleaned") == 0);
+    if (strcmp(scenario, "spawn-loop") == 0 && argc == 5) return spawn_loop(atol(argv[2]), argv[3], argv[4]);
     if (strcmp(scenario, "exec-fail") == 0 && argc == 4) return exec_fail(argv[2], argv[3]);
     bg_usage("unknown scenario or wrong arguments");
     return 2;

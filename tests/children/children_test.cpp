@@ -6,6 +6,8 @@
 //
 // Anything that could bind a non-loopback address (the variants without the
 // library, inherit = false, raw binds) runs inside `unshare -n`.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <signal.h>
@@ -376,6 +378,63 @@ TEST(ChildEnvironment, RelativePolicyPathMadeAbsolute) {
                                     {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE"});
     EXPECT_EQ(environment_report(direct.out).at("BINDGUARD_POLICY"), std::string(resolved) + "/policy.toml")
         << diagnose(direct);
+}
+
+// A set-uid program (here a set-uid root copy of the helper, run by nobody) with
+// the library in /etc/ld.so.preload: it runs in glibc's secure-execution mode, so
+// neither it nor the programs it starts may take BINDGUARD_POLICY or
+// BINDGUARD_SERVICE from its caller (the sudo case of issue 12). /etc gets an
+// overlay with ld.so.preload in a private mount namespace; the real /etc is
+// never written.
+TEST(ChildEnvironment, SetuidProgramDoesNotPassItsCallersSettingsOn) {
+    const std::string directory = bgtest::temp_dir();
+    ASSERT_EQ(chmod(directory.c_str(), 0755), 0);
+    const std::string policy = write_policy("version = 1\n[default]\naction = \"allow\"\n");
+    ASSERT_EQ(chmod(policy.c_str(), 0644), 0);
+    std::string preload_lines;
+    for (std::string rest = bgtest::preload_value(); !rest.empty();) {
+        const auto colon = rest.find(':');
+        preload_lines += rest.substr(0, colon) + "\n";
+        rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    }
+    bgtest::write_file(directory + "/ld.so.preload", preload_lines);
+    const std::string script =
+        "set -e; D=\"$1\"; mount -t tmpfs tmpfs \"$D/t\"; mkdir \"$D/t/upper\" \"$D/t/work\"; "
+        "mount -t overlay overlay -o lowerdir=/etc,upperdir=\"$D/t/upper\",workdir=\"$D/t/work\" /etc; "
+        "cp \"$D/ld.so.preload\" /etc/ld.so.preload; cp \"$2\" \"$D/t/setuid\"; chmod 4755 \"$D/t/setuid\"; "
+        "exec setpriv --reuid=65534 --regid=65534 --clear-groups env BINDGUARD_POLICY=\"$3\" "
+        "BINDGUARD_SERVICE=proxy \"$D/t/setuid\" exec execve given \"$2\" printenv";
+    ASSERT_EQ(mkdir((directory + "/t").c_str(), 0755), 0);
+    const auto result = bgtest::run({"unshare", "-m", "sh", "-c", script, "sh", directory, childtest(), policy},
+                                    {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE", "-ASAN_OPTIONS"});
+    const auto report = environment_report(result.out);
+    ASSERT_EQ(report.count("BINDGUARD_POLICY"), 1u) << diagnose(result);
+    EXPECT_EQ(report.at("BINDGUARD_POLICY"), "<unset>") << diagnose(result);
+    EXPECT_EQ(report.at("BINDGUARD_SERVICE"), "<unset>") << diagnose(result);
+}
+
+// Soak (issue 12, item 11): a protected parent starts 1500 children with an empty
+// environment (each gets the library back), by the two routes that rebuild the
+// environment in the parent's memory (posix_spawn; a vfork child shares it); its
+// resident size stays flat, i.e. the rebuilt environment is given back every time.
+TEST(Soak, ParentStartingThousandsOfChildrenWithEmptyEnvironmentsKeepsAFlatResidentSize) {
+    // Under ASan every child loads the sanitizer runtime (25 times slower) and the
+    // parent's allocator keeps a quarantine: fewer children, a wider margin.
+    const bool sanitized = bgtest::sanitized_build();
+    const int children = sanitized ? 300 : 1500;
+    const long margin_kib = sanitized ? 1024 : 256;
+    for (const char* entry : {"posix_spawn", "vfork-execve"}) {
+        std::vector<std::string> env = protected_env(default_policy());
+        env.insert(env.begin(), {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE", "-ASAN_OPTIONS"});
+        const auto result =
+            bgtest::run({childtest(), "spawn-loop", std::to_string(children), entry, "/bin/true"}, env, std::chrono::seconds(150));
+        const auto f = line_fields(result.out, "rss_warm=");
+        ASSERT_EQ(f.count("rss_end"), 1u) << entry << "\n" << diagnose(result);
+        EXPECT_EQ(f.at("failures"), "0") << entry;
+        const long growth = std::stol(f.at("rss_end")) - std::stol(f.at("rss_warm"));
+        EXPECT_LE(growth, margin_kib) << entry << ": resident size grew by " << growth << " KiB over "
+                                      << children * 9 / 10 << " children";
+    }
 }
 
 // ----------------------------------------------------------- Node, env: {}

@@ -1,4 +1,6 @@
 // `bindguard check FILE...`: real policy files, real exit statuses, exact output lines.
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -119,3 +121,35 @@ TEST(CliCheck, NoFilesIsAUsageError) {
     EXPECT_NE(result.err.find("Usage: bindguard check"), std::string::npos) << result.err;
     EXPECT_EQ(result.out, "");
 }
+
+namespace {
+
+TEST(CliCheck, HostBitsAreAWarning) {
+    std::string file = clitest::temp_file("hostbits.toml",
+                                          "version = 1\n"
+                                          "[[rule]]\nname = \"lan\"\naction = \"allow\"\naddress = [\"10.1.2.3/8\"]\n");
+    bgtest::Result result = bindguard({"check", file});
+    EXPECT_EQ(result.status, 0);
+    EXPECT_EQ(result.out, file + ": ok (1 rules)\n");
+    EXPECT_TRUE(result.err.starts_with(file + ":")) << result.err;
+    EXPECT_NE(result.err.find(": warning: "), std::string::npos) << result.err;
+}
+
+// A FIFO as log.path would hang every process at start (issue 12): check refuses it.
+TEST(CliCheck, LogPathThatIsAFifoIsAnError) {
+    const std::string dir = bgtest::temp_dir();
+    const std::string fifo = dir + "/log.fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    std::string file = clitest::temp_file("fifo.toml", "version = 1\n[log]\nto = \"file\"\npath = \"" + fifo + "\"\n");
+    bgtest::Result result = bindguard({"check", file});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_EQ(result.out, "");
+    EXPECT_EQ(result.err, file + ": error: log.path \"" + fifo +
+                              "\" is a FIFO, not a regular file: the library would refuse it and log to stderr\n");
+    // A regular file, or one not there yet (the library creates it), is fine.
+    std::string regular = clitest::temp_file(
+        "regular.toml", "version = 1\n[log]\nto = \"file\"\npath = \"" + dir + "/new.log\"\n");
+    EXPECT_EQ(bindguard({"check", regular}).status, 0);
+}
+
+}  // namespace

@@ -162,3 +162,24 @@ TEST(CliExplain, InvalidSystemPolicyExits1) {
     EXPECT_EQ(result.status, 1);
     EXPECT_TRUE(result.err.starts_with("/etc/bindguard/policy.toml:2:")) << result.err;
 }
+
+namespace {
+
+// A valid policy's warnings (a shadowed rule, a CIDR with host bits) are printed by
+// explain (the library keeps quiet about them; it prints only errors).
+TEST(CliExplain, ValidPolicysWarningsArePrinted) {
+    std::string file = clitest::temp_file("warnings.toml",
+                                          "version = 1\n"
+                                          "[[rule]]\nname = \"all\"\naction = \"allow\"\n"
+                                          "[[rule]]\nname = \"web\"\naction = \"deny\"\nport = [80]\n"
+                                          "[[rule]]\nname = \"lan\"\naction = \"allow\"\naddress = [\"10.1.2.3/8\"]\n");
+    bgtest::Result result = bindguard({"explain", "--policy", file, "0.0.0.0:80"});
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.out, "allow tcp 0.0.0.0:80 (rule all)\n");
+    const auto err = clitest::lines(result.err);
+    ASSERT_EQ(err.size(), 3u) << result.err;  // web and lan shadowed, lan's host bits
+    for (const std::string& line : err) EXPECT_NE(line.find(": warning: "), std::string::npos) << line;
+    EXPECT_NE(result.err.find("host bits"), std::string::npos) << result.err;
+}
+
+}  // namespace

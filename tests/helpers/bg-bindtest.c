@@ -25,10 +25,20 @@
  *                                   prints what errno is afterwards
  *   threads N ADDR                  N threads bind TCP sockets at the same moment
  *   fork ADDR                       bind in a forked child, then in the parent
- *   fd-reuse FILE ADDR              closes every fd > 2, puts FILE on the number of the
- *                                   library's stderr copy, then binds
+ *   fd-reuse FILE ADDR              closes every fd > 2, puts FILE (the program's own
+ *                                   file) on fd 2, then binds
+ *   daemon FILE                     forks and exits 0; the child daemonizes (setsid, 0/1/2
+ *                                   on /dev/null), counts its fds that still refer to the
+ *                                   original stderr's file, binds 0.0.0.0:0 and writes
+ *                                   "held=N ret= errno= local=" into FILE
  *   repeat N ADDR [pause=MS] [again=K]  N binds (new TCP sockets), then optionally sleeps
  *                                   and binds K more
+ *   listen-fd FD                    listen() on an inherited socket FD
+ *   bindx ADDR...                   setsockopt(SOL_SCTP, SCTP_SOCKOPT_BINDX_ADD) with the
+ *                                   packed ADDRs (what sctp_bindx(3) sends) on a TCP socket
+ *                                   of the first ADDR's family (this kernel may lack SCTP)
+ *   bindresvport tcp|udp [ADDR]     bindresvport() with ADDR (port ignored), or NULL
+ *   rresvport                       rresvport_af(&port, AF_INET)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,6 +49,7 @@
 #include <linux/netlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -388,46 +399,69 @@ static int scenario_fork(int argc, char** argv) {
     return 0;
 }
 
-/* The fd the library keeps as its copy of stderr: a close-on-exec descriptor
- * above 2 that refers to the same file as fd 2. */
-static int find_stderr_copy(void) {
-    struct stat err;
-    if (fstat(2, &err) != 0) return -1;
+/* The number of open fds of this process that refer to the file (st_dev, st_ino) of err. */
+static int fds_referring_to(const struct stat* err) {
     DIR* dir = opendir("/proc/self/fd");
     if (dir == NULL) bg_die("opendir /proc/self/fd");
-    int found = -1;
+    int count = 0;
     struct dirent* entry;
     while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
         const int fd = atoi(entry->d_name);
-        if (fd <= 2 || fd == dirfd(dir)) continue;
         struct stat status;
-        const int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0 && (flags & FD_CLOEXEC) && fstat(fd, &status) == 0 && status.st_dev == err.st_dev &&
-            status.st_ino == err.st_ino)
-            found = fd;
+        if (fd != dirfd(dir) && fstat(fd, &status) == 0 && status.st_dev == err->st_dev &&
+            status.st_ino == err->st_ino)
+            ++count;
     }
     closedir(dir);
-    return found;
+    return count;
 }
 
 static int scenario_fd_reuse(int argc, char** argv) {
     if (argc < 4) bg_usage("fd-reuse FILE ADDR");
-    const int copy = find_stderr_copy();
     struct rlimit limit;
     getrlimit(RLIMIT_NOFILE, &limit);
     const int highest = limit.rlim_cur > 4096 ? 4096 : (int)limit.rlim_cur;
     for (int fd = 3; fd < highest; ++fd) close(fd);
     const int file = open(argv[2], O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (file < 0) bg_die("open FILE");
-    if (copy >= 0 && file != copy) {
-        if (dup2(file, copy) != copy) bg_die("dup2");
-        close(file);
-    }
+    if (dup2(file, 2) != 2) bg_die("dup2");
+    close(file);
     struct sockaddr_storage address;
     const socklen_t length = bg_parse_address(argv[3], &address);
-    printf("copyfd=%d ", copy);
     bind_and_report("", &address, length);
     return 0;
+}
+
+static int scenario_daemon(int argc, char** argv) {
+    if (argc < 3) bg_usage("daemon FILE");
+    struct stat err;
+    if (fstat(2, &err) != 0) bg_die("fstat stderr");
+    fflush(stdout);
+    const pid_t child = fork();
+    if (child < 0) bg_die("fork");
+    if (child > 0) return 0;
+    setsid();
+    const int null = open("/dev/null", O_RDWR);
+    if (null < 0) bg_die("open /dev/null");
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    if (null > 2) close(null);
+    const int held = fds_referring_to(&err);
+    struct sockaddr_storage address;
+    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
+    const int fd = make_socket(AF_INET, SOCK_STREAM, -1);
+    const int ret = bind(fd, (struct sockaddr*)&address, length);
+    const int error = ret == 0 ? 0 : errno;
+    char local[256];
+    bg_local_text(fd, local, sizeof local);
+    char line[512];
+    const int size = snprintf(line, sizeof line, "held=%d ret=%d errno=%d local=%s\n", held, ret, error, local);
+    const int out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0 || write(out, line, (size_t)size) != size) _exit(2);
+    close(out);
+    _exit(0);
 }
 
 static int scenario_repeat(int argc, char** argv) {
@@ -456,6 +490,64 @@ static int scenario_repeat(int argc, char** argv) {
     return 0;
 }
 
+static int scenario_listen_fd(int argc, char** argv) {
+    if (argc < 3) bg_usage("listen-fd FD");
+    const int fd = atoi(argv[2]);
+    const int ret = listen(fd, 16);
+    const int error = ret == 0 ? 0 : errno;
+    char local[256];
+    bg_local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d listening=%d local=%s\n", ret, error, bg_is_listening(fd), local);
+    return 0;
+}
+
+static int scenario_bindx(int argc, char** argv) {
+    if (argc < 3) bg_usage("bindx ADDR...");
+    unsigned char packed[16 * sizeof(struct sockaddr_in6)];
+    size_t size = 0;
+    int family = AF_UNSPEC;
+    for (int i = 2; i < argc && i < 18; ++i) {
+        struct sockaddr_storage address;
+        const socklen_t length = bg_parse_address(argv[i], &address);
+        if (family == AF_UNSPEC) family = address.ss_family;
+        memcpy(packed + size, &address, length);
+        size += length;
+    }
+    const int fd = make_socket(family, SOCK_STREAM, -1);
+    const int ret = setsockopt(fd, 132 /* SOL_SCTP */, 100 /* SCTP_SOCKOPT_BINDX_ADD */, packed, (socklen_t)size);
+    printf("ret=%d errno=%d\n", ret, ret == 0 ? 0 : errno);
+    return 0;
+}
+
+static int scenario_bindresvport(int argc, char** argv) {
+    if (argc < 3) bg_usage("bindresvport tcp|udp [ADDR]");
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof address);
+    const int given = argc >= 4;
+    if (given) bg_parse_address(argv[3], &address);
+    const int fd = make_socket(given ? address.ss_family : AF_INET, socket_type(argv[2]), -1);
+    errno = 1234;
+    const int ret = bindresvport(fd, given ? (struct sockaddr_in*)&address : NULL);
+    const int error = errno;
+    char local[256];
+    bg_local_text(fd, local, sizeof local);
+    int port = 0;
+    if (given) port = ntohs(address.ss_family == AF_INET6 ? ((struct sockaddr_in6*)&address)->sin6_port
+                                                            : ((struct sockaddr_in*)&address)->sin_port);
+    printf("ret=%d errno=%d local=%s given_port=%d\n", ret, error, local, port);
+    return 0;
+}
+
+static int scenario_rresvport(void) {
+    int port = 0;
+    const int fd = rresvport_af(&port, AF_INET);
+    const int error = fd < 0 ? errno : 0;
+    char local[256] = "-";
+    if (fd >= 0) bg_local_text(fd, local, sizeof local);
+    printf("ret=%d errno=%d local=%s\n", fd < 0 ? -1 : 0, error, local);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) bg_usage("no scenario");
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -478,6 +570,11 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "fork") == 0) return scenario_fork(argc, argv);
     if (strcmp(scenario, "fd-reuse") == 0) return scenario_fd_reuse(argc, argv);
     if (strcmp(scenario, "repeat") == 0) return scenario_repeat(argc, argv);
+    if (strcmp(scenario, "daemon") == 0) return scenario_daemon(argc, argv);
+    if (strcmp(scenario, "bindx") == 0) return scenario_bindx(argc, argv);
+    if (strcmp(scenario, "bindresvport") == 0) return scenario_bindresvport(argc, argv);
+    if (strcmp(scenario, "rresvport") == 0) return scenario_rresvport();
+    if (strcmp(scenario, "listen-fd") == 0) return scenario_listen_fd(argc, argv);
     bg_usage("unknown scenario");
     return 2;
 }

@@ -105,6 +105,7 @@ TEST(Programs, CxxHostWithItsOwnRuntime) {
 
 TEST(Programs, EightThreadsBindConcurrently) {
     auto result = helper({"threads", "8", "0.0.0.0:0"}, default_policy());
+    EXPECT_EQ(result.status, 0) << result.err;  // tsan preset: 66 on a data race
     auto f = result_of(result);
     EXPECT_EQ(f["ret"], "0") << result.out;
     std::set<std::string> distinct;
@@ -162,6 +163,7 @@ TEST(Programs, ThreadsRacingTheInitialisationAllGetThePolicy) {
         env.push_back("LD_PRELOAD=" + bgtest::preload_value() + ":" + early);
         env.push_back("BG_EARLY_THREADS=8");
         auto result = bgtest::run({bgtest::helper_path(), "bind", "tcp", "127.0.0.1:0"}, env);
+        EXPECT_EQ(result.status, 0) << result.err;  // tsan preset: 66 on a data race
         const auto out = lines(result.out);
         ASSERT_FALSE(out.empty());
         ASSERT_EQ(out[0].rfind("threads locals=", 0), 0u) << result.out;
@@ -174,6 +176,31 @@ TEST(Programs, ThreadsRacingTheInitialisationAllGetThePolicy) {
         EXPECT_EQ(count, 8);
         EXPECT_EQ(log_lines(result.err).size(), 10u) << result.err;  // 8 threads, early, late
     }
+}
+
+// A thread that is not the builder fork()s while the library builds its state
+// (issue 12, item 8): the child must build its own state and get the policy, not
+// stay on the fail-closed bootstrap decision for good.
+TEST(Programs, ChildForkedDuringTheInitialisationGetsThePolicy) {
+    const std::string forker = bgtest::helper_path().substr(0, bgtest::helper_path().rfind('/')) + "/libbg-forker.so";
+    std::string preload = bgtest::preload_value();
+    // bg-forker's readlink() must come before the library's in the lookup order
+    // (after the sanitizer runtime, which stays first in an asan build).
+    const auto colon = preload.find(':');
+    preload = colon == std::string::npos ? forker + ":" + preload
+                                         : preload.substr(0, colon + 1) + forker + preload.substr(colon);
+    auto env = shim_env(default_policy());
+    env.push_back("LD_PRELOAD=" + preload);
+    auto result = bgtest::run({bgtest::helper_path(), "bind", "tcp", "0.0.0.0:0"}, env);
+    auto child = fields(lines(result.out).empty() ? "" : lines(result.out)[0]);
+    ASSERT_EQ(lines(result.out).size(), 2u) << result.out << result.err;
+    EXPECT_EQ(lines(result.out)[0].rfind("child ", 0), 0u) << result.out;
+    EXPECT_EQ(child["ret"], "0") << result.out << result.err;
+    EXPECT_EQ(child["local"].rfind("127.0.0.1:", 0), 0u) << result.out;
+    auto parent = result_of(result);
+    EXPECT_EQ(parent["ret"], "0");
+    EXPECT_EQ(parent["local"].rfind("127.0.0.1:", 0), 0u) << result.out;
+    EXPECT_EQ(log_lines(result.err).size(), 2u) << result.err;  // both rewrites logged
 }
 
 TEST(Programs, ASecondPreloadedInterposerStillChains) {

@@ -209,6 +209,8 @@ bool sanitized_build() {
 std::string preload_value() {
 #ifdef BINDGUARD_TEST_ASAN_RUNTIME
     return std::string(BINDGUARD_TEST_ASAN_RUNTIME) + ":" + shim_path();
+#elif defined(BINDGUARD_TEST_TSAN_RUNTIME)
+    return std::string(BINDGUARD_TEST_TSAN_RUNTIME) + ":" + shim_path();
 #else
     return shim_path();
 #endif
