@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "elf.hpp"
+#include "launch_record.hpp"
 #include "path_search.hpp"
 #include "policy_source.hpp"
 #include "protectable.hpp"
@@ -170,6 +171,7 @@ int run(RunOptions& options) {
         std::string program = require_command(options.command.front());
         require_protectable(options, program, shim);
         prepare_environment(options, shim);
+        write_launch_record();  // for audit, once the program has written its title over its environment
         return exec_program(options, program);
     } catch (const Refusal& refusal) {
         return refusal.status;

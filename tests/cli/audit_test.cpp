@@ -287,3 +287,112 @@ TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
         << command;  // each bad byte became U+FFFD
     EXPECT_EQ(document["sockets"][0]["program"], helper_real_path());
 }
+
+namespace {
+
+// A policy that allows service "api" on port 4000 and nothing else. Returns its path.
+std::string api_policy() {
+    return clitest::temp_file("api.toml",
+                              "version = 1\n"
+                              "[[rule]]\nname = \"public-api\"\naction = \"allow\"\nservice = \"api\"\nport = [4000]\n");
+}
+
+// realpath(3) of path, or path. Returns it.
+std::string real_path(const std::string& path) {
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? buf : path;
+}
+
+}  // namespace
+
+TEST(CliAudit, EachOwnerIsJudgedWithItsOwnPolicy) {
+    // The owner was given api.toml; audit itself has only the built-in policy, which
+    // would call 0.0.0.0:4000 exposed.
+    std::string policy = api_policy();
+    AuditRun run = audit_in_netns({protected_holder("tcp", "0.0.0.0:4000", {"--policy", policy, "--service", "api"})},
+                                  {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_EQ(socket["rule"], "public-api");
+    EXPECT_EQ(socket["judged_with"], real_path(policy));
+    EXPECT_EQ(socket["context"]["source"], "environment");
+    EXPECT_EQ(socket["context"]["policy"], real_path(policy));
+    EXPECT_EQ(socket["service"], "api");
+}
+
+TEST(CliAudit, OwnerThatWroteOverItsEnvironmentIsJudgedFromTheRunRecord) {
+    // As nginx under `bindguard run --service proxy`: the master writes its title over its
+    // environment and forks a worker; both hold the socket.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {bgtest::cli_path(), "run", "--policy", policy, "--service", "api", "--",
+                                        BG_CLI_RETITLE, "0.0.0.0:4000", "fork"};
+    AuditRun run = audit_in_netns({program}, {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    EXPECT_EQ(run.err, "");
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["pids"].size(), 2u) << socket;  // the master and its worker
+    EXPECT_TRUE(socket["command"].get<std::string>().starts_with("retitled: master process")) << socket;  // the environment really is gone
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_EQ(socket["context"]["source"], "bindguard-run");
+    EXPECT_EQ(socket["service"], "api");
+    EXPECT_EQ(socket["judged_with"], real_path(policy));
+}
+
+TEST(CliAudit, ForkedWorkerIsJudgedFromItsMastersRecord) {
+    // The master closed its copy of the socket: only the worker, which has no record of
+    // its own, holds it. Its master runs the same program and has one.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {bgtest::cli_path(), "run", "--policy", policy, "--service", "api", "--",
+                                        BG_CLI_RETITLE, "0.0.0.0:4000", "fork-close"};
+    AuditRun run = audit_in_netns({program}, {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    ASSERT_EQ(socket["pids"].size(), 1u) << socket;
+    ASSERT_EQ(run.pids.size(), 1u);
+    EXPECT_NE(socket["pid"], std::stoi(run.pids[0])) << socket;  // the worker
+    EXPECT_EQ(socket["context"]["source"], "bindguard-run");
+    EXPECT_EQ(socket["context"]["pid"], std::stoi(run.pids[0]));  // the master's record
+    EXPECT_EQ(socket["verdict"], "allowed");
+}
+
+TEST(CliAudit, SaysSoWhenTheOwnersEnvironmentCannotBeRead) {
+    // Given its variables directly (not by `bindguard run`), then wrote over them: nothing
+    // says what they were, so audit judges with its own policy and no service - and says so.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {"env", "LD_PRELOAD=" + bgtest::preload_value(), "BINDGUARD_POLICY=" + policy,
+                                        "BINDGUARD_SERVICE=api", BG_CLI_RETITLE, "0.0.0.0:4000"};
+    AuditRun run = audit_in_netns({program}, {"--policy", policy, "--json"});
+    EXPECT_EQ(run.status, 1) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");  // the library did allow it
+    EXPECT_EQ(socket["context"]["source"], "unreadable");
+    EXPECT_EQ(socket["verdict"], "exposed");
+    std::string pid = std::to_string(socket["pid"].get<int>());
+    EXPECT_NE(run.err.find("note: the environment of " + pid + "/bg-cli-retitle cannot be read"), std::string::npos)
+        << run.err;
+}
+
+TEST(CliAudit, ShowsTheCommandNameNextToTheResolvedProgram) {
+    // As Debian's /usr/bin/redis-server -> redis-check-rdb.
+    std::string link = bgtest::temp_dir() + "/bg-renamed";
+    ASSERT_EQ(::symlink(bgtest::helper_path().c_str(), link.c_str()), 0);
+    std::vector<std::string> program = holder("tcp", "127.0.0.1:8080");
+    program[0] = link;
+    AuditRun run = audit_in_netns({program}, {});
+    EXPECT_EQ(run.status, 0) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 1u) << run.out;
+    ASSERT_EQ(run.pids.size(), 1u);
+    EXPECT_EQ(rows[0][2], run.pids[0] + "/bg-bindtest[bg-renamed]");
+}

@@ -1,0 +1,37 @@
+// What the library in a socket's owner was given: BINDGUARD_POLICY and BINDGUARD_SERVICE,
+// read back the way `bindguard audit` can - from the owner's environment, or when the
+// owner wrote its process title over it, from the launch record of `bindguard run` or the
+// environment of the process it was forked from.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "processes.hpp"
+
+namespace bindguard::cli {
+
+struct OwnerContext {
+    enum class Source {
+        environment,         // the owner's own /proc/PID/environ
+        parent_environment,  // the environ of the process of the same program it was forked from
+        launch_record,       // the record `bindguard run` left for the owner or an ancestor
+        unreadable,          // none of these could be read
+    };
+    Source source = Source::unreadable;
+    pid_t from = 0;                      // whose environment or record it is
+    std::optional<std::string> policy;   // BINDGUARD_POLICY, when set
+    std::optional<std::string> service;  // BINDGUARD_SERVICE, when set
+};
+
+// "environment", "parent-environment", "bindguard-run", "unreadable".
+const char* to_string(OwnerContext::Source source);
+
+// Finds the owner's context: its environment when readable; else the launch record of it;
+// else the same for the process it was forked from, while that runs the same program (a
+// worker's master). Returns it (Source::unreadable when nothing is found).
+OwnerContext owner_context(const ProcessInfo& owner);
+
+}  // namespace bindguard::cli
