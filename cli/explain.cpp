@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -43,6 +44,7 @@ int explain(const ExplainOptions& options) {
 
     LoadResult loaded = load_and_report_policy(options.policy, std::cerr).loaded;
     if (!loaded.ok()) return kExitFailure;
+    print_diagnostics(program_path_warnings(*loaded.policy), std::cerr);
 
     Decision decision = decide(*loaded.policy, request);
     char line[512];
