@@ -290,7 +290,8 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<AuditOptions>();
     CLI::App* sub = app.add_subcommand(
         "audit",
-        "List every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
+        "List the listening sockets, their owners, and which are exposed.\n"
+        "Lists every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
         "with its owner (pid/program), whether the bindguard library is loaded there, and a verdict:\n"
         "  ok        bound to loopback\n"
         "  allowed   not loopback, but the policy allows it for that program/command/service\n"

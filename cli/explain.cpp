@@ -59,7 +59,8 @@ void add_explain_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<ExplainOptions>();
     CLI::App* sub = app.add_subcommand(
         "explain",
-        "Show what the policy does with one bind, as one line on stdout, e.g.\n"
+        "Show what the policy does with one bind.\n"
+        "Prints one line on stdout, e.g.\n"
         "  rewrite tcp 0.0.0.0:3000 -> 127.0.0.1:3000 (rule default)\n"
         "(\"would-rewrite\"/\"would-deny\" when the policy's mode is audit).\n"
         "Without --policy: BINDGUARD_POLICY, else /etc/bindguard/policy.toml if it exists,\n"

@@ -196,7 +196,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<RunOptions>();
     CLI::App* sub = app.add_subcommand(
         "run",
-        "Run COMMAND with the bindguard library preloaded, in this process (exec), so its pid,\n"
+        "Run a program with the library preloaded; refuse one the library cannot protect.\n"
+        "Runs COMMAND with the bindguard library preloaded, in this process (exec), so its pid,\n"
         "signals and exit status are its own. Before that: the policy is validated (invalid: exit 2),\n"
         "the library must load (else exit 126), COMMAND is looked up on PATH (not found: 127,\n"
         "not executable: 126), and a program the preload cannot protect is refused with exit 126:\n"
