@@ -35,7 +35,7 @@ TEST(CliUsage, UnknownSubcommandOrOptionExits2NamingIt) {
 }
 
 TEST(CliUsage, EveryCommandHasHelp) {
-    for (const char* command : {"run", "check", "explain", "audit", "shim-path", "version"}) {
+    for (const char* command : {"run", "check", "explain", "audit", "protect", "unprotect", "shim-path", "version"}) {
         bgtest::Result result = bindguard({command, "--help"});
         EXPECT_EQ(result.status, 0) << command;
         EXPECT_NE(result.out.find(std::string("Usage: bindguard ") + command), std::string::npos)
@@ -75,7 +75,8 @@ TEST(CliShimPath, MissingLibraryExits1WithMessage) {
 }
 
 TEST(CliUsage, TopLevelHelpListsEachCommandOnOneLine) {
-    const std::vector<std::string> commands = {"run", "check", "explain", "audit", "shim-path", "version"};
+    const std::vector<std::string> commands = {"run",     "check",     "explain",   "audit",
+                                               "protect", "unprotect", "shim-path", "version"};
     bgtest::Result result = bindguard({"--help"});
     EXPECT_EQ(result.status, 0);
     std::vector<std::string> out = clitest::lines(result.out);
