@@ -100,7 +100,8 @@ std::optional<OwnerContext> read_owner_context(const std::optional<ProcessInfo>&
     OwnerContext context = owner_context(*owner);
     if (context.source == OwnerContext::Source::unreadable && owner->has_library.value_or(true)) {
         std::cerr << "bindguard audit: note: the environment of " << owner->pid << "/" << owner->name
-                  << " cannot be read (the program wrote over it, and no `bindguard run` record names it): "
+                  << " cannot be read (the program wrote over it, and neither a `bindguard run` record nor a "
+                     "systemd unit names it): "
                   << "its BINDGUARD_POLICY and BINDGUARD_SERVICE are unknown, judged with " << fallback.source
                   << " and no service\n";
     }
@@ -244,6 +245,7 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
     if (row.context) {
         if (row.context->service) out["service"] = *row.context->service;
         out["context"] = {{"source", to_string(row.context->source)},
+                          {"unit", row.context->unit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.context->unit)},
                           {"pid", row.context->from == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.context->from)},
                           {"policy", row.context->policy ? nlohmann::ordered_json(*row.context->policy) : nlohmann::ordered_json(nullptr)}};
     }
@@ -300,8 +302,9 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
         "Owners that cannot be read (other users' processes, without root) show as \"-\".\n"
         "Each owner is judged as its library decided: with the BINDGUARD_POLICY and BINDGUARD_SERVICE\n"
         "it was given, read from /proc/PID/environ, or - for programs that write their title over it\n"
-        "(nginx, Redis, PostgreSQL) - from the record `bindguard run` left for it or the environment\n"
-        "of the process it was forked from; a note on stderr says when none can be read.\n"
+        "(nginx, Redis, PostgreSQL) - from the record `bindguard run` left for it, the environment\n"
+        "of the process it was forked from, or the Environment= of its systemd unit (the drop-in of\n"
+        "`bindguard protect`); a note on stderr says when none can be read.\n"
         "Owners without BINDGUARD_POLICY: --policy, else BINDGUARD_POLICY, else\n"
         "/etc/bindguard/policy.toml, else the built-in one.\n"
         "Exit 0 when nothing is exposed, 1 when something is, 2 on error.");

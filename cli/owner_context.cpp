@@ -1,12 +1,44 @@
 // Reading back what the library was given (see owner_context.hpp).
 #include "owner_context.hpp"
 
+#include <stdlib.h>
+
+#include <exception>
+
 #include "launch_record.hpp"
+#include "systemd_unit.hpp"
 
 namespace bindguard::cli {
 namespace {
 
 constexpr int kMaxAncestors = 16;
+
+// The value of name in the unit's environment. Returns nullopt when unset.
+std::optional<std::string> unit_variable(const ServiceUnit& unit, const std::string& name) {
+    auto found = unit.environment.find(name);
+    if (found == unit.environment.end()) return std::nullopt;
+    return found->second;
+}
+
+// The context the systemd unit of pid gave it. Returns nullopt when pid is in no service
+// unit, the unit cannot be read, or it gives no library and no BINDGUARD_ variable.
+std::optional<OwnerContext> unit_context(pid_t pid) {
+    std::string name = unit_of_process(pid);
+    if (name.empty()) return std::nullopt;
+    const char* root = ::getenv(kSystemdRootVariable);
+    std::string root_dir = root != nullptr ? root : "";
+    try {
+        ServiceUnit unit = read_service_unit(name, root_dir, root_dir.empty() && systemd_running(), true);
+        auto policy = unit_variable(unit, "BINDGUARD_POLICY");
+        auto service = unit_variable(unit, "BINDGUARD_SERVICE");
+        if (!unit.ld_preload && !policy && !service) return std::nullopt;
+        OwnerContext context{OwnerContext::Source::systemd_unit, pid, policy, service};
+        context.unit = name;
+        return context;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 }  // namespace
 
@@ -15,6 +47,7 @@ const char* to_string(OwnerContext::Source source) {
         case OwnerContext::Source::environment: return "environment";
         case OwnerContext::Source::parent_environment: return "parent-environment";
         case OwnerContext::Source::launch_record: return "bindguard-run";
+        case OwnerContext::Source::systemd_unit: return "systemd-unit";
         case OwnerContext::Source::unreadable: return "unreadable";
     }
     return "unreadable";
@@ -38,6 +71,7 @@ OwnerContext owner_context(const ProcessInfo& owner) {
         if (parent.program.empty() || parent.program != owner.program) break;
         current = parent;
     }
+    if (auto context = unit_context(owner.pid)) return *context;
     return OwnerContext{};
 }
 

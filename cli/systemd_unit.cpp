@@ -72,7 +72,7 @@ std::string template_name(const std::string& name) {
 
 // The files that make up the unit under root: the unit file first, then its drop-ins in
 // the order systemd applies them (by file name). Returns them; throws when no unit file.
-std::vector<std::string> unit_files(const std::string& name, const std::string& root) {
+std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin) {
     std::vector<std::string> search = unit_search_path(root);
     std::string templ = template_name(name);
     std::string main;
@@ -98,7 +98,7 @@ std::vector<std::string> unit_files(const std::string& name, const std::string& 
             std::error_code error;
             for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + unit + ".d", error)) {
                 std::string file = entry.path().filename();
-                if (!file.ends_with(".conf") || file == "bindguard.conf") continue;
+                if (!file.ends_with(".conf") || (file == "bindguard.conf" && !with_own_dropin)) continue;
                 bool hidden = std::any_of(dropins.begin(), dropins.end(), [&](const auto& d) { return d.first == file; });
                 if (!hidden) dropins.emplace_back(file, entry.path().string());
             }
@@ -123,14 +123,19 @@ std::string exec_program(const std::string& value) {
     return words[0];
 }
 
-// Applies one Environment= value to unit.ld_preload. Returns nothing.
+// Applies one Environment= value to unit.environment and unit.ld_preload. Returns nothing.
 void apply_environment(const std::string& value, ServiceUnit& unit) {
     if (value.empty()) {  // "Environment=" resets the list
         unit.ld_preload.reset();
+        unit.environment.clear();
         return;
     }
-    for (const std::string& assignment : unit_words(value))
+    for (const std::string& assignment : unit_words(value)) {
+        std::size_t equals = assignment.find('=');
+        if (equals == std::string::npos || equals == 0) continue;
+        unit.environment[assignment.substr(0, equals)] = assignment.substr(equals + 1);
         if (assignment.starts_with("LD_PRELOAD=")) unit.ld_preload = assignment.substr(11);
+    }
 }
 
 // Runs `systemctl show -p PROPERTY --value NAME`. Returns its output without the last newline.
@@ -183,11 +188,12 @@ bool systemd_running() {
     return ::lstat("/run/systemd/system", &status) == 0 && S_ISDIR(status.st_mode);
 }
 
-ServiceUnit read_service_unit(const std::string& name, const std::string& root, bool use_systemctl) {
+ServiceUnit read_service_unit(const std::string& name, const std::string& root, bool use_systemctl,
+                              bool with_own_dropin) {
     if (use_systemctl) return unit_from_systemctl(name);
     ServiceUnit unit;
     unit.name = name;
-    std::vector<std::string> files = unit_files(name, root);
+    std::vector<std::string> files = unit_files(name, root, with_own_dropin);
     unit.source = files.front();
     for (const std::string& file : files) {
         for (const Setting& setting : service_settings(file)) {
@@ -203,6 +209,27 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
     }
     if (unit.program.empty()) throw std::runtime_error("unit " + name + " (" + unit.source + ") has no ExecStart=");
     return unit;
+}
+
+std::string unit_of_process(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string found;
+    for (std::string line; std::getline(in, line);) {
+        // "0::/system.slice/nginx.service" or "1:name=systemd:/system.slice/nginx.service"
+        std::size_t path = line.find(':', line.find(':') + 1);
+        if (path == std::string::npos) continue;
+        std::string component, deepest;
+        for (char c : line.substr(path + 1) + "/") {
+            if (c != '/') {
+                component += c;
+                continue;
+            }
+            if (component.ends_with(".service")) deepest = component;
+            component.clear();
+        }
+        if (!deepest.empty()) found = deepest;
+    }
+    return found;
 }
 
 std::vector<std::string> unit_words(const std::string& value) {

@@ -4,7 +4,13 @@
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -29,9 +35,9 @@ std::string quoted(const std::string& text) {
 // In a new network namespace (lo up): starts each program in the background, waits for
 // its first line of output (bg-bindtest prints its result, then holds the socket), runs
 // `bindguard audit audit_args` (as audit_user when not empty), then stops the programs.
-// Returns what audit did.
+// extra_env is added to the environment of all of them. Returns what audit did.
 AuditRun audit_in_netns(const std::vector<std::vector<std::string>>& programs, const std::vector<std::string>& audit_args,
-                        const std::string& audit_user = "") {
+                        const std::string& audit_user = "", const std::vector<std::string>& extra_env = {}) {
     std::string dir = bgtest::temp_dir();
     std::string script = "ip link set lo up || exit 90\n";
     for (std::size_t i = 0; i < programs.size(); ++i) {
@@ -47,7 +53,9 @@ AuditRun audit_in_netns(const std::vector<std::vector<std::string>>& programs, c
     if (!audit_user.empty()) audit = "setpriv --reuid=" + audit_user + " --regid=nogroup --clear-groups " + audit;
     script += audit + " > " + quoted(dir + "/audit.out") + " 2> " + quoted(dir + "/audit.err") + "\n";
     script += "status=$?\nkill $(cat " + quoted(dir + "/pids") + " 2>/dev/null) 2>/dev/null\nwait\nexit $status\n";
-    bgtest::Result result = bgtest::run({"unshare", "-n", "sh", "-c", script}, clitest::preload_env());
+    std::vector<std::string> env = clitest::preload_env();
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    bgtest::Result result = bgtest::run({"unshare", "-n", "sh", "-c", script}, env);
     AuditRun run;
     run.status = result.status;
     run.out = bgtest::read_file(dir + "/audit.out");
@@ -395,4 +403,57 @@ TEST(CliAudit, ShowsTheCommandNameNextToTheResolvedProgram) {
     ASSERT_EQ(rows.size(), 1u) << run.out;
     ASSERT_EQ(run.pids.size(), 1u);
     EXPECT_EQ(rows[0][2], run.pids[0] + "/bg-bindtest[bg-renamed]");
+}
+
+namespace {
+
+// The mount point of the cgroup v2 hierarchy ("/sys/fs/cgroup" or ".../unified"). Returns
+// it, or "" when there is none.
+std::string cgroup2_mount() {
+    for (const std::string& line : clitest::lines(bgtest::read_file("/proc/self/mounts"))) {
+        std::istringstream in(line);
+        std::string device, point, type;
+        in >> device >> point >> type;
+        if (type == "cgroup2") return point;
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST(CliAudit, OwnerOfAProtectedSystemdUnitIsJudgedWithTheUnitsEnvironment) {
+    // As systemd runs a unit that `bindguard protect` gave a drop-in: the process sits in
+    // the cgroup "NAME.service" and got the drop-in's Environment=; then it writes over its
+    // environment (as nginx does). Audit reads the unit (under BINDGUARD_SYSTEMD_ROOT: this
+    // machine has no systemd running and the real /etc is never written).
+    std::string cgroups = cgroup2_mount();
+    ASSERT_FALSE(cgroups.empty()) << "no cgroup2 hierarchy mounted";
+    std::string root = bgtest::temp_dir();
+    std::string name = "bg-audit-" + root.substr(root.rfind('-') + 1) + ".service";
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    bgtest::write_file(root + "/lib/systemd/system/" + name,
+                       std::string("[Service]\nExecStart=") + BG_CLI_RETITLE + " 0.0.0.0:4000\n");
+    std::string policy = api_policy();
+    bgtest::Result protect = clitest::bindguard({"protect", name, "--root", root, "--service", "api", "--policy", policy},
+                                                {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(protect.status, 0) << protect.err;
+
+    std::string cgroup = cgroups + "/" + name;
+    ASSERT_EQ(::mkdir(cgroup.c_str(), 0755), 0) << cgroup << ": " << std::strerror(errno);
+    // What systemd would do: the process in the unit's cgroup, with the unit's environment.
+    std::string start = "echo $$ > " + cgroup + "/cgroup.procs && exec \"$@\"";
+    std::vector<std::string> program = {"sh", "-c", start, "sh", "env", "LD_PRELOAD=" + bgtest::preload_value(),
+                                        "BINDGUARD_POLICY=" + policy, "BINDGUARD_SERVICE=api", BG_CLI_RETITLE, "0.0.0.0:4000"};
+    AuditRun run = audit_in_netns({program}, {"--json"}, "", {"BINDGUARD_SYSTEMD_ROOT=" + root});
+    ::rmdir(cgroup.c_str());  // its processes are gone: audit_in_netns waited for them
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["context"]["source"], "systemd-unit") << socket;
+    EXPECT_EQ(socket["context"]["unit"], name);
+    EXPECT_EQ(socket["service"], "api");
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_FALSE(clitest::exists(cgroup));
 }
