@@ -19,6 +19,7 @@
 
 #include "audit_format.hpp"
 #include "commands.hpp"
+#include "owner_context.hpp"
 #include "policy_source.hpp"
 #include "processes.hpp"
 #include "procnet.hpp"
@@ -37,6 +38,8 @@ struct AuditRow {
     NetSocket socket;
     std::vector<pid_t> pids;           // every process holding it (empty: unknown)
     std::optional<ProcessInfo> owner;  // the first of them
+    std::optional<OwnerContext> context;  // what the owner's library was given, as far as readable
+    std::string policy;                // the source of the policy the socket was judged with
     std::string verdict;               // ok | allowed | exposed | client
     std::string rule;                  // the deciding rule for allowed/exposed
     bool unprotected = false;          // exposed and the owner has no library loaded
@@ -64,9 +67,57 @@ bool is_udp_client(const NetSocket& socket, std::pair<std::uint16_t, std::uint16
     return is_wildcard(socket.local) && socket.local.port >= ephemeral.first && socket.local.port <= ephemeral.second;
 }
 
-// Sets row.verdict (and rule, unprotected) from the socket, its owner and the policy.
+// The policies sockets are judged with: audit's own (its --policy, else the library's
+// lookup) and each owner's BINDGUARD_POLICY, loaded once each. A policy the library could
+// not load made it fail closed, so it is judged as the fail-closed policy.
+class OwnerPolicies {
+public:
+    explicit OwnerPolicies(const Policy& fallback) : fallback_(fallback) {}
+
+    // The policy for an owner whose BINDGUARD_POLICY is path (nullopt or empty: audit's
+    // own, as the library's lookup would find). Returns a reference valid as long as this.
+    const Policy& for_owner(const std::optional<std::string>& path) {
+        if (!path || path->empty()) return fallback_;
+        auto found = loaded_.find(*path);
+        if (found != loaded_.end()) return found->second;
+        LoadResult result = load_policy_file(*path);
+        if (!result.ok()) {
+            std::cerr << "bindguard audit: note: the policy " << *path
+                      << " named by an owner's BINDGUARD_POLICY is invalid, so its library fails closed:\n";
+            print_diagnostics(result.diagnostics, std::cerr);
+        }
+        Policy policy = result.ok() ? std::move(*result.policy) : fail_closed_policy(*path);
+        return loaded_.emplace(*path, std::move(policy)).first->second;
+    }
+
+private:
+    const Policy& fallback_;
+    std::map<std::string, Policy> loaded_;
+};
+
+// Finds what the owner's library was given and says so on stderr, once per owner, when
+// that cannot be read. Returns the context (nullopt without an owner).
+std::optional<OwnerContext> read_owner_context(const std::optional<ProcessInfo>& owner, const Policy& fallback,
+                                               std::map<pid_t, OwnerContext>& known) {
+    if (!owner) return std::nullopt;
+    auto found = known.find(owner->pid);
+    if (found != known.end()) return found->second;
+    OwnerContext context = owner_context(*owner);
+    if (context.source == OwnerContext::Source::unreadable && owner->has_library.value_or(true)) {
+        std::cerr << "bindguard audit: note: the environment of " << owner->pid << "/" << owner->name
+                  << " cannot be read (the program wrote over it, and neither a `bindguard run` record nor a "
+                     "systemd unit names it): "
+                  << "its BINDGUARD_POLICY and BINDGUARD_SERVICE are unknown, judged with " << fallback.source
+                  << " and no service\n";
+    }
+    known.emplace(owner->pid, context);
+    return context;
+}
+
+// Sets row.verdict (and rule, unprotected, policy) from the socket, its owner and the
+// policy the owner's library was given (row.context), as the library decided.
 // Returns nothing.
-void judge(AuditRow& row, const Policy& policy, std::pair<std::uint16_t, std::uint16_t> ephemeral) {
+void judge(AuditRow& row, OwnerPolicies& policies, std::pair<std::uint16_t, std::uint16_t> ephemeral) {
     if (is_loopback(row.socket.local)) {
         row.verdict = "ok";
         return;
@@ -78,11 +129,19 @@ void judge(AuditRow& row, const Policy& policy, std::pair<std::uint16_t, std::ui
     Request request;
     request.address = row.socket.local;
     request.protocol = row.socket.protocol;
+    std::string service;
+    std::optional<std::string> policy_path;
     if (row.owner) {
         request.program = row.owner->program;
         request.command = row.owner->command;
-        request.service = row.owner->service;
+        if (row.context) {
+            service = row.context->service.value_or("");
+            policy_path = row.context->policy;
+        }
     }
+    request.service = service;
+    const Policy& policy = policies.for_owner(policy_path);
+    row.policy = policy.source;
     Decision decision = decide(policy, request);
     row.rule = decision.rule;
     row.verdict = decision.action == Action::allow ? "allowed" : "exposed";
@@ -95,6 +154,8 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::vector<NetSocket> sockets = bound_sockets();
     std::map<std::uint64_t, std::vector<pid_t>> owners = socket_owners();
     std::map<pid_t, ProcessInfo> processes;
+    std::map<pid_t, OwnerContext> contexts;
+    OwnerPolicies policies(policy);
     auto ephemeral = ephemeral_port_range();
     std::vector<AuditRow> rows;
     for (const NetSocket& socket : sockets) {
@@ -106,7 +167,8 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
             if (!processes.contains(pid)) processes.emplace(pid, read_process(pid));
             row.owner = processes.at(pid);
         }
-        judge(row, policy, ephemeral);
+        row.context = read_owner_context(row.owner, policy, contexts);
+        judge(row, policies, ephemeral);
         rows.push_back(std::move(row));
     }
     std::stable_sort(rows.begin(), rows.end(), [](const AuditRow& a, const AuditRow& b) {
@@ -116,12 +178,16 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
     return rows;
 }
 
-// "1234/node" or "-" when the owner is unknown. Returns the text.
+// "1234/node", or "1234/redis-check-rdb[redis-server]" when the command name (comm, as
+// `ss` and `ps` show it) is not the resolved program's file name; "-" when the owner is
+// unknown. Returns the text.
 std::string owner_text(const AuditRow& row) {
     if (!row.owner) return "-";
-    std::string name = row.owner->program.empty() ? row.owner->name
-                                                  : row.owner->program.substr(row.owner->program.rfind('/') + 1);
-    return std::to_string(row.owner->pid) + "/" + name;
+    if (row.owner->program.empty()) return std::to_string(row.owner->pid) + "/" + row.owner->name;
+    std::string file = row.owner->program.substr(row.owner->program.rfind('/') + 1);
+    // comm is the first 15 bytes of the name the program was started by.
+    bool same = row.owner->name.empty() || file.substr(0, 15) == row.owner->name;
+    return std::to_string(row.owner->pid) + "/" + file + (same ? "" : "[" + row.owner->name + "]");
 }
 
 // "yes", "no" or "?" (owner unknown or its maps unreadable). Returns the text.
@@ -165,8 +231,11 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         {"pids", row.pids},
         {"pid", nullptr},
         {"program", nullptr},
+        {"name", nullptr},
         {"command", nullptr},
         {"service", nullptr},
+        {"context", nullptr},
+        {"judged_with", row.policy.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.policy)},
         {"protected", nullptr},
         {"verdict", row.verdict},
         {"unprotected", row.unprotected},
@@ -175,8 +244,17 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
     if (row.owner) {
         out["pid"] = row.owner->pid;
         out["program"] = row.owner->program;
+        out["name"] = row.owner->name;
         out["command"] = row.owner->command;
-        if (!row.owner->service.empty()) out["service"] = row.owner->service;
+    }
+    if (row.context) {
+        if (row.context->service) out["service"] = *row.context->service;
+        out["context"] = {{"source", to_string(row.context->source)},
+                          {"unit", row.context->unit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.context->unit)},
+                          {"pid", row.context->from == 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.context->from)},
+                          {"policy", row.context->policy ? nlohmann::ordered_json(*row.context->policy) : nlohmann::ordered_json(nullptr)}};
+    }
+    if (row.owner) {
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
     }
     return out;
@@ -248,19 +326,26 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<AuditOptions>();
     CLI::App* sub = app.add_subcommand(
         "audit",
-        "List every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
+        "List the listening sockets, their owners, and which are exposed.\n"
+        "Lists every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
         "with its owner (pid/program), whether the bindguard library is loaded there, and a verdict:\n"
         "  ok        bound to loopback\n"
         "  allowed   not loopback, but the policy allows it for that program/command/service\n"
         "  exposed   anything else (\"exposed unprotected\": the owner has no library loaded)\n"
         "  client    a UDP client socket (connected, or wildcard on an ephemeral port)\n"
         "Owners that cannot be read (other users' processes, without root) show as \"-\".\n"
-        "Without --policy: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else the built-in one.\n"
+        "Each owner is judged as its library decided: with the BINDGUARD_POLICY and BINDGUARD_SERVICE\n"
+        "it was given, read from /proc/PID/environ, or - for programs that write their title over it\n"
+        "(nginx, Redis, PostgreSQL) - from the record `bindguard run` left for it, the environment\n"
+        "of the process it was forked from, or the Environment= of its systemd unit (the drop-in of\n"
+        "`bindguard protect`); a note on stderr says when none can be read.\n"
+        "Owners without BINDGUARD_POLICY: --policy, else BINDGUARD_POLICY, else\n"
+        "/etc/bindguard/policy.toml, else the built-in one.\n"
         "--format prometheus: the text format of node_exporter's textfile collector (socket counts by\n"
         "verdict and protection, one series per exposed or unprotected socket, the audit's time);\n"
         "--output FILE replaces FILE atomically (a temporary file renamed over it).\n"
         "Exit 0 when nothing is exposed, 1 when something is, 2 on error.");
-    sub->add_option("--policy", options->policy, "Policy that decides what is allowed");
+    sub->add_option("--policy", options->policy, "Policy for owners that were not given one in BINDGUARD_POLICY");
     sub->add_option("--format", options->format, "table (default), json (one document {\"sockets\": [...], \"exposed\": N, ...}) or prometheus");
     sub->add_flag("--json", options->json, "The same as --format json");
     sub->add_option("--output", options->output, "Write the report to FILE atomically instead of to stdout");

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -36,6 +37,7 @@ bool check_one(const std::string& file) {
     LoadResult result = load_policy_file(file);
     print_diagnostics(result.diagnostics, std::cerr);
     if (!result.ok()) return false;
+    print_diagnostics(program_path_warnings(*result.policy), std::cerr);
     if (const std::string problem = log_file_problem(result.policy->log); !problem.empty()) {
         std::cerr << file << ": error: " << problem << '\n';
         return false;
@@ -59,7 +61,8 @@ void add_check_command(CLI::App& app, CommandAction& action) {
         "check",
         "Validate policy files.\n"
         "Prints \"FILE: ok (N rules)\" to stdout for each valid file, and each problem as\n"
-        "\"FILE:LINE:COL: error: ...\" (or \"warning:\") to stderr.\n"
+        "\"FILE:LINE:COL: error: ...\" (or \"warning:\") to stderr. A warning also names each rule whose\n"
+        "program is a symlink (rules match the resolved path) and the path it should use.\n"
         "Exit 0 when every file is valid, 1 when any is not, 2 on a usage error.");
     sub->add_option("FILE", *files, "Policy files (TOML) to validate")->required();
     sub->callback([&action, files] { action = [files](const std::vector<std::string>&) { return check_all(*files); }; });

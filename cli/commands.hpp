@@ -27,6 +27,7 @@ void add_explain_command(CLI::App& app, CommandAction& action);
 void add_run_command(CLI::App& app, CommandAction& action);
 void add_audit_command(CLI::App& app, CommandAction& action);
 void add_compose_check_command(CLI::App& app, CommandAction& action);
+void add_protect_commands(CLI::App& app, CommandAction& action);  // protect and unprotect
 
 // For `bindguard run`: the index in args (the arguments after "run") where COMMAND
 // begins - after "--", or at the first argument that is neither an option of `run` nor

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -43,6 +44,7 @@ int explain(const ExplainOptions& options) {
 
     LoadResult loaded = load_and_report_policy(options.policy, std::cerr).loaded;
     if (!loaded.ok()) return kExitFailure;
+    print_diagnostics(program_path_warnings(*loaded.policy), std::cerr);
 
     Decision decision = decide(*loaded.policy, request);
     char line[512];
@@ -57,7 +59,8 @@ void add_explain_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<ExplainOptions>();
     CLI::App* sub = app.add_subcommand(
         "explain",
-        "Show what the policy does with one bind, as one line on stdout, e.g.\n"
+        "Show what the policy does with one bind.\n"
+        "Prints one line on stdout, e.g.\n"
         "  rewrite tcp 0.0.0.0:3000 -> 127.0.0.1:3000 (rule default)\n"
         "(\"would-rewrite\"/\"would-deny\" when the policy's mode is audit).\n"
         "Without --policy: BINDGUARD_POLICY, else /etc/bindguard/policy.toml if it exists,\n"

@@ -1,5 +1,7 @@
 // `bindguard`: dispatches to the subcommands defined in the other files of cli/.
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,20 @@
 namespace {
 
 using namespace bindguard::cli;
+
+// The top-level help lists each command with the first line of its description, as `git`
+// and `systemctl` do; the whole description stays in the command's own --help.
+class SummaryFormatter : public CLI::Formatter {
+public:
+    // One "  NAME   SUMMARY" line. Returns it.
+    std::string make_subcommand(const CLI::App* sub) const override {
+        std::string description = sub->get_description();
+        std::stringstream out;
+        CLI::detail::format_help(out, sub->get_display_name(true), description.substr(0, description.find('\n')),
+                                 get_column_width());
+        return out.str();
+    }
+};
 
 // Prints the help of the subcommand that was parsed (CLI11 descends into it and names it
 // "bindguard SUBCOMMAND"), or of the whole command. Returns nothing; writes to out.
@@ -22,6 +38,7 @@ void add_all_commands(CLI::App& app, CommandAction& action) {
     add_check_command(app, action);
     add_explain_command(app, action);
     add_audit_command(app, action);
+    add_protect_commands(app, action);
     add_compose_check_command(app, action);
     add_shim_path_command(app, action);
     add_version_command(app, action);
@@ -59,10 +76,13 @@ int main(int argc, char** argv) {
     CLI::App app{"bindguard: keep services on loopback at run time.\n"
                  "Diagnostics and errors go to stderr; results go to stdout.",
                  "bindguard"};
+    app.formatter(std::make_shared<SummaryFormatter>());  // before the subcommands: they share it
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("bindguard ") + BINDGUARD_VERSION);
     CommandAction action;
     add_all_commands(app, action);
+    // After the subcommands, which would copy it.
+    app.footer("Run `bindguard COMMAND --help` for a command's options and details.");
     std::vector<std::string> args(argv, argv + argc);
     std::vector<std::string> passthrough = split_off_command_line(app, args);
     std::vector<const char*> own;

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,11 +56,28 @@ std::vector<std::string> nul_separated(const std::string& text) {
     return parts;
 }
 
-// The value of NAME in /proc/PID/environ. Returns "" when unset or unreadable.
-std::string environment_value(const std::string& environ_text, const std::string& name) {
-    for (const std::string& entry : nul_separated(environ_text))
+// The value of NAME in /proc/PID/environ. Returns nullopt when unset or unreadable.
+std::optional<std::string> environment_value(const std::vector<std::string>& entries, const std::string& name) {
+    for (const std::string& entry : entries)
         if (entry.starts_with(name + "=")) return entry.substr(name.size() + 1);
-    return "";
+    return std::nullopt;
+}
+
+// True when entries look like an environment: at least one "NAME=VALUE" whose NAME is a
+// plausible variable name. A title written over the area ("nginx: worker process", or
+// only padding) is not one.
+bool looks_like_environment(const std::vector<std::string>& entries) {
+    for (const std::string& entry : entries) {
+        std::size_t equals = entry.find('=');
+        if (equals == 0 || equals == std::string::npos) continue;
+        bool name_ok = true;
+        for (std::size_t i = 0; i < equals; ++i) {
+            char c = entry[i];
+            name_ok = name_ok && (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+        }
+        if (name_ok) return true;
+    }
+    return false;
 }
 
 // The text of "socket:[INODE]". Returns 0 when link is not a socket.
@@ -94,13 +112,41 @@ ProcessInfo read_process(pid_t pid) {
     if (!info.name.empty() && info.name.back() == '\n') info.name.pop_back();
     std::vector<std::string> args = nul_separated(slurp(dir + "/cmdline"));
     for (const std::string& arg : args) info.command += (info.command.empty() ? "" : " ") + arg;
-    info.service = environment_value(slurp(dir + "/environ"), "BINDGUARD_SERVICE");
+    std::vector<std::string> environment = nul_separated(slurp(dir + "/environ"));
+    info.environ_readable = looks_like_environment(environment);
+    if (info.environ_readable) {
+        info.policy_var = environment_value(environment, "BINDGUARD_POLICY");
+        info.service_var = environment_value(environment, "BINDGUARD_SERVICE");
+        info.service = info.service_var.value_or("");
+    }
+    read_process_stat(pid, info.parent, info.start_time);
+    struct stat status{};
+    if (::stat(dir.c_str(), &status) == 0) info.uid = status.st_uid;
     std::ifstream maps(dir + "/maps");
     if (maps) {
         std::string text((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
         info.has_library = text.find("/libbindguard.so") != std::string::npos;
     }
     return info;
+}
+
+bool read_process_stat(pid_t pid, pid_t& parent, unsigned long long& start_time) {
+    // "PID (COMM) STATE PPID ..." - COMM may hold spaces and parentheses: parse after the last ')'.
+    std::string text = slurp("/proc/" + std::to_string(pid) + "/stat");
+    std::size_t close = text.rfind(')');
+    if (close == std::string::npos) return false;
+    std::vector<std::string> fields;  // fields[0] is STATE (field 3)
+    std::size_t start = close + 2;
+    while (start < text.size()) {
+        std::size_t end = text.find(' ', start);
+        if (end == std::string::npos) end = text.size();
+        fields.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    if (fields.size() < 20) return false;
+    parent = static_cast<pid_t>(std::strtol(fields[1].c_str(), nullptr, 10));
+    start_time = std::strtoull(fields[19].c_str(), nullptr, 10);  // field 22
+    return true;
 }
 
 }  // namespace bindguard::cli

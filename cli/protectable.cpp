@@ -19,8 +19,9 @@ namespace bindguard::cli {
 namespace {
 
 constexpr const char* kKernelAdvice =
-    "use --force to run it unprotected, or protect it at the kernel level with systemd's "
-    "SocketBindAllow=/SocketBindDeny= and IPAddressDeny=";
+    "protect it at the kernel level instead: `bindguard run --kernel` (the same policy, applied by the "
+    "kernel to every bind of the program), or systemd's SocketBindAllow=/SocketBindDeny= and IPAddressDeny=; "
+    "or use --force to run it unprotected";
 constexpr int kMaxScriptNesting = 4;  // the kernel allows a few levels of interpreters
 
 // The "#!" line of path split into words (interpreter first). Returns an empty vector

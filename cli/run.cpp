@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "elf.hpp"
+#include "launch_record.hpp"
 #include "path_search.hpp"
 #include "policy_source.hpp"
 #include "protectable.hpp"
@@ -170,6 +171,7 @@ int run(RunOptions& options) {
         std::string program = require_command(options.command.front());
         require_protectable(options, program, shim);
         prepare_environment(options, shim);
+        write_launch_record();  // for audit, once the program has written its title over its environment
         return exec_program(options, program);
     } catch (const Refusal& refusal) {
         return refusal.status;
@@ -194,7 +196,8 @@ void add_run_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<RunOptions>();
     CLI::App* sub = app.add_subcommand(
         "run",
-        "Run COMMAND with the bindguard library preloaded, in this process (exec), so its pid,\n"
+        "Run a program with the library preloaded; refuse one the library cannot protect.\n"
+        "Runs COMMAND with the bindguard library preloaded, in this process (exec), so its pid,\n"
         "signals and exit status are its own. Before that: the policy is validated (invalid: exit 2),\n"
         "the library must load (else exit 126), COMMAND is looked up on PATH (not found: 127,\n"
         "not executable: 126), and a program the preload cannot protect is refused with exit 126:\n"

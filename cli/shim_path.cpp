@@ -25,8 +25,9 @@ int print_shim_path() {
 void add_shim_path_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "shim-path",
-        "Print the absolute path of the preload library that belongs to this command\n"
-        "(found relative to the executable; the environment variable BINDGUARD_SHIM overrides).\n"
+        "Print the path of the preload library that belongs to this command.\n"
+        "The absolute path, found relative to the executable; the environment variable\n"
+        "BINDGUARD_SHIM overrides.\n"
         "Exit 0; 1 when the file does not exist.");
     sub->callback([&action] { action = [](const std::vector<std::string>&) { return print_shim_path(); }; });
 }

@@ -7,8 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -33,9 +37,9 @@ std::string quoted(const std::string& text) {
 // In a new network namespace (lo up): starts each program in the background, waits for
 // its first line of output (bg-bindtest prints its result, then holds the socket), runs
 // `bindguard audit audit_args` (as audit_user when not empty), then stops the programs.
-// Returns what audit did.
+// extra_env is added to the environment of all of them. Returns what audit did.
 AuditRun audit_in_netns(const std::vector<std::vector<std::string>>& programs, const std::vector<std::string>& audit_args,
-                        const std::string& audit_user = "") {
+                        const std::string& audit_user = "", const std::vector<std::string>& extra_env = {}) {
     std::string dir = bgtest::temp_dir();
     std::string script = "ip link set lo up || exit 90\n";
     for (std::size_t i = 0; i < programs.size(); ++i) {
@@ -51,7 +55,9 @@ AuditRun audit_in_netns(const std::vector<std::vector<std::string>>& programs, c
     if (!audit_user.empty()) audit = "setpriv --reuid=" + audit_user + " --regid=nogroup --clear-groups " + audit;
     script += audit + " > " + quoted(dir + "/audit.out") + " 2> " + quoted(dir + "/audit.err") + "\n";
     script += "status=$?\nkill $(cat " + quoted(dir + "/pids") + " 2>/dev/null) 2>/dev/null\nwait\nexit $status\n";
-    bgtest::Result result = bgtest::run({"unshare", "-n", "sh", "-c", script}, clitest::preload_env());
+    std::vector<std::string> env = clitest::preload_env();
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    bgtest::Result result = bgtest::run({"unshare", "-n", "sh", "-c", script}, env);
     AuditRun run;
     run.status = result.status;
     run.out = bgtest::read_file(dir + "/audit.out");
@@ -290,6 +296,168 @@ TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
     EXPECT_NE(command.find("/bg-\xEF\xBF\xBD\xEF\xBF\xBD-not-utf8 bind tcp 0.0.0.0:8080"), std::string::npos)
         << command;  // each bad byte became U+FFFD
     EXPECT_EQ(document["sockets"][0]["program"], helper_real_path());
+}
+
+namespace {
+
+// A policy that allows service "api" on port 4000 and nothing else. Returns its path.
+std::string api_policy() {
+    return clitest::temp_file("api.toml",
+                              "version = 1\n"
+                              "[[rule]]\nname = \"public-api\"\naction = \"allow\"\nservice = \"api\"\nport = [4000]\n");
+}
+
+// realpath(3) of path, or path. Returns it.
+std::string real_path(const std::string& path) {
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? buf : path;
+}
+
+}  // namespace
+
+TEST(CliAudit, EachOwnerIsJudgedWithItsOwnPolicy) {
+    // The owner was given api.toml; audit itself has only the built-in policy, which
+    // would call 0.0.0.0:4000 exposed.
+    std::string policy = api_policy();
+    AuditRun run = audit_in_netns({protected_holder("tcp", "0.0.0.0:4000", {"--policy", policy, "--service", "api"})},
+                                  {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_EQ(socket["rule"], "public-api");
+    EXPECT_EQ(socket["judged_with"], real_path(policy));
+    EXPECT_EQ(socket["context"]["source"], "environment");
+    EXPECT_EQ(socket["context"]["policy"], real_path(policy));
+    EXPECT_EQ(socket["service"], "api");
+}
+
+TEST(CliAudit, OwnerThatWroteOverItsEnvironmentIsJudgedFromTheRunRecord) {
+    // As nginx under `bindguard run --service proxy`: the master writes its title over its
+    // environment and forks a worker; both hold the socket.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {bgtest::cli_path(), "run", "--policy", policy, "--service", "api", "--",
+                                        BG_CLI_RETITLE, "0.0.0.0:4000", "fork"};
+    AuditRun run = audit_in_netns({program}, {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    EXPECT_EQ(run.err, "");
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["pids"].size(), 2u) << socket;  // the master and its worker
+    EXPECT_TRUE(socket["command"].get<std::string>().starts_with("retitled: master process")) << socket;  // the environment really is gone
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_EQ(socket["context"]["source"], "bindguard-run");
+    EXPECT_EQ(socket["service"], "api");
+    EXPECT_EQ(socket["judged_with"], real_path(policy));
+}
+
+TEST(CliAudit, ForkedWorkerIsJudgedFromItsMastersRecord) {
+    // The master closed its copy of the socket: only the worker, which has no record of
+    // its own, holds it. Its master runs the same program and has one.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {bgtest::cli_path(), "run", "--policy", policy, "--service", "api", "--",
+                                        BG_CLI_RETITLE, "0.0.0.0:4000", "fork-close"};
+    AuditRun run = audit_in_netns({program}, {"--json"});
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    ASSERT_EQ(socket["pids"].size(), 1u) << socket;
+    ASSERT_EQ(run.pids.size(), 1u);
+    EXPECT_NE(socket["pid"], std::stoi(run.pids[0])) << socket;  // the worker
+    EXPECT_EQ(socket["context"]["source"], "bindguard-run");
+    EXPECT_EQ(socket["context"]["pid"], std::stoi(run.pids[0]));  // the master's record
+    EXPECT_EQ(socket["verdict"], "allowed");
+}
+
+TEST(CliAudit, SaysSoWhenTheOwnersEnvironmentCannotBeRead) {
+    // Given its variables directly (not by `bindguard run`), then wrote over them: nothing
+    // says what they were, so audit judges with its own policy and no service - and says so.
+    std::string policy = api_policy();
+    std::vector<std::string> program = {"env", "LD_PRELOAD=" + bgtest::preload_value(), "BINDGUARD_POLICY=" + policy,
+                                        "BINDGUARD_SERVICE=api", BG_CLI_RETITLE, "0.0.0.0:4000"};
+    AuditRun run = audit_in_netns({program}, {"--policy", policy, "--json"});
+    EXPECT_EQ(run.status, 1) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");  // the library did allow it
+    EXPECT_EQ(socket["context"]["source"], "unreadable");
+    EXPECT_EQ(socket["verdict"], "exposed");
+    std::string pid = std::to_string(socket["pid"].get<int>());
+    EXPECT_NE(run.err.find("note: the environment of " + pid + "/bg-cli-retitle cannot be read"), std::string::npos)
+        << run.err;
+}
+
+TEST(CliAudit, ShowsTheCommandNameNextToTheResolvedProgram) {
+    // As Debian's /usr/bin/redis-server -> redis-check-rdb.
+    std::string link = bgtest::temp_dir() + "/bg-renamed";
+    ASSERT_EQ(::symlink(bgtest::helper_path().c_str(), link.c_str()), 0);
+    std::vector<std::string> program = holder("tcp", "127.0.0.1:8080");
+    program[0] = link;
+    AuditRun run = audit_in_netns({program}, {});
+    EXPECT_EQ(run.status, 0) << run.err << run.setup_err;
+    auto rows = table_rows(run.out);
+    ASSERT_EQ(rows.size(), 1u) << run.out;
+    ASSERT_EQ(run.pids.size(), 1u);
+    EXPECT_EQ(rows[0][2], run.pids[0] + "/bg-bindtest[bg-renamed]");
+}
+
+namespace {
+
+// The mount point of the cgroup v2 hierarchy ("/sys/fs/cgroup" or ".../unified"). Returns
+// it, or "" when there is none.
+std::string cgroup2_mount() {
+    for (const std::string& line : clitest::lines(bgtest::read_file("/proc/self/mounts"))) {
+        std::istringstream in(line);
+        std::string device, point, type;
+        in >> device >> point >> type;
+        if (type == "cgroup2") return point;
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST(CliAudit, OwnerOfAProtectedSystemdUnitIsJudgedWithTheUnitsEnvironment) {
+    // As systemd runs a unit that `bindguard protect` gave a drop-in: the process sits in
+    // the cgroup "NAME.service" and got the drop-in's Environment=; then it writes over its
+    // environment (as nginx does). Audit reads the unit (under BINDGUARD_SYSTEMD_ROOT: this
+    // machine has no systemd running and the real /etc is never written).
+    std::string cgroups = cgroup2_mount();
+    ASSERT_FALSE(cgroups.empty()) << "no cgroup2 hierarchy mounted";
+    std::string root = bgtest::temp_dir();
+    std::string name = "bg-audit-" + root.substr(root.rfind('-') + 1) + ".service";
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    bgtest::write_file(root + "/lib/systemd/system/" + name,
+                       std::string("[Service]\nExecStart=") + BG_CLI_RETITLE + " 0.0.0.0:4000\n");
+    std::string policy = api_policy();
+    bgtest::Result protect = clitest::bindguard({"protect", name, "--root", root, "--service", "api", "--policy", policy},
+                                                {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(protect.status, 0) << protect.err;
+
+    std::string cgroup = cgroups + "/" + name;
+    ASSERT_EQ(::mkdir(cgroup.c_str(), 0755), 0) << cgroup << ": " << std::strerror(errno);
+    // What systemd would do: the process in the unit's cgroup, with the unit's environment.
+    std::string start = "echo $$ > " + cgroup + "/cgroup.procs && exec \"$@\"";
+    std::vector<std::string> program = {"sh", "-c", start, "sh", "env", "LD_PRELOAD=" + bgtest::preload_value(),
+                                        "BINDGUARD_POLICY=" + policy, "BINDGUARD_SERVICE=api", BG_CLI_RETITLE, "0.0.0.0:4000"};
+    AuditRun run = audit_in_netns({program}, {"--json"}, "", {"BINDGUARD_SYSTEMD_ROOT=" + root});
+    ::rmdir(cgroup.c_str());  // its processes are gone: audit_in_netns waited for them
+    EXPECT_EQ(run.status, 0) << run.out << run.err << run.setup_err;
+    nlohmann::json document = parsed(run);
+    ASSERT_EQ(document["sockets"].size(), 1u) << run.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "0.0.0.0:4000");
+    EXPECT_EQ(socket["context"]["source"], "systemd-unit") << socket;
+    EXPECT_EQ(socket["context"]["unit"], name);
+    EXPECT_EQ(socket["service"], "api");
+    EXPECT_EQ(socket["verdict"], "allowed");
+    EXPECT_FALSE(clitest::exists(cgroup));
 }
 
 // --- --format prometheus and --output: what node_exporter's textfile collector reads ---

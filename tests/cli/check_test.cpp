@@ -1,10 +1,9 @@
 // `bindguard check FILE...`: real policy files, real exit statuses, exact output lines.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <regex>
+#include <sys/stat.h>
 
 #include "cli_support.hpp"
 
@@ -120,6 +119,36 @@ TEST(CliCheck, NoFilesIsAUsageError) {
     EXPECT_NE(result.err.find("FILE"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("Usage: bindguard check"), std::string::npos) << result.err;
     EXPECT_EQ(result.out, "");
+}
+
+TEST(CliCheck, WarnsWhenARulesProgramIsASymlink) {
+    // As Debian's /usr/bin/redis-server -> redis-check-rdb: a real symlink to a real program.
+    std::string dir = bgtest::temp_dir();
+    std::string target = dir + "/redis-check-rdb";
+    bgtest::write_file(target, "");
+    std::string link = dir + "/redis-server";
+    ASSERT_EQ(::symlink("redis-check-rdb", link.c_str()), 0);
+    std::string file = clitest::temp_file("redis.toml",
+                                          "version = 1\n"
+                                          "[[rule]]\nname = \"glob\"\naction = \"allow\"\nprogram = \"" + dir + "/redis-*\"\nport = [1]\n"
+                                          "[[rule]]\nname = \"resolved\"\naction = \"allow\"\nprogram = \"" + target + "\"\nport = [2]\n"
+                                          "[[rule]]\nname = \"redis\"\naction = \"allow\"\nprogram = \"" + link + "\"\nport = [6379]\n"
+                                          "[[rule]]\nname = \"missing\"\naction = \"allow\"\nprogram = \"/nonexistent/x\"\nport = [3]\n");
+    bgtest::Result result = bindguard({"check", file});
+    EXPECT_EQ(result.status, 0) << result.err;  // a warning: still valid
+    EXPECT_EQ(result.out, file + ": ok (4 rules)\n");
+    std::vector<std::string> err = clitest::lines(result.err);
+    ASSERT_EQ(err.size(), 1u) << result.err;  // only the literal symlink
+    EXPECT_TRUE(err[0].starts_with(file + ":12:1: warning: [[rule]] \"redis\": program \"" + link + "\" resolves to \"" +
+                                   target + "\""))
+        << err[0];
+    EXPECT_NE(err[0].find("use program = \"" + target + "\""), std::string::npos) << err[0];
+
+    // explain prints it too; the library itself never does (it decides on the resolved path).
+    bgtest::Result explained = bindguard({"explain", "--policy", file, "--program", target, "0.0.0.0:6379"});
+    EXPECT_EQ(explained.status, 0) << explained.err;
+    EXPECT_NE(explained.err.find("warning: [[rule]] \"redis\""), std::string::npos) << explained.err;
+    EXPECT_EQ(explained.out, "rewrite tcp 0.0.0.0:6379 -> 127.0.0.1:6379 (rule default)\n");
 }
 
 namespace {

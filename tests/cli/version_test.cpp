@@ -3,6 +3,8 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <algorithm>
+
 #include "cli_support.hpp"
 
 using clitest::bindguard;
@@ -33,7 +35,7 @@ TEST(CliUsage, UnknownSubcommandOrOptionExits2NamingIt) {
 }
 
 TEST(CliUsage, EveryCommandHasHelp) {
-    for (const char* command : {"run", "check", "explain", "audit", "shim-path", "version"}) {
+    for (const char* command : {"run", "check", "explain", "audit", "protect", "unprotect", "shim-path", "version"}) {
         bgtest::Result result = bindguard({command, "--help"});
         EXPECT_EQ(result.status, 0) << command;
         EXPECT_NE(result.out.find(std::string("Usage: bindguard ") + command), std::string::npos)
@@ -70,4 +72,29 @@ TEST(CliShimPath, MissingLibraryExits1WithMessage) {
     EXPECT_EQ(result.out, "");
     EXPECT_NE(result.err.find("/nonexistent/libbindguard.so"), std::string::npos) << result.err;
     EXPECT_NE(result.err.find("BINDGUARD_SHIM"), std::string::npos) << result.err;
+}
+
+TEST(CliUsage, TopLevelHelpListsEachCommandOnOneLine) {
+    const std::vector<std::string> commands = {"run",     "check",     "explain",   "audit",
+                                               "protect", "unprotect", "shim-path", "version"};
+    bgtest::Result result = bindguard({"--help"});
+    EXPECT_EQ(result.status, 0);
+    std::vector<std::string> out = clitest::lines(result.out);
+    auto start = std::find(out.begin(), out.end(), "Subcommands:");
+    ASSERT_NE(start, out.end()) << result.out;
+    std::vector<std::string> listed(start + 1, out.end());
+    while (!listed.empty() && (listed.back().empty() || !listed.back().starts_with("  "))) listed.pop_back();
+    ASSERT_GE(listed.size(), commands.size()) << result.out;
+    // Every line of the list names a command: no continuation lines.
+    for (const std::string& line : listed) {
+        std::string name = line.substr(2, line.find(' ', 2) - 2);
+        EXPECT_NE(std::find(commands.begin(), commands.end(), name), commands.end()) << "not a command line: " << line;
+        EXPECT_LE(line.size(), 120u) << line;
+    }
+    EXPECT_NE(result.out.find("bindguard COMMAND --help"), std::string::npos) << result.out;
+    // The paragraphs stay in each command's own help.
+    bgtest::Result run_help = bindguard({"run", "--help"});
+    EXPECT_NE(run_help.out.find("set-uid"), std::string::npos) << run_help.out;
+    EXPECT_EQ(result.out.find("set-uid"), std::string::npos) << result.out;
+    EXPECT_EQ(run_help.out.find("bindguard COMMAND --help"), std::string::npos) << run_help.out;
 }

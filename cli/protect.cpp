@@ -1,0 +1,314 @@
+// `bindguard protect UNIT` and `bindguard unprotect UNIT`: a systemd drop-in that loads
+// the library into an existing service, without editing the vendor's unit file.
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "elf.hpp"
+#include "policy_source.hpp"
+#include "program_paths.hpp"
+#include "protectable.hpp"
+#include "shim_locate.hpp"
+#include "systemd_unit.hpp"
+
+namespace bindguard::cli {
+namespace {
+
+constexpr const char* kDropInName = "bindguard.conf";
+constexpr const char* kMarker = "# Written by `bindguard protect";
+
+struct ProtectOptions {
+    std::string unit;
+    std::string service;
+    std::string policy;
+    std::string root;
+    bool backstop = false;
+    bool dry_run = false;
+};
+
+// Thrown when the command stops; carries the exit status (the message is already printed).
+struct Stop {
+    int status;
+};
+
+// Prints "bindguard COMMAND: MESSAGE" on stderr and throws Stop{status}.
+[[noreturn]] void fail(const std::string& command, const std::string& message, int status) {
+    std::cerr << "bindguard " << command << ": " << message << '\n';
+    throw Stop{status};
+}
+
+// The unit name, checked: no '/', not empty. Returns "NAME.service" for a bare NAME.
+std::string checked_unit_name(const std::string& unit) {
+    if (unit.empty() || unit.find('/') != std::string::npos || unit.starts_with("."))
+        throw UsageError("UNIT: invalid unit name '" + unit + "' (e.g. nginx.service or postgresql@15-main.service)");
+    return service_unit_name(unit);
+}
+
+// ROOT/etc/systemd/system/UNIT.d/bindguard.conf. Returns it.
+std::string dropin_path(const std::string& root, const std::string& unit) {
+    return root + "/etc/systemd/system/" + unit + ".d/" + kDropInName;
+}
+
+// The default service name for a unit: "nginx.service" -> "nginx", "postgresql@15-main.service"
+// -> "postgresql". Returns it.
+std::string default_service(const std::string& unit) {
+    std::string base = unit.substr(0, unit.rfind('.'));
+    return base.substr(0, base.find('@'));
+}
+
+// path made absolute against the current directory (symlinks kept). Returns it.
+std::string absolute(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path made = std::filesystem::absolute(path, error);
+    return error ? path : made.lexically_normal().string();
+}
+
+// The policy the service's library will load: --policy (absolute), else the system policy
+// under root when there is one, else the built-in one. Validated; its warnings printed.
+// Returns {the path for BINDGUARD_POLICY ("" to leave it unset), the policy}; stops with 2
+// when it is invalid.
+std::pair<std::string, Policy> service_policy(const ProtectOptions& options) {
+    std::string path = options.policy.empty() ? "" : absolute(options.policy);
+    std::string load_from = path;
+    if (path.empty()) {
+        struct stat status{};
+        if (::lstat((options.root + kSystemPolicyPath).c_str(), &status) == 0) load_from = options.root + kSystemPolicyPath;
+    }
+    LoadResult loaded = load_from.empty() ? LoadResult{builtin_policy(), {}} : load_policy_file(load_from);
+    print_diagnostics(loaded.diagnostics, std::cerr);
+    if (!loaded.ok())
+        fail("protect", "the policy " + load_from + " is invalid; fix it and check it with `bindguard check " + load_from + "`",
+             kExitUsage);
+    print_diagnostics(program_path_warnings(*loaded.policy), std::cerr);
+    return {path, std::move(*loaded.policy)};
+}
+
+// The library's path, proven loadable. Returns it; stops with 126.
+std::string loadable_shim() {
+    ShimLocation shim = locate_shim();
+    std::optional<std::string> problem;
+    if (!shim.problem.empty()) problem = shim.problem;
+    else if (shim.path.find_first_of(": ") != std::string::npos)
+        problem = "its path contains a space or ':', which LD_PRELOAD cannot express";
+    else problem = shim_load_error(shim.path);
+    if (problem) fail("protect", "the bindguard library " + shim.path + " cannot be loaded: " + *problem, kExitCannotRun);
+    return shim.path;
+}
+
+// Refuses a unit whose program the library cannot protect. Returns normally; stops with 126.
+void require_protectable(const ServiceUnit& unit, const std::string& shim) {
+    std::string error;
+    std::optional<ElfFacts> facts = inspect_elf(shim, error);
+    std::optional<ProtectionProblem> problem = protection_problem(unit.program, facts.value_or(ElfFacts{}));
+    if (!problem) return;
+    std::string what = problem->checked == unit.program ? unit.program : unit.program + "'s interpreter " + problem->checked;
+    fail("protect", "refusing to protect " + unit.name + " (ExecStart= from " + unit.source + "): " + what + " " +
+                        problem->reason + ".\nbindguard protect: " + problem->advice + ".",
+         kExitCannotRun);
+}
+
+// The LD_PRELOAD for the unit: the library first, then what the unit already preloads
+// (other copies of the library dropped). Returns it.
+std::string composed_preload(const std::string& shim, const std::optional<std::string>& existing) {
+    std::string value = shim;
+    std::string entry;
+    for (char c : existing.value_or("") + ":") {
+        if (c != ':' && c != ' ') {
+            entry += c;
+            continue;
+        }
+        bool ours = entry.ends_with("/libbindguard.so") || entry == "libbindguard.so";
+        if (!entry.empty() && !ours) value += ":" + entry;
+        entry.clear();
+    }
+    return value;
+}
+
+// "tcp:80", "udp:8000-8099" for one port range. Returns it.
+std::string socket_bind_entry(const char* protocol, const PortRange& range) {
+    std::string ports = range.first == range.last ? std::to_string(range.first)
+                                                  : std::to_string(range.first) + "-" + std::to_string(range.last);
+    return std::string(protocol) + ":" + ports;
+}
+
+// The SocketBindAllow= entries for the ports the policy gives the service: every rule that
+// is not a deny and names the service (or the unit's program). Returns them; stops with 1
+// when the policy names no port for it, or gives it every port.
+std::vector<std::string> backstop_ports(const Policy& policy, const std::string& service, const std::string& program) {
+    char resolved[PATH_MAX];
+    std::string real_program = ::realpath(program.c_str(), resolved) ? resolved : program;
+    std::vector<std::string> entries;
+    for (const Rule& rule : policy.rules) {
+        bool for_service = rule.service && *rule.service == service;
+        bool for_program = rule.program && ::fnmatch(rule.program->c_str(), real_program.c_str(), 0) == 0;
+        if (rule.action == Action::deny || !(for_service || for_program)) continue;
+        if (rule.ports.empty())
+            fail("protect", "--backstop: rule \"" + rule.name + "\" of " + policy.source + " gives service " + service +
+                                " every port, so there is no port list to pin; give the rule a `port = [...]`",
+                 kExitFailure);
+        for (const PortRange& range : rule.ports) {
+            for (const char* protocol : {"tcp", "udp"}) {
+                bool wanted = rule.protocol == Protocol::any || std::string(to_string(rule.protocol)) == protocol;
+                std::string entry = socket_bind_entry(protocol, range);
+                if (wanted && std::find(entries.begin(), entries.end(), entry) == entries.end()) entries.push_back(entry);
+            }
+        }
+    }
+    if (entries.empty())
+        fail("protect", "--backstop: " + policy.source + " names no port for service " + service + " (nor for " +
+                            real_program + "); add a rule such as\n  [[rule]]\n  name = \"" + service +
+                            "\"\n  action = \"rewrite\"\n  service = \"" + service + "\"\n  port = [PORT]",
+             kExitFailure);
+    return entries;
+}
+
+// The drop-in's text. Returns it.
+std::string dropin_text(const ProtectOptions& options, const ServiceUnit& unit, const std::string& shim,
+                        const std::string& policy_path, const std::string& service,
+                        const std::vector<std::string>& backstop) {
+    std::string text = std::string(kMarker) + " " + unit.name + "` (bindguard " + BINDGUARD_VERSION + ").\n"
+                       "# The bindguard library keeps this service's binds on loopback, except where the policy\n"
+                       "# allows them. Remove with `bindguard unprotect " + unit.name + "`.\n"
+                       "[Service]\n";
+    text += "Environment=" + unit_quoted("LD_PRELOAD=" + composed_preload(shim, unit.ld_preload)) + "\n";
+    if (!policy_path.empty()) text += "Environment=" + unit_quoted("BINDGUARD_POLICY=" + policy_path) + "\n";
+    text += "Environment=" + unit_quoted("BINDGUARD_SERVICE=" + service) + "\n";
+    if (unit.no_exec_paths) {
+        text += "# The unit sets NoExecPaths=: the library's directory must stay mappable as code.\n";
+        text += "ExecPaths=" + shim.substr(0, shim.rfind('/')) + "\n";
+    }
+    if (options.backstop) {
+        text += "# --backstop: the kernel refuses every other port (cgroup BPF), whatever the program does.\n";
+        for (const std::string& entry : backstop) text += "SocketBindAllow=" + entry + "\n";
+        text += "SocketBindDeny=any\n";
+    }
+    return text;
+}
+
+// Writes text to path through a temporary file and rename. Returns nothing; stops with 1.
+void write_dropin(const std::string& path, const std::string& text) {
+    std::error_code error;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
+    if (error) fail("protect", "cannot create " + std::filesystem::path(path).parent_path().string() + ": " + error.message(), kExitFailure);
+    std::string temporary = path + ".new";
+    {
+        std::ofstream out(temporary, std::ios::trunc);
+        out << text;
+        if (!out.flush()) fail("protect", "cannot write " + temporary + ": " + std::strerror(errno), kExitFailure);
+    }
+    ::chmod(temporary.c_str(), 0644);
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+        int saved = errno;
+        ::unlink(temporary.c_str());
+        fail("protect", "cannot write " + path + ": " + std::strerror(saved), kExitFailure);
+    }
+}
+
+// The lines that say what to run next. Returns them.
+std::string next_steps(const std::string& unit, const std::string& root) {
+    std::string systemctl = root.empty() ? "systemctl" : "systemctl --root=" + root;
+    return "Next: systemctl daemon-reload && systemctl restart " + unit + "\n" +
+           (root.empty() ? "" : "(for an image under " + root + ", the next boot reads it; `" + systemctl + " cat " + unit + "` shows it)\n");
+}
+
+// The whole of `bindguard protect`. Returns the exit status.
+int protect(const ProtectOptions& options) {
+    std::string name = checked_unit_name(options.unit);
+    try {
+        auto [policy_path, policy] = service_policy(options);
+        std::string shim = loadable_shim();
+        ServiceUnit unit;
+        try {
+            unit = read_service_unit(name, options.root, options.root.empty() && systemd_running());
+        } catch (const std::runtime_error& error) {
+            fail("protect", error.what(), kExitFailure);
+        }
+        require_protectable(unit, shim);
+        std::string service = options.service.empty() ? default_service(name) : options.service;
+        std::vector<std::string> backstop;
+        if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
+        std::string text = dropin_text(options, unit, shim, policy_path, service, backstop);
+        if (options.dry_run) {
+            std::cout << text;
+            return kExitOk;
+        }
+        std::string path = dropin_path(options.root, name);
+        write_dropin(path, text);
+        std::cout << "bindguard protect: wrote " << path << " (" << unit.name << ": " << unit.program << ", service "
+                  << service << ")\n"
+                  << next_steps(name, options.root) << "Then check it with: bindguard audit\n";
+        return kExitOk;
+    } catch (const Stop& stop) {
+        return stop.status;
+    }
+}
+
+// The whole of `bindguard unprotect`. Returns 0, or 1 when there is nothing of ours to remove.
+int unprotect(const ProtectOptions& options) {
+    std::string name = checked_unit_name(options.unit);
+    std::string path = dropin_path(options.root, name);
+    try {
+        std::ifstream in(path);
+        if (!in) fail("unprotect", name + " is not protected: there is no " + path, kExitFailure);
+        std::string first;
+        std::getline(in, first);
+        if (!first.starts_with(kMarker))
+            fail("unprotect", path + " was not written by `bindguard protect`; leaving it alone", kExitFailure);
+        if (::unlink(path.c_str()) != 0) fail("unprotect", "cannot remove " + path + ": " + std::strerror(errno), kExitFailure);
+        ::rmdir(std::filesystem::path(path).parent_path().c_str());  // only when empty
+        std::cout << "bindguard unprotect: removed " << path << '\n' << next_steps(name, options.root);
+        return kExitOk;
+    } catch (const Stop& stop) {
+        return stop.status;
+    }
+}
+
+}  // namespace
+
+void add_protect_commands(CLI::App& app, CommandAction& action) {
+    auto options = std::make_shared<ProtectOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "protect",
+        "Protect an existing systemd service with a drop-in, leaving its unit file alone.\n"
+        "Writes /etc/systemd/system/UNIT.d/bindguard.conf, which sets LD_PRELOAD (the library first,\n"
+        "what the unit already preloads kept), BINDGUARD_POLICY (with --policy) and BINDGUARD_SERVICE\n"
+        "(--service, else the unit's name without suffix and instance). First checks the unit's program\n"
+        "as `bindguard run` does (from `systemctl show` when systemd runs, else from the unit file and\n"
+        "its drop-ins) and refuses, with the reason, one the library cannot protect (exit 126).\n"
+        "--backstop adds SocketBindAllow= for the ports the policy gives the service, and\n"
+        "SocketBindDeny=any: the kernel then refuses any other port, whatever the program does.\n"
+        "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
+        "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");
+    sub->add_option("UNIT", options->unit, "The service, e.g. nginx.service, redis-server, postgresql@15-main")->required();
+    sub->add_option("--service", options->service, "BINDGUARD_SERVICE for it (default: the unit's name, e.g. nginx)");
+    sub->add_option("--policy", options->policy, "Policy file for it (default: /etc/bindguard/policy.toml, else built-in)");
+    sub->add_flag("--backstop", options->backstop, "Also pin its ports in the kernel with SocketBindAllow=/SocketBindDeny=any");
+    sub->add_flag("--dry-run", options->dry_run, "Print the drop-in instead of writing it");
+    sub->add_option("--root", options->root, "Operate on the systemd directories under this directory (an image, a test)");
+    sub->callback([&action, options] { action = [options](const std::vector<std::string>&) { return protect(*options); }; });
+
+    auto undo = std::make_shared<ProtectOptions>();
+    CLI::App* unsub = app.add_subcommand(
+        "unprotect",
+        "Remove the drop-in `bindguard protect` wrote for a systemd service.\n"
+        "Removes /etc/systemd/system/UNIT.d/bindguard.conf (only a file bindguard wrote) and says what\n"
+        "to run next. Exit 0; 1 when there is no such drop-in; 2 on a usage error.");
+    unsub->add_option("UNIT", undo->unit, "The service, e.g. nginx.service")->required();
+    unsub->add_option("--root", undo->root, "Operate on the systemd directories under this directory");
+    unsub->callback([&action, undo] { action = [undo](const std::vector<std::string>&) { return unprotect(*undo); }; });
+}
+
+}  // namespace bindguard::cli

@@ -1,0 +1,55 @@
+// Reading what `bindguard protect` needs to know about a systemd service: its program,
+// its environment's LD_PRELOAD and its NoExecPaths=, from `systemctl show` when systemd
+// runs, else from the unit file and its drop-ins on systemd's search path.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bindguard::cli {
+
+struct ServiceUnit {
+    std::string name;                 // "nginx.service", "postgresql@15-main.service"
+    std::string source;               // the unit file read, or "systemctl show"
+    std::string program;              // the first ExecStart='s program, as written (absolute)
+    std::optional<std::string> ld_preload;  // LD_PRELOAD from its Environment=, when set
+    std::map<std::string, std::string> environment;  // every Environment= assignment, the last one winning
+    bool no_exec_paths = false;       // NoExecPaths= is set: libraries must be in ExecPaths=
+};
+
+// "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.
+std::string service_unit_name(const std::string& unit);
+
+// The directories systemd reads units from, under root ("" for the real system), highest
+// priority first: /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
+// /lib/systemd/system, /usr/lib/systemd/system. Returns them.
+std::vector<std::string> unit_search_path(const std::string& root);
+
+// True when systemd is the running service manager (/run/systemd/system exists).
+bool systemd_running();
+
+// Reads the unit: with `systemctl show` when use_systemctl, else from the unit file
+// (for "a@b.service" the template "a@.service" when there is no instance file) and its
+// drop-ins (UNIT.d/*.conf and the template's; bindguard.conf only with with_own_dropin)
+// under root. Returns it; throws std::runtime_error saying what is missing (unit not
+// found, no ExecStart=).
+ServiceUnit read_service_unit(const std::string& name, const std::string& root, bool use_systemctl,
+                              bool with_own_dropin = false);
+
+// The systemd service unit pid runs in, from /proc/PID/cgroup (the deepest path component
+// ending in ".service", in any hierarchy). Returns its name, or "" when it is in none.
+std::string unit_of_process(pid_t pid);
+
+// Splits a systemd value into words as systemd does for ExecStart= and Environment=:
+// whitespace-separated, "double" and 'single' quotes, backslash escapes. Returns them.
+std::vector<std::string> unit_words(const std::string& value);
+
+// Quotes text for an Environment= assignment ("NAME=VALUE" in double quotes, with \ and "
+// escaped, % doubled). Returns it.
+std::string unit_quoted(const std::string& text);
+
+}  // namespace bindguard::cli

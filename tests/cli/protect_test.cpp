@@ -1,0 +1,167 @@
+// `bindguard protect` / `unprotect`: drop-ins for Debian's real units (copies of
+// /lib/systemd/system/{nginx,redis-server,postgresql@}.service under a temporary root, so
+// that the real /etc is never written), checked with the real `systemd-analyze verify`.
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "cli_support.hpp"
+
+using clitest::bindguard;
+
+namespace {
+
+// A temporary root holding copies of Debian's units (and nothing in its etc/). Returns it.
+std::string root_with_debian_units() {
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    for (const char* unit : {"nginx.service", "redis-server.service", "postgresql@.service"}) {
+        std::string from = std::string("/lib/systemd/system/") + unit;
+        EXPECT_TRUE(clitest::exists(from)) << from << " is missing: run scripts/setup (nginx, redis-server, postgresql-15)";
+        std::filesystem::copy_file(from, root + "/lib/systemd/system/" + unit);
+    }
+    return root;
+}
+
+// `systemd-analyze verify UNIT` with the units of root (its etc/ drop-ins included).
+bgtest::Result verify(const std::string& root, const std::string& unit) {
+    std::string path = root + "/etc/systemd/system:" + root + "/lib/systemd/system:";
+    return bgtest::run({"sh", "-c", "cd / && exec systemd-analyze verify \"$0\"", unit}, {"SYSTEMD_UNIT_PATH=" + path});
+}
+
+// realpath(3) of the built library, as the drop-in names it.
+std::string shim_real_path() {
+    char buf[PATH_MAX];
+    return ::realpath(bgtest::shim_path().c_str(), buf) ? buf : bgtest::shim_path();
+}
+
+// Expects verify() to pass without a word about the drop-in.
+void expect_verified(const std::string& root, const std::string& unit) {
+    bgtest::Result verified = verify(root, unit);
+    EXPECT_EQ(verified.status, 0) << verified.out << verified.err;
+    EXPECT_EQ(verified.err.find("bindguard.conf"), std::string::npos) << verified.err;
+}
+
+}  // namespace
+
+TEST(CliProtect, NginxAsTheProxyWithBackstop) {
+    std::string root = root_with_debian_units();
+    std::string policy = bgtest::source_dir() + "/examples/policy/proxy.toml";
+    bgtest::Result result = bindguard({"protect", "nginx", "--root", root, "--service", "proxy", "--policy", policy, "--backstop"},
+                                      {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::string dropin = root + "/etc/systemd/system/nginx.service.d/bindguard.conf";
+    EXPECT_NE(result.out.find("wrote " + dropin), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("systemctl daemon-reload && systemctl restart nginx.service"), std::string::npos) << result.out;
+    std::string text = bgtest::read_file(dropin);
+    EXPECT_TRUE(text.starts_with("# Written by `bindguard protect nginx.service`")) << text;
+    std::vector<std::string> settings;
+    for (const std::string& line : clitest::lines(text))
+        if (!line.starts_with("#")) settings.push_back(line);
+    EXPECT_EQ(settings, (std::vector<std::string>{"[Service]", "Environment=\"LD_PRELOAD=" + shim_real_path() + "\"",
+                                                  "Environment=\"BINDGUARD_POLICY=" + policy + "\"",
+                                                  "Environment=\"BINDGUARD_SERVICE=proxy\"", "SocketBindAllow=tcp:80",
+                                                  "SocketBindAllow=tcp:443", "SocketBindDeny=any"}));
+    expect_verified(root, "nginx.service");
+    EXPECT_FALSE(clitest::exists("/etc/systemd/system/nginx.service.d/bindguard.conf"));  // the real /etc: untouched
+}
+
+TEST(CliProtect, RedisKeepsTheLibraryExecutableUnderNoExecPaths) {
+    std::string root = root_with_debian_units();
+    bgtest::Result result = bindguard({"protect", "redis-server.service", "--root", root}, {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::string text = bgtest::read_file(root + "/etc/systemd/system/redis-server.service.d/bindguard.conf");
+    EXPECT_NE(text.find("\nEnvironment=\"BINDGUARD_SERVICE=redis-server\"\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("BINDGUARD_POLICY"), std::string::npos) << text;  // no --policy: the library's own lookup
+    std::string shim = shim_real_path();
+    EXPECT_NE(text.find("\nExecPaths=" + shim.substr(0, shim.rfind('/')) + "\n"), std::string::npos) << text;
+    expect_verified(root, "redis-server.service");
+}
+
+TEST(CliProtect, PostgresInstanceUsesItsTemplate) {
+    std::string root = root_with_debian_units();
+    bgtest::Result result = bindguard({"protect", "postgresql@15-main.service", "--root", root, "--service", "db"},
+                                      {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("/usr/bin/pg_ctlcluster"), std::string::npos) << result.out;  // a Perl script: perl is checked
+    std::string text = bgtest::read_file(root + "/etc/systemd/system/postgresql@15-main.service.d/bindguard.conf");
+    EXPECT_NE(text.find("\nEnvironment=\"BINDGUARD_SERVICE=db\"\n"), std::string::npos) << text;
+    expect_verified(root, "postgresql@15-main.service");
+}
+
+TEST(CliProtect, KeepsAnLdPreloadTheUnitAlreadySets) {
+    std::string root = root_with_debian_units();
+    std::filesystem::create_directories(root + "/etc/systemd/system/nginx.service.d");
+    bgtest::write_file(root + "/etc/systemd/system/nginx.service.d/10-preload.conf",
+                       "[Service]\nEnvironment=\"LD_PRELOAD=/usr/lib/libjemalloc.so.2\" OTHER=1\n");
+    bgtest::Result result = bindguard({"protect", "nginx", "--root", root, "--dry-run"}, {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("\nEnvironment=\"LD_PRELOAD=" + shim_real_path() + ":/usr/lib/libjemalloc.so.2\"\n"),
+              std::string::npos)
+        << result.out;
+    // --dry-run writes nothing.
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/nginx.service.d/bindguard.conf"));
+}
+
+TEST(CliProtect, RefusesAProgramTheLibraryCannotProtect) {
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    bgtest::write_file(root + "/lib/systemd/system/caddy.service",
+                       "[Service]\nExecStart=/usr/bin/caddy run --config /etc/caddy/Caddyfile\n");
+    bgtest::Result result = bindguard({"protect", "caddy", "--root", root}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 126) << result.out << result.err;
+    EXPECT_NE(result.err.find("refusing to protect caddy.service"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("is a Go program"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("bindguard run --kernel"), std::string::npos) << result.err;
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/caddy.service.d"));
+}
+
+TEST(CliProtect, BackstopNeedsPortsForTheService) {
+    std::string root = root_with_debian_units();
+    bgtest::Result result = bindguard({"protect", "redis-server", "--root", root, "--backstop", "--policy",
+                                       bgtest::source_dir() + "/examples/doable/policy.toml"},
+                                      {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 1) << result.out << result.err;
+    EXPECT_NE(result.err.find("names no port for service redis-server"), std::string::npos) << result.err;
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/redis-server.service.d/bindguard.conf"));
+}
+
+TEST(CliProtect, UnknownUnitAndInvalidPolicy) {
+    std::string root = bgtest::temp_dir();
+    bgtest::Result result = bindguard({"protect", "nosuch", "--root", root}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("unit nosuch.service not found in " + root + "/etc/systemd/system"), std::string::npos)
+        << result.err;
+    std::string bad = clitest::temp_file("bad.toml", "version = 1\nmode = \"loud\"\n");
+    result = bindguard({"protect", "nginx", "--root", root_with_debian_units(), "--policy", bad}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_TRUE(result.err.starts_with(bad + ":2:")) << result.err;
+    result = bindguard({"protect", "../etc/passwd"});
+    EXPECT_EQ(result.status, 2);
+    EXPECT_NE(result.err.find("invalid unit name"), std::string::npos) << result.err;
+}
+
+TEST(CliUnprotect, RemovesOnlyItsOwnDropIn) {
+    std::string root = root_with_debian_units();
+    ASSERT_EQ(bindguard({"protect", "nginx", "--root", root}, {"-BINDGUARD_SHIM"}).status, 0);
+    std::string dir = root + "/etc/systemd/system/nginx.service.d";
+    bgtest::Result result = bindguard({"unprotect", "nginx.service", "--root", root});
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("removed " + dir + "/bindguard.conf"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("systemctl daemon-reload && systemctl restart nginx.service"), std::string::npos);
+    EXPECT_FALSE(clitest::exists(dir));  // the directory it made, now empty, is gone too
+    expect_verified(root, "nginx.service");
+
+    result = bindguard({"unprotect", "nginx", "--root", root});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("nginx.service is not protected"), std::string::npos) << result.err;
+
+    std::filesystem::create_directories(dir);
+    bgtest::write_file(dir + "/bindguard.conf", "[Service]\nEnvironment=X=1\n");
+    result = bindguard({"unprotect", "nginx", "--root", root});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_NE(result.err.find("was not written by `bindguard protect`"), std::string::npos) << result.err;
+    EXPECT_TRUE(clitest::exists(dir + "/bindguard.conf"));
+}
