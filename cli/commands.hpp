@@ -26,6 +26,7 @@ void add_check_command(CLI::App& app, CommandAction& action);
 void add_explain_command(CLI::App& app, CommandAction& action);
 void add_run_command(CLI::App& app, CommandAction& action);
 void add_audit_command(CLI::App& app, CommandAction& action);
+void add_kernel_command(CLI::App& app, CommandAction& action);
 
 // For `bindguard run`: the index in args (the arguments after "run") where COMMAND
 // begins - after "--", or at the first argument that is neither an option of `run` nor
