@@ -49,8 +49,17 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& progra
         cgroup = k::make_cgroup(names.cgroup_subtree, "run");
         id = k::cgroup_id(cgroup);
         programs->set_policy(id, *compiled);  // before the programs can run for anyone in it
+        k::RelaySettings relay{own, path, service, -1, STDERR_FILENO};
+        if (k::wants_log(own)) relay.ring = programs->make_ring(id);
         programs->attach(cgroup);
-        const int joined = k::start_reaper(cgroup, id, names.pin_dir);
+        int joined = -1;
+        try {
+            joined = k::start_reaper(cgroup, id, names.pin_dir, relay);
+        } catch (...) {
+            if (relay.ring >= 0) ::close(relay.ring);
+            throw;
+        }
+        if (relay.ring >= 0) ::close(relay.ring);  // the relay has its own
         try {
             k::join_cgroup(cgroup);
         } catch (...) {

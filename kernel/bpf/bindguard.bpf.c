@@ -61,11 +61,19 @@ struct {
     __type(value, struct bg_bound);
 } bg_bound SEC(".maps");
 
-/* Decisions for the log; a full buffer drops the event (counted), never the bind. */
-struct {
+/* Decisions for the log: one ring buffer per protected cgroup (made by the command and
+ * read by that cgroup's relay), found by cgroup id. A full buffer drops the event
+ * (counted), never delays or fails the bind. */
+struct bg_ring {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 256 * 1024);
-} bg_events SEC(".maps");
+    __uint(max_entries, BG_RING_BYTES);
+};
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+    __uint(max_entries, BG_MAX_CGROUPS);
+    __type(key, __u64);
+    __array(values, struct bg_ring);
+} bg_rings SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -228,7 +236,9 @@ static __always_inline const struct bg_policy *current_policy(__u64 *cgroup) {
 /* Reports one decision on the ring buffer (dropped and counted when it is full). */
 static __always_inline void report(__u64 cgroup, __u8 call, const struct request *r, const struct decision *d,
                                    __u8 audit, __s32 error) {
-    struct bg_event *e = bpf_ringbuf_reserve(&bg_events, sizeof *e, 0);
+    void *ring = bpf_map_lookup_elem(&bg_rings, &cgroup);
+    if (!ring) return; /* nobody reads this cgroup's decisions */
+    struct bg_event *e = bpf_ringbuf_reserve(ring, sizeof *e, 0);
     if (!e) {
         count(BG_STAT_DROPPED);
         return;

@@ -12,11 +12,12 @@
 #include <linux/types.h>
 
 /* Bump when anything below changes: pinned programs of another layout are refused. */
-#define BG_ABI_VERSION 1
+#define BG_ABI_VERSION 2
 
 #define BG_MAX_ENTRIES 256   /* (address x port range) pairs of all rules of one cgroup */
 #define BG_MAX_CGROUPS 4096  /* protected cgroups at once */
 #define BG_MAX_LEVELS 32     /* cgroup nesting searched for a rule set */
+#define BG_RING_BYTES (256 * 1024) /* each protected cgroup's event ring buffer */
 
 /* Protocols (of a request, or a rule's filter). */
 #define BG_PROTO_ANY 0

@@ -30,10 +30,10 @@ constexpr const char* kPinBind4 = "prog_bind4";
 constexpr const char* kPinBind6 = "prog_bind6";
 constexpr const char* kPinSockops = "prog_sockops";
 constexpr const char* kPinPolicies = "map_policies";
-constexpr const char* kPinEvents = "map_events";
+constexpr const char* kPinRings = "map_rings";
 constexpr const char* kPinStats = "map_stats";
 constexpr const char* kPinInfo = "map_info";
-constexpr const char* kAllPins[] = {kPinBind4, kPinBind6, kPinSockops, kPinPolicies, kPinEvents, kPinStats, kPinInfo};
+constexpr const char* kAllPins[] = {kPinBind4, kPinBind6, kPinSockops, kPinPolicies, kPinRings, kPinStats, kPinInfo};
 
 KernelError system_error(const std::string& what, int error = errno) {
     std::string reason = std::strerror(error);
@@ -122,7 +122,7 @@ void load_and_pin(const std::string& pin_dir) {
     struct {
         const char* name;
         bpf_map* map;
-    } maps[] = {{kPinPolicies, skeleton->maps.bg_policies}, {kPinEvents, skeleton->maps.bg_events},
+    } maps[] = {{kPinPolicies, skeleton->maps.bg_policies}, {kPinRings, skeleton->maps.bg_rings},
                 {kPinStats, skeleton->maps.bg_stats}, {kPinInfo, skeleton->maps.bg_info}};
     struct {
         const char* name;
@@ -191,7 +191,7 @@ std::optional<Programs> Programs::open_pinned(const std::string& pin_dir) {
     p.bind6_ = open_pin(pin_dir, kPinBind6);
     p.sockops_ = open_pin(pin_dir, kPinSockops);
     p.policies_ = open_pin(pin_dir, kPinPolicies);
-    p.events_ = open_pin(pin_dir, kPinEvents);
+    p.rings_ = open_pin(pin_dir, kPinRings);
     p.stats_ = open_pin(pin_dir, kPinStats);
     p.info_ = open_pin(pin_dir, kPinInfo);
     std::uint32_t zero = 0, abi = 0;
@@ -209,19 +209,19 @@ Programs::Programs(Programs&& other) noexcept { *this = std::move(other); }
 
 Programs& Programs::operator=(Programs&& other) noexcept {
     if (this == &other) return *this;
-    for (int* fd : {&bind4_, &bind6_, &sockops_, &policies_, &events_, &stats_, &info_}) close_if_open(*fd);
+    for (int* fd : {&bind4_, &bind6_, &sockops_, &policies_, &rings_, &stats_, &info_}) close_if_open(*fd);
     bind4_ = std::exchange(other.bind4_, -1);
     bind6_ = std::exchange(other.bind6_, -1);
     sockops_ = std::exchange(other.sockops_, -1);
     policies_ = std::exchange(other.policies_, -1);
-    events_ = std::exchange(other.events_, -1);
+    rings_ = std::exchange(other.rings_, -1);
     stats_ = std::exchange(other.stats_, -1);
     info_ = std::exchange(other.info_, -1);
     return *this;
 }
 
 Programs::~Programs() {
-    for (int* fd : {&bind4_, &bind6_, &sockops_, &policies_, &events_, &stats_, &info_}) close_if_open(*fd);
+    for (int* fd : {&bind4_, &bind6_, &sockops_, &policies_, &rings_, &stats_, &info_}) close_if_open(*fd);
 }
 
 void Programs::attach(const std::string& cgroup) const {
@@ -275,7 +275,21 @@ void Programs::set_policy(std::uint64_t cgroup, const bg_policy& policy) const {
         throw system_error("cannot store the cgroup's rule set in the BPF map");
 }
 
-void Programs::remove_policy(std::uint64_t cgroup) const { bpf_map_delete_elem(policies_, &cgroup); }
+void Programs::remove_policy(std::uint64_t cgroup) const {
+    bpf_map_delete_elem(policies_, &cgroup);
+    bpf_map_delete_elem(rings_, &cgroup);
+}
+
+int Programs::make_ring(std::uint64_t cgroup) const {
+    int ring = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "bg_ring", 0, 0, BG_RING_BYTES, nullptr);
+    if (ring < 0) throw system_error("cannot make the cgroup's event ring buffer");
+    if (bpf_map_update_elem(rings_, &cgroup, &ring, BPF_ANY) != 0) {
+        int error = errno;
+        ::close(ring);
+        throw system_error("cannot register the cgroup's event ring buffer", error);
+    }
+    return ring;
+}
 
 std::optional<std::unique_ptr<bg_policy>> Programs::policy(std::uint64_t cgroup) const {
     auto value = std::make_unique<bg_policy>();

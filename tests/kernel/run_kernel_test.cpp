@@ -270,3 +270,41 @@ TEST_F(RunKernel, WhatCannotBeSetUpRefusesWith126AndNothingRuns) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RunKernel, LogsTheKernelsDecisionsInTheLibrarysTextFormat) {
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3020 && " + static_helper() +
+                                        " bind tcp 127.0.0.1:3021",
+                                    bgtest::default_policy(), {"--service", "web"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    // The relay writes to the command's stderr; it holds it until the cgroup is empty, so
+    // everything is in r.err once the run has ended.
+    std::vector<std::string> logged;
+    for (const std::string& line : bgtest::lines(r.err))
+        if (line.find("call=kernel") != std::string::npos) logged.push_back(line);
+    ASSERT_EQ(logged.size(), 1u) << r.err;  // loopback is allowed without a word at level info
+    EXPECT_NE(logged[0].find("]: rewrite tcp 0.0.0.0:3020 -> 127.0.0.1:3020 rule=default program="), std::string::npos)
+        << logged[0];
+    EXPECT_TRUE(logged[0].starts_with("bindguard[")) << logged[0];
+    EXPECT_TRUE(logged[0].ends_with(" service=web call=kernel")) << logged[0];
+}
+
+TEST_F(RunKernel, AuditModeChangesNothingAndLogsJsonToTheFile) {
+    const std::string log = bgtest::temp_dir() + "/kernel.log";
+    const std::string policy = bgtest::write_policy("version = 1\nmode = \"audit\"\n[log]\nto = \"file\"\npath = \"" + log +
+                                                    "\"\nformat = \"json\"\n");
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3022", policy);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(line_fields(r.out)["local"], "0.0.0.0:3022");  // audit: nothing changed
+    expect_cgroups_removed();                                  // the relay has finished
+    const std::string text = bgtest::read_file(log);
+    std::vector<std::string> logged = bgtest::lines(text);
+    ASSERT_EQ(logged.size(), 1u) << text;
+    for (const char* part : {"\"action\":\"would-rewrite\"", "\"call\":\"kernel\"", "\"requested\":\"0.0.0.0:3022\"",
+                             "\"result\":\"0.0.0.0:3022\"", "\"rule\":\"default\"", "\"mode\":\"audit\"",
+                             "\"proto\":\"tcp\"", "\"errno\":0"})
+        EXPECT_NE(logged[0].find(part), std::string::npos) << part << " in " << logged[0];
+}
+
+}  // namespace

@@ -105,21 +105,26 @@ public:
     // Which of bind4/bind6/sockops of ours are attached to the cgroup at path ("bind4 bind6 sockops").
     std::string attached(const std::string& cgroup) const;
 
-    // The cgroup's rule set: store, remove, read, list. set_policy throws KernelError.
+    // The cgroup's rule set: store, remove (with its ring buffer), read, list. set_policy
+    // throws KernelError.
     void set_policy(std::uint64_t cgroup, const bg_policy& policy) const;
     void remove_policy(std::uint64_t cgroup) const;
     std::optional<std::unique_ptr<bg_policy>> policy(std::uint64_t cgroup) const;
     std::vector<std::uint64_t> policy_cgroups() const;
 
+    // Makes the cgroup's event ring buffer (BG_RING_BYTES) and registers it, so that the
+    // programs report that cgroup's decisions into it. Returns its fd (close-on-exec; the
+    // caller owns it). Throws KernelError.
+    int make_ring(std::uint64_t cgroup) const;
+
     Stats stats() const;
-    int events_fd() const { return events_; }
     // Kernel ids of bind4, bind6, sockops (for status).
     std::vector<std::uint32_t> program_ids() const;
 
 private:
     Programs() = default;
     int bind4_ = -1, bind6_ = -1, sockops_ = -1;
-    int policies_ = -1, events_ = -1, stats_ = -1, info_ = -1;
+    int policies_ = -1, rings_ = -1, stats_ = -1, info_ = -1;
 };
 
 // Removes every pin under pin_dir and the directory. Returns false when something remained.
@@ -130,13 +135,32 @@ bool unpin(const std::string& pin_dir);
 // Returns how many rule sets were deleted.
 int sweep(const Programs& programs, const std::string& subtree);
 
-// ---- the reaper --------------------------------------------------------------------
+// ---- the reaper and log relay ----------------------------------------------------
 
-// Starts the process that removes the cgroup at path (and its rule set) once it has
-// been joined and has emptied again. It is detached (double fork, own session,
-// stdio on /dev/null), so the program that is exec'd never sees it. Returns the
-// write end of a pipe: write one byte after joining the cgroup; closing it without a
-// byte (a failed start) lets the reaper clean up at once. Throws KernelError.
-int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir);
+// What the relay needs to write a cgroup's decisions as the library writes its own.
+struct RelaySettings {
+    Policy policy;        // the process's rules (for_process): rule names, mode, [log]
+    std::string program;  // the program that was run (for a process that has gone)
+    std::string service;  // "" when none
+    int ring = -1;        // the cgroup's ring buffer (Programs::make_ring); -1: nothing to relay
+    int stderr_fd = -1;   // where `log.to = "stderr"` writes: the command's stderr
+};
+
+// True when policy's [log] asks for the kernel's decisions (level info or debug, a sink).
+bool wants_log(const Policy& policy);
+
+// One kernel decision as one log line of policy's format (text or JSON, newline included),
+// with call=kernel. program is the binding process's executable; service may be "".
+std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
+                         const std::string& service);
+
+// Starts the process that relays the cgroup's decisions to the policy's log sink and
+// removes the cgroup at path (and its rule set) once it has been joined and has emptied
+// again. It is detached (double fork, own session, stdio on /dev/null; it keeps only the
+// ring buffer and the log descriptor), so the program that is exec'd never sees it.
+// Returns the write end of a pipe: write one byte after joining the cgroup; closing it
+// without a byte (a failed start) lets it clean up at once. Throws KernelError.
+int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay);
 
 }  // namespace bindguard::kernel
