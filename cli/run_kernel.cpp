@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
 #include "run.hpp"
@@ -23,6 +25,13 @@ std::string resolved_program(const std::string& program) {
     return ::realpath(program.c_str(), resolved) != nullptr ? std::string(resolved) : program;
 }
 
+// path made absolute against the current directory (for `kernel status`, run elsewhere).
+std::string absolute(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path result = std::filesystem::absolute(path, error);
+    return error ? path : result.lexically_normal().string();
+}
+
 }  // namespace
 
 void enter_protected_cgroup(const RunOptions& options, const std::string& program, const ReportedPolicy& policy) {
@@ -41,7 +50,7 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& progra
         const std::string path = resolved_program(program);
         Policy own = for_process(*policy.loaded.policy, path, command_line(options.command), service);
         const std::string label = "service=" + (service.empty() ? std::string("-") : service) + " program=" + path +
-                                  " policy=" + (policy.source.path.empty() ? "<built-in>" : policy.source.path);
+                                  " policy=" + (policy.source.path.empty() ? "<built-in>" : absolute(policy.source.path));
         std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);
 
         programs.emplace(k::Programs::open_or_load(names.pin_dir));

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -176,6 +177,7 @@ int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string&
         ::setsid();
         pid_t reaper = ::fork();
         if (reaper != 0) ::_exit(reaper < 0 ? 1 : 0);
+        ::signal(SIGPIPE, SIG_IGN);  // a reader of the log that went away must not end the reaper
         RelaySettings settings = relay;
         if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
         int null = ::open("/dev/null", O_RDWR);
