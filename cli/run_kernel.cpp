@@ -1,6 +1,7 @@
 // `bindguard run --kernel`: the protected cgroup that COMMAND is exec'd into.
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -76,7 +77,7 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& progra
             cgroup.clear();
             throw;
         }
-        (void)!::write(joined, "j", 1);
+        (void)!::send(joined, "j", 1, MSG_NOSIGNAL);
         ::close(joined);
     } catch (const k::KernelError& error) {
         if (!cgroup.empty()) {

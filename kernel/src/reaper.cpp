@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -161,14 +162,16 @@ void close_all_but(std::vector<int> keep) {
 
 int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
                  const RelaySettings& relay) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
-        throw KernelError(std::string("cannot make a pipe for the cgroup reaper: ") + std::strerror(errno));
+    // A socket pair rather than a pipe: the command writes with MSG_NOSIGNAL, so a reaper
+    // that died cannot end it with SIGPIPE.
+    int channel[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
+        throw KernelError(std::string("cannot make a socket pair for the cgroup reaper: ") + std::strerror(errno));
     pid_t middle = ::fork();
     if (middle < 0) {
         int error = errno;
-        ::close(pipe_fds[0]);
-        ::close(pipe_fds[1]);
+        ::close(channel[0]);
+        ::close(channel[1]);
         throw KernelError(std::string("cannot start the cgroup reaper: ") + std::strerror(error));
     }
     if (middle == 0) {
@@ -186,18 +189,18 @@ int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string&
             ::dup2(null, 1);
             ::dup2(null, 2);
         }
-        close_all_but({pipe_fds[0], settings.ring, settings.stderr_fd});
-        reap(pipe_fds[0], cgroup, id, pin_dir, settings);
+        close_all_but({channel[0], settings.ring, settings.stderr_fd});
+        reap(channel[0], cgroup, id, pin_dir, settings);
     }
-    ::close(pipe_fds[0]);
+    ::close(channel[0]);
     int status = 0;
     while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        ::close(pipe_fds[1]);
+        ::close(channel[1]);
         throw KernelError("cannot start the cgroup reaper (fork failed)");
     }
-    return pipe_fds[1];
+    return channel[1];
 }
 
 }  // namespace bindguard::kernel

@@ -158,8 +158,9 @@ std::string format_event(const bg_event& event, const Policy& policy, const std:
 // removes the cgroup at path (and its rule set) once it has been joined and has emptied
 // again. It is detached (double fork, own session, stdio on /dev/null; it keeps only the
 // ring buffer and the log descriptor), so the program that is exec'd never sees it.
-// Returns the write end of a pipe: write one byte after joining the cgroup; closing it
-// without a byte (a failed start) lets it clean up at once. Throws KernelError.
+// Returns the command's end of a socket pair: send one byte (MSG_NOSIGNAL) after joining
+// the cgroup; closing it without a byte (a failed start) lets it clean up at once.
+// Throws KernelError.
 int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
                  const RelaySettings& relay);
 
