@@ -1,6 +1,7 @@
 // `bindguard audit [--policy FILE] [--json]`: every listening/bound socket of this network
 // namespace, who owns it, whether the library is loaded there, and whether it is exposed.
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iomanip>
@@ -15,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bindguard/kernel.hpp"
 #include "commands.hpp"
 #include "policy_source.hpp"
 #include "processes.hpp"
@@ -34,7 +36,8 @@ struct AuditRow {
     std::optional<ProcessInfo> owner;  // the first of them
     std::string verdict;               // ok | allowed | exposed | client
     std::string rule;                  // the deciding rule for allowed/exposed
-    bool unprotected = false;          // exposed and the owner has no library loaded
+    bool unprotected = false;          // exposed, and the owner has no library loaded and is not in a
+                                       // cgroup of the kernel twin
 };
 
 // "127.0.0.1:3000" / "[::1]:3000". Returns the text.
@@ -81,13 +84,20 @@ void judge(AuditRow& row, const Policy& policy, std::pair<std::uint16_t, std::ui
     Decision decision = decide(policy, request);
     row.rule = decision.rule;
     row.verdict = decision.action == Action::allow ? "allowed" : "exposed";
-    row.unprotected = row.verdict == "exposed" && row.owner && row.owner->has_library == false;
+    row.unprotected = row.verdict == "exposed" && row.owner && row.owner->has_library == false &&
+                      row.owner->in_kernel_cgroup != true;
 }
 
 // Builds one row per socket, sorted by protocol, port and address. Returns the rows;
 // throws std::runtime_error when /proc/net cannot be read.
 std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::vector<NetSocket> sockets = bound_sockets();
+    // The kernel twin, when it is loaded and readable (root): who its cgroups protect.
+    std::optional<kernel::Programs> kernel_twin;
+    try {
+        kernel_twin = kernel::Programs::open_pinned(kernel::names().pin_dir);
+    } catch (const kernel::KernelError&) {
+    }
     std::map<std::uint64_t, std::vector<pid_t>> owners = socket_owners();
     std::map<pid_t, ProcessInfo> processes;
     auto ephemeral = ephemeral_port_range();
@@ -98,7 +108,12 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
         if (auto found = owners.find(socket.inode); found != owners.end() && socket.inode != 0) {
             row.pids = found->second;
             pid_t pid = row.pids.front();
-            if (!processes.contains(pid)) processes.emplace(pid, read_process(pid));
+            if (!processes.contains(pid)) {
+                ProcessInfo info = read_process(pid);
+                info.in_kernel_cgroup = kernel_twin ? kernel_twin->protects(pid) : std::optional<bool>(false);
+                if (!kernel_twin && ::geteuid() != 0) info.in_kernel_cgroup.reset();  // cannot tell
+                processes.emplace(pid, std::move(info));
+            }
             row.owner = processes.at(pid);
         }
         judge(row, policy, ephemeral);
@@ -119,10 +134,22 @@ std::string owner_text(const AuditRow& row) {
     return std::to_string(row.owner->pid) + "/" + name;
 }
 
-// "yes", "no" or "?" (owner unknown or its maps unreadable). Returns the text.
+// How the owner is protected: "yes" (the library), "yes (kernel)" (a cgroup of the kernel
+// twin), "yes (preload, kernel)", "no", or "?" (owner unknown or unreadable). Returns the text.
 std::string protected_text(const AuditRow& row) {
-    if (!row.owner || !row.owner->has_library) return "?";
-    return *row.owner->has_library ? "yes" : "no";
+    if (!row.owner) return "?";
+    const bool preload = row.owner->has_library == true, kernel = row.owner->in_kernel_cgroup == true;
+    if (kernel) return preload ? "yes (preload, kernel)" : "yes (kernel)";
+    if (!row.owner->has_library) return "?";
+    return preload ? "yes" : "no";
+}
+
+// The ways the owner is protected, for JSON: ["preload"], ["kernel"], both, or [].
+nlohmann::ordered_json protected_by(const ProcessInfo& owner) {
+    nlohmann::ordered_json ways = nlohmann::ordered_json::array();
+    if (owner.has_library == true) ways.push_back("preload");
+    if (owner.in_kernel_cgroup == true) ways.push_back("kernel");
+    return ways;
 }
 
 // The verdict column: "ok", "allowed (rule NAME)", "exposed", "exposed unprotected", "client".
@@ -163,6 +190,7 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         {"command", nullptr},
         {"service", nullptr},
         {"protected", nullptr},
+        {"protected_by", nlohmann::ordered_json::array()},
         {"verdict", row.verdict},
         {"unprotected", row.unprotected},
         {"rule", row.rule.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.rule)},
@@ -173,6 +201,8 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         out["command"] = row.owner->command;
         if (!row.owner->service.empty()) out["service"] = row.owner->service;
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
+        if (row.owner->in_kernel_cgroup == true) out["protected"] = true;
+        out["protected_by"] = protected_by(*row.owner);
     }
     return out;
 }
@@ -215,10 +245,11 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "audit",
         "List every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
-        "with its owner (pid/program), whether the bindguard library is loaded there, and a verdict:\n"
+        "with its owner (pid/program), whether it is protected (the bindguard library is loaded there:\n"
+        "\"yes\"; it runs in a cgroup of the kernel twin, `run --kernel`: \"yes (kernel)\"), and a verdict:\n"
         "  ok        bound to loopback\n"
         "  allowed   not loopback, but the policy allows it for that program/command/service\n"
-        "  exposed   anything else (\"exposed unprotected\": the owner has no library loaded)\n"
+        "  exposed   anything else (\"exposed unprotected\": the owner is protected neither way)\n"
         "  client    a UDP client socket (connected, or wildcard on an ephemeral port)\n"
         "Owners that cannot be read (other users' processes, without root) show as \"-\".\n"
         "Without --policy: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else the built-in one.\n"

@@ -18,6 +18,7 @@ struct ProcessInfo {
     std::string command;  // /proc/PID/cmdline, arguments joined by single spaces
     std::string service;  // BINDGUARD_SERVICE from /proc/PID/environ
     std::optional<bool> has_library;  // /proc/PID/maps mentions libbindguard.so; nullopt when unreadable
+    std::optional<bool> in_kernel_cgroup;  // in a cgroup the kernel twin protects; nullopt when unknown
 };
 
 // Socket inode -> the pids holding it, from the links /proc/*/fd/* = "socket:[INODE]".

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <fstream>
 #include <tuple>
 #include <utility>
 
@@ -307,6 +308,29 @@ std::vector<std::uint64_t> Programs::policy_cgroups() const {
         previous = &key;
     }
     return ids;
+}
+
+std::optional<bool> Programs::protects(int pid) const {
+    const std::string mount = cgroup2_mount();
+    if (mount.empty()) return std::nullopt;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string line, path;
+    while (std::getline(in, line))
+        if (line.starts_with("0::")) path = line.substr(3);
+    if (path.empty() || path.ends_with(" (deleted)")) return std::nullopt;
+    for (;;) {
+        std::uint64_t id = 0;
+        try {
+            id = cgroup_id(mount + (path == "/" ? "" : path));
+        } catch (const KernelError&) {
+            return std::nullopt;
+        }
+        std::vector<std::uint8_t> value(sizeof(bg_policy));
+        if (bpf_map_lookup_elem(policies_, &id, value.data()) == 0) return true;
+        if (path == "/" || path.empty()) return false;
+        path = path.substr(0, path.rfind('/'));
+        if (path.empty()) path = "/";
+    }
 }
 
 Stats Programs::stats() const {

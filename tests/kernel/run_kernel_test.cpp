@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "kernel/kernel_support.hpp"
 #include "support/process.hpp"
@@ -305,6 +306,33 @@ TEST_F(RunKernel, AuditModeChangesNothingAndLogsJsonToTheFile) {
                              "\"result\":\"0.0.0.0:3022\"", "\"rule\":\"default\"", "\"mode\":\"audit\"",
                              "\"proto\":\"tcp\"", "\"errno\":0"})
         EXPECT_NE(logged[0].find(part), std::string::npos) << part << " in " << logged[0];
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RunKernel, AuditSaysTheOwnerIsProtectedByTheKernel) {
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--", "unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3040",
+                                        "listen", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(line_fields(held.out_so_far())["local"], "127.0.0.1:3040") << held.err_so_far();
+    // unshare execs the helper in place, so the held pid owns the socket; audit its namespace.
+    const std::string netns = "--net=/proc/" + std::to_string(held.pid()) + "/ns/net";
+    Result json = bgtest::run({"nsenter", netns, bgtest::cli_path(), "audit", "--json", "--policy", bgtest::default_policy()});
+    EXPECT_EQ(json.status, 0) << json.out << json.err;
+    const nlohmann::json document = nlohmann::json::parse(json.out);
+    ASSERT_EQ(document["sockets"].size(), 1u) << json.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "127.0.0.1:3040");
+    EXPECT_EQ(socket["verdict"], "ok");
+    EXPECT_EQ(socket["protected"], true);
+    EXPECT_EQ(socket["protected_by"], nlohmann::json::array({"kernel"}));
+    Result table = bgtest::run({"nsenter", netns, bgtest::cli_path(), "audit", "--policy", bgtest::default_policy()});
+    EXPECT_NE(table.out.find("yes (kernel)"), std::string::npos) << table.out;
+    held.stop();
+    expect_cgroups_removed();
 }
 
 }  // namespace

@@ -117,6 +117,11 @@ public:
     // caller owns it). Throws KernelError.
     int make_ring(std::uint64_t cgroup) const;
 
+    // True when the process pid is in a protected cgroup or below one (its cgroup v2 path
+    // from /proc/PID/cgroup, then each ancestor, has a rule set); nullopt when that cannot
+    // be read (the process has gone, or no cgroup2 mount in this mount namespace).
+    std::optional<bool> protects(int pid) const;
+
     Stats stats() const;
     // Kernel ids of bind4, bind6, sockops (for status).
     std::vector<std::uint32_t> program_ids() const;
