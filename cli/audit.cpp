@@ -2,6 +2,7 @@
 // listening/bound socket of this network namespace, who owns it, whether the library is
 // loaded there, and whether it is exposed. (The Prometheus rendering: audit_format.cpp.)
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iomanip>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit_format.hpp"
+#include "bindguard/kernel.hpp"
 #include "commands.hpp"
 #include "owner_context.hpp"
 #include "policy_source.hpp"
@@ -42,7 +44,8 @@ struct AuditRow {
     std::string policy;                // the source of the policy the socket was judged with
     std::string verdict;               // ok | allowed | exposed | client
     std::string rule;                  // the deciding rule for allowed/exposed
-    bool unprotected = false;          // exposed and the owner has no library loaded
+    bool unprotected = false;          // exposed, and the owner has no library loaded and is not in a
+                                       // cgroup of the kernel twin
 };
 
 // "127.0.0.1:3000" / "[::1]:3000". Returns the text.
@@ -145,13 +148,20 @@ void judge(AuditRow& row, OwnerPolicies& policies, std::pair<std::uint16_t, std:
     Decision decision = decide(policy, request);
     row.rule = decision.rule;
     row.verdict = decision.action == Action::allow ? "allowed" : "exposed";
-    row.unprotected = row.verdict == "exposed" && row.owner && row.owner->has_library == false;
+    row.unprotected = row.verdict == "exposed" && row.owner && row.owner->has_library == false &&
+                      row.owner->in_kernel_cgroup != true;
 }
 
 // Builds one row per socket, sorted by protocol, port and address. Returns the rows;
 // throws std::runtime_error when /proc/net cannot be read.
 std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::vector<NetSocket> sockets = bound_sockets();
+    // The kernel twin, when it is loaded and readable (root): who its cgroups protect.
+    std::optional<kernel::Programs> kernel_twin;
+    try {
+        kernel_twin = kernel::Programs::open_pinned(kernel::names().pin_dir);
+    } catch (const kernel::KernelError&) {
+    }
     std::map<std::uint64_t, std::vector<pid_t>> owners = socket_owners();
     std::map<pid_t, ProcessInfo> processes;
     std::map<pid_t, OwnerContext> contexts;
@@ -164,7 +174,12 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
         if (auto found = owners.find(socket.inode); found != owners.end() && socket.inode != 0) {
             row.pids = found->second;
             pid_t pid = row.pids.front();
-            if (!processes.contains(pid)) processes.emplace(pid, read_process(pid));
+            if (!processes.contains(pid)) {
+                ProcessInfo info = read_process(pid);
+                info.in_kernel_cgroup = kernel_twin ? kernel_twin->protects(pid) : std::optional<bool>(false);
+                if (!kernel_twin && ::geteuid() != 0) info.in_kernel_cgroup.reset();  // cannot tell
+                processes.emplace(pid, std::move(info));
+            }
             row.owner = processes.at(pid);
         }
         row.context = read_owner_context(row.owner, policy, contexts);
@@ -190,10 +205,22 @@ std::string owner_text(const AuditRow& row) {
     return std::to_string(row.owner->pid) + "/" + file + (same ? "" : "[" + row.owner->name + "]");
 }
 
-// "yes", "no" or "?" (owner unknown or its maps unreadable). Returns the text.
+// How the owner is protected: "yes" (the library), "yes (kernel)" (a cgroup of the kernel
+// twin), "yes (preload, kernel)", "no", or "?" (owner unknown or unreadable). Returns the text.
 std::string protected_text(const AuditRow& row) {
-    if (!row.owner || !row.owner->has_library) return "?";
-    return *row.owner->has_library ? "yes" : "no";
+    if (!row.owner) return "?";
+    const bool preload = row.owner->has_library == true, kernel = row.owner->in_kernel_cgroup == true;
+    if (kernel) return preload ? "yes (preload, kernel)" : "yes (kernel)";
+    if (!row.owner->has_library) return "?";
+    return preload ? "yes" : "no";
+}
+
+// The ways the owner is protected, for JSON: ["preload"], ["kernel"], both, or [].
+nlohmann::ordered_json protected_by(const ProcessInfo& owner) {
+    nlohmann::ordered_json ways = nlohmann::ordered_json::array();
+    if (owner.has_library == true) ways.push_back("preload");
+    if (owner.in_kernel_cgroup == true) ways.push_back("kernel");
+    return ways;
 }
 
 // The verdict column: "ok", "allowed (rule NAME)", "exposed", "exposed unprotected", "client".
@@ -237,6 +264,7 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         {"context", nullptr},
         {"judged_with", row.policy.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.policy)},
         {"protected", nullptr},
+        {"protected_by", nlohmann::ordered_json::array()},
         {"verdict", row.verdict},
         {"unprotected", row.unprotected},
         {"rule", row.rule.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.rule)},
@@ -256,6 +284,8 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
     }
     if (row.owner) {
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
+        if (row.owner->in_kernel_cgroup == true) out["protected"] = true;
+        out["protected_by"] = protected_by(*row.owner);
     }
     return out;
 }
@@ -280,8 +310,9 @@ std::vector<AuditSample> samples(const std::vector<AuditRow>& rows) {
         sample.port = row.socket.local.port;
         sample.program = !row.owner ? "-" : !row.owner->program.empty() ? row.owner->program : row.owner->name;
         sample.verdict = row.verdict;
-        std::string protection = protected_text(row);
-        sample.protection = protection == "?" ? "unknown" : protection;
+        // "yes" whichever way it is protected (the library, the kernel twin or both).
+        const std::string protection = protected_text(row);
+        sample.protection = protection == "?" ? "unknown" : protection.starts_with("yes") ? "yes" : protection;
         sample.unprotected = row.unprotected;
         result.push_back(std::move(sample));
     }
@@ -328,10 +359,11 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
         "audit",
         "List the listening sockets, their owners, and which are exposed.\n"
         "Lists every TCP socket in LISTEN state and every bound UDP socket of this network namespace,\n"
-        "with its owner (pid/program), whether the bindguard library is loaded there, and a verdict:\n"
+        "with its owner (pid/program), whether it is protected (the bindguard library is loaded there:\n"
+        "\"yes\"; it runs in a cgroup of the kernel twin, `run --kernel`: \"yes (kernel)\"), and a verdict:\n"
         "  ok        bound to loopback\n"
         "  allowed   not loopback, but the policy allows it for that program/command/service\n"
-        "  exposed   anything else (\"exposed unprotected\": the owner has no library loaded)\n"
+        "  exposed   anything else (\"exposed unprotected\": the owner is protected neither way)\n"
         "  client    a UDP client socket (connected, or wildcard on an ephemeral port)\n"
         "Owners that cannot be read (other users' processes, without root) show as \"-\".\n"
         "Each owner is judged as its library decided: with the BINDGUARD_POLICY and BINDGUARD_SERVICE\n"

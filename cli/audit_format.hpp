@@ -22,8 +22,8 @@ struct AuditSample {
     std::uint16_t port = 0;
     std::string program;  // the owner's program (resolved path), its name, or "-" when unknown
     std::string verdict;  // ok | allowed | exposed | client
-    std::string protection;  // yes | no | unknown: whether the owner has the library loaded
-    bool unprotected = false;  // exposed and the owner lacks the library
+    std::string protection;  // yes | no | unknown: whether the owner is protected (library or kernel twin)
+    bool unprotected = false;  // exposed and the owner is protected neither way
 };
 
 // The Prometheus text exposition format (version 0.0.4), without sample timestamps (the

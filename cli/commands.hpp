@@ -28,6 +28,7 @@ void add_run_command(CLI::App& app, CommandAction& action);
 void add_audit_command(CLI::App& app, CommandAction& action);
 void add_compose_check_command(CLI::App& app, CommandAction& action);
 void add_protect_commands(CLI::App& app, CommandAction& action);  // protect and unprotect
+void add_kernel_command(CLI::App& app, CommandAction& action);
 
 // For `bindguard run`: the index in args (the arguments after "run") where COMMAND
 // begins - after "--", or at the first argument that is neither an option of `run` nor

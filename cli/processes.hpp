@@ -27,6 +27,7 @@ struct ProcessInfo {
     pid_t parent = 0;                       // from /proc/PID/stat; 0 when unreadable
     unsigned long long start_time = 0;      // field 22 of /proc/PID/stat (clock ticks after boot)
     uid_t uid = static_cast<uid_t>(-1);     // the owner of /proc/PID (the real uid)
+    std::optional<bool> in_kernel_cgroup;  // in a cgroup the kernel twin protects; nullopt when unknown
 };
 
 // Socket inode -> the pids holding it, from the links /proc/*/fd/* = "socket:[INODE]".

@@ -1,6 +1,7 @@
-// `bindguard run [--policy FILE] [--service NAME] [--force] [--] COMMAND [ARGS...]`:
+// `bindguard run [--policy FILE] [--service NAME] [--force] [--kernel] [--] COMMAND [ARGS...]`:
 // checks everything that would make the preload silently not apply, then execs COMMAND
-// in this process with the library in LD_PRELOAD.
+// in this process with the library in LD_PRELOAD. With --kernel, COMMAND is exec'd in a
+// protected cgroup instead (run_kernel.cpp) and its environment is left as it is.
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,33 +20,19 @@
 #include "path_search.hpp"
 #include "policy_source.hpp"
 #include "protectable.hpp"
+#include "run.hpp"
 #include "shim_locate.hpp"
 
 namespace bindguard::cli {
 namespace {
 
-struct RunOptions {
-    std::string policy;
-    std::string service;
-    bool force = false;
-    std::vector<std::string> command;  // COMMAND ARGS...
-};
-
-// Thrown by a check that refuses to start the program; carries the exit status.
-struct Refusal {
-    int status;
-};
-
-// Prints "bindguard run: MESSAGE" on stderr. Returns nothing.
-void say(const std::string& message) {
-    std::cerr << "bindguard run: " << message << '\n';
-}
-
-// Loads and validates the policy the program will get. Returns normally when it is valid;
-// prints its diagnostics (errors and warnings) and throws Refusal{2} when it is not.
-void require_valid_policy(const RunOptions& options) {
-    auto [source, loaded] = load_and_report_policy(options.policy, std::cerr);
-    if (loaded.ok()) return;
+// Loads and validates the policy the program will get. Returns it and where it came from
+// when it is valid; prints its diagnostics (errors and warnings) and throws Refusal{2}
+// when it is not.
+ReportedPolicy require_valid_policy(const RunOptions& options) {
+    ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
+    auto& [source, loaded] = reported;
+    if (loaded.ok()) return reported;
     say("refusing to start " + options.command.front() + ": the policy " + source.path + " (from " +
         source.named_by + ") is invalid; fix it and check it with `bindguard check " + source.path + "`");
     throw Refusal{kExitUsage};
@@ -166,7 +153,12 @@ int exec_program(const RunOptions& options, const std::string& program) {
 int run(RunOptions& options) {
     if (options.command.empty()) throw UsageError("COMMAND: required: the program to run");
     try {
-        require_valid_policy(options);
+        ReportedPolicy policy = require_valid_policy(options);
+        if (options.kernel) {
+            std::string program = require_command(options.command.front());
+            enter_protected_cgroup(options, program, policy);
+            return exec_program(options, program);
+        }
         std::string shim = require_loadable_shim(options.command.front());
         std::string program = require_command(options.command.front());
         require_protectable(options, program, shim);
@@ -208,6 +200,10 @@ void add_run_command(CLI::App& app, CommandAction& action) {
     sub->add_option("--policy", options->policy, "Policy file for the program (default: BINDGUARD_POLICY, "
                                                    "else /etc/bindguard/policy.toml, else built-in)");
     sub->add_option("--service", options->service, "Service name given to the program as BINDGUARD_SERVICE");
+    sub->add_flag("--kernel", options->kernel,
+                  "Enforce the policy in the kernel instead of with the library: COMMAND runs in its own cgroup\n"
+                  "with bindguard's BPF programs attached (any program: Go, static, set-uid; raw system calls,\n"
+                  "io_uring). Needs root and cgroup v2; when anything cannot be set up: exit 126, nothing runs");
     sub->add_flag("--force", options->force, "Run a program the preload cannot protect (static, Go, set-uid, ...) anyway, with a warning");
     // Shown in the usage only: main() hands COMMAND [ARGS...] over as `passthrough`
     // (see run_command_start), so CLI11 never parses the program's own options.

@@ -1,0 +1,172 @@
+// bindguard's kernel twin: the policy applied by cgroup BPF programs.
+//
+// compile_policy() turns the rules that apply to one process (policy/for_process) into
+// the flat rule set the BPF programs read (bindguard_abi.h). Programs loads the
+// programs and maps once and pins them under a directory of the BPF filesystem
+// (/sys/fs/bpf/bindguard/), attaches them to a cgroup and stores a cgroup's rule set.
+// The cgroup functions find cgroup v2 from /proc/self/mountinfo and make, join and
+// remove the cgroups of the protected processes (under <cgroup2>/bindguard/).
+//
+// Errors are thrown as KernelError with a message that says what failed and why
+// (the command prints it and exits 126: nothing runs unprotected).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bindguard/policy.hpp"
+#include "bindguard_abi.h"
+
+namespace bindguard::kernel {
+
+struct KernelError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Where one installation keeps its state: the pins (<bpffs>/<name>/) and the cgroup
+// subtree (<cgroup2>/<name>/). name is "bindguard" unless BINDGUARD_KERNEL_NAME sets
+// another (the tests use their own, so that they can remove all of it).
+struct Names {
+    std::string name;
+    std::string pin_dir;         // /sys/fs/bpf/<name>
+    std::string cgroup_subtree;  // <cgroup2 mount>/<name>; empty when cgroup v2 is not mounted
+};
+// Returns the names for this process (reads BINDGUARD_KERNEL_NAME and /proc/self/mountinfo).
+Names names();
+
+// ---- compiling -------------------------------------------------------------------
+
+// The rule set for the BPF programs: policy must already be for one process
+// (for_process()), since the programs cannot match program, command or service.
+// label is kept for `bindguard kernel status`. Throws KernelError when the rules need
+// more than BG_MAX_ENTRIES entries (each rule takes |addresses| x |ports| of them).
+std::unique_ptr<bg_policy> compile_policy(const Policy& policy, const std::string& label);
+
+// The name of the rule that decided an event (rule index or BG_RULE_*), as decide() names it.
+std::string rule_name(const Policy& policy, std::uint16_t rule);
+
+// ---- cgroups ------------------------------------------------------------------------
+
+// The mount point of cgroup v2, from /proc/self/mountinfo; empty when there is none.
+std::string cgroup2_mount();
+// The cgroup id (the kernel's, as bpf_get_current_cgroup_id() gives) of the cgroup at path.
+// Throws KernelError.
+std::uint64_t cgroup_id(const std::string& path);
+// The path of the live cgroup with this id (through open_by_handle_at on the cgroup2
+// mount), or nullopt when it no longer exists or cannot be looked up.
+std::optional<std::string> cgroup_path(std::uint64_t id);
+// True only when the kernel says that no cgroup has this id any more (ESTALE); false
+// when it exists or when that cannot be told (no cgroup2 mount in this mount namespace).
+bool cgroup_gone(std::uint64_t id);
+// Makes a new cgroup named PREFIX-PID (or PREFIX-PID-N when taken) under parent (made
+// when missing). Returns its path. Throws KernelError.
+std::string make_cgroup(const std::string& parent, const std::string& prefix);
+// Moves the calling process into the cgroup. Throws KernelError.
+void join_cgroup(const std::string& path);
+// True when a process is in the cgroup or below ("populated 1" in cgroup.events).
+bool cgroup_populated(const std::string& path);
+// Removes the cgroup and its (empty) descendants. Returns false when one is busy.
+bool remove_cgroup(const std::string& path);
+// The pids in cgroup.procs of path.
+std::vector<int> cgroup_pids(const std::string& path);
+
+// ---- the loaded programs ------------------------------------------------------------
+
+struct Stats {
+    std::uint64_t events = 0;   // decisions written to the ring buffer
+    std::uint64_t dropped = 0;  // decisions lost because the ring buffer was full
+};
+
+class Programs {
+public:
+    // Opens the programs and maps pinned under pin_dir; loads and pins them first when
+    // nothing is pinned there (mounting the BPF filesystem at /sys/fs/bpf when needed).
+    // Throws KernelError (not root, no BPF, pins of another ABI or incomplete).
+    static Programs open_or_load(const std::string& pin_dir);
+    // Opens what is pinned under pin_dir; nullopt when nothing is. Throws KernelError
+    // when the pins are incomplete or of another ABI.
+    static std::optional<Programs> open_pinned(const std::string& pin_dir);
+
+    Programs(Programs&&) noexcept;
+    Programs& operator=(Programs&&) noexcept;
+    Programs(const Programs&) = delete;
+    Programs& operator=(const Programs&) = delete;
+    ~Programs();
+
+    // Attaches bind4, bind6 and sockops to the cgroup at path (multi-attach: the
+    // cgroup's other programs stay). Throws KernelError.
+    void attach(const std::string& cgroup) const;
+    // Detaches them from the cgroup at path. Returns false when they were not attached.
+    bool detach(const std::string& cgroup) const;
+    // Which of bind4/bind6/sockops of ours are attached to the cgroup at path ("bind4 bind6 sockops").
+    std::string attached(const std::string& cgroup) const;
+
+    // The cgroup's rule set: store, remove (with its ring buffer), read, list. set_policy
+    // throws KernelError.
+    void set_policy(std::uint64_t cgroup, const bg_policy& policy) const;
+    void remove_policy(std::uint64_t cgroup) const;
+    std::optional<std::unique_ptr<bg_policy>> policy(std::uint64_t cgroup) const;
+    std::vector<std::uint64_t> policy_cgroups() const;
+
+    // Makes the cgroup's event ring buffer (BG_RING_BYTES) and registers it, so that the
+    // programs report that cgroup's decisions into it. Returns its fd (close-on-exec; the
+    // caller owns it). Throws KernelError.
+    int make_ring(std::uint64_t cgroup) const;
+
+    // True when the process pid is in a protected cgroup or below one (its cgroup v2 path
+    // from /proc/PID/cgroup, then each ancestor, has a rule set); nullopt when that cannot
+    // be read (the process has gone, or no cgroup2 mount in this mount namespace).
+    std::optional<bool> protects(int pid) const;
+
+    Stats stats() const;
+    // Kernel ids of bind4, bind6, sockops (for status).
+    std::vector<std::uint32_t> program_ids() const;
+
+private:
+    Programs() = default;
+    int bind4_ = -1, bind6_ = -1, sockops_ = -1;
+    int policies_ = -1, rings_ = -1, stats_ = -1, info_ = -1;
+};
+
+// Removes every pin under pin_dir and the directory. Returns false when something remained.
+bool unpin(const std::string& pin_dir);
+
+// Deletes the rule sets of cgroups that no longer exist, and removes empty cgroups
+// under subtree named PREFIX-PID whose PID is gone (a reaper that was killed).
+// Returns how many rule sets were deleted.
+int sweep(const Programs& programs, const std::string& subtree);
+
+// ---- the reaper and log relay ----------------------------------------------------
+
+// What the relay needs to write a cgroup's decisions as the library writes its own.
+struct RelaySettings {
+    Policy policy;        // the process's rules (for_process): rule names, mode, [log]
+    std::string program;  // the program that was run (for a process that has gone)
+    std::string service;  // "" when none
+    int ring = -1;        // the cgroup's ring buffer (Programs::make_ring); -1: nothing to relay
+    int stderr_fd = -1;   // where `log.to = "stderr"` writes: the command's stderr
+};
+
+// True when policy's [log] asks for the kernel's decisions (level info or debug, a sink).
+bool wants_log(const Policy& policy);
+
+// One kernel decision as one log line of policy's format (text or JSON, newline included),
+// with call=kernel. program is the binding process's executable; service may be "".
+std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
+                         const std::string& service);
+
+// Starts the process that relays the cgroup's decisions to the policy's log sink and
+// removes the cgroup at path (and its rule set) once it has been joined and has emptied
+// again. It is detached (double fork, own session, stdio on /dev/null; it keeps only the
+// ring buffer and the log descriptor), so the program that is exec'd never sees it.
+// Returns the command's end of a socket pair: send one byte (MSG_NOSIGNAL) after joining
+// the cgroup; closing it without a byte (a failed start) lets it clean up at once.
+// Throws KernelError.
+int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay);
+
+}  // namespace bindguard::kernel

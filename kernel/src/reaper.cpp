@@ -1,0 +1,206 @@
+// The reaper and log relay: a small detached process per protected cgroup. It writes the
+// cgroup's decisions, read from the cgroup's ring buffer, to the policy's log sink, and
+// removes the cgroup and its rule set once the program has joined it and every process
+// in it has exited. It lives outside the cgroup, so it never keeps it populated.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "bindguard/kernel.hpp"
+
+namespace bindguard::kernel {
+namespace {
+
+// Writes the relayed lines to the policy's sink, at most log.rate per second.
+class Relay {
+public:
+    Relay(const RelaySettings& settings) : settings_(settings) {
+        const LogSettings& log = settings_.policy.log;
+        if (log.to == LogSink::file) {
+            file_ = ::open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            if (file_ < 0)
+                write_stderr("bindguard: error: cannot open the log file " + log.path + ": " + std::strerror(errno) +
+                             "; logging the kernel's decisions to stderr instead\n");
+        } else if (log.to == LogSink::syslog) {
+            ::openlog("bindguard", 0, LOG_USER);
+        }
+    }
+
+    // The ring buffer callback. Returns 0 (go on).
+    static int on_event(void* self, void* data, std::size_t size) {
+        if (size >= sizeof(bg_event)) static_cast<Relay*>(self)->write(*static_cast<const bg_event*>(data));
+        return 0;
+    }
+
+private:
+    void write(const bg_event& event) {
+        const std::uint32_t rate = settings_.policy.log.rate;
+        const std::time_t now = std::time(nullptr);
+        if (now != window_) {
+            window_ = now;
+            in_window_ = 0;
+        }
+        if (rate != 0 && ++in_window_ > rate) {
+            ++suppressed_;
+            return;
+        }
+        if (suppressed_ > 0) {
+            emit("bindguard[" + std::to_string(event.pid) + "]: suppressed " + std::to_string(suppressed_) +
+                     " log lines\n",
+                 LOG_WARNING);
+            suppressed_ = 0;
+        }
+        emit(format_event(event, settings_.policy, program_of(event), settings_.service),
+             event.action == BG_ACTION_ALLOW ? LOG_DEBUG : LOG_INFO);
+    }
+
+    // The binding process's executable. A process that has already exited is named by
+    // the program that was run when its name (comm, 15 characters) is that program's,
+    // else by its name in brackets ("[bg-bindtest-sta]").
+    std::string program_of(const bg_event& event) const {
+        char target[4096];
+        const std::string link = "/proc/" + std::to_string(event.pid) + "/exe";
+        ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+        if (n > 0) return std::string(target, static_cast<std::size_t>(n));
+        const std::string comm(event.comm, strnlen(event.comm, sizeof event.comm));
+        const std::string base = settings_.program.substr(settings_.program.rfind('/') + 1);
+        if (!comm.empty() && base.starts_with(comm)) return settings_.program;
+        return "[" + comm + "]";
+    }
+
+    void emit(const std::string& line, int priority) {
+        const LogSettings& log = settings_.policy.log;
+        if (log.to == LogSink::syslog) {
+            const std::size_t body = line.starts_with("bindguard[") ? line.find("]: ") + 3 : 0;
+            ::syslog(priority, "%s", line.substr(body, line.size() - body - 1).c_str());
+        } else if (log.to == LogSink::file && file_ >= 0) {
+            (void)!::write(file_, line.data(), line.size());
+        } else {
+            write_stderr(line);
+        }
+    }
+
+    void write_stderr(const std::string& line) const {
+        if (settings_.stderr_fd >= 0) (void)!::write(settings_.stderr_fd, line.data(), line.size());
+    }
+
+    const RelaySettings& settings_;
+    int file_ = -1;
+    std::time_t window_ = 0;
+    std::uint32_t in_window_ = 0;
+    std::uint64_t suppressed_ = 0;
+};
+
+// Relays events until the cgroup at path is empty (cgroup.events says "populated 0"):
+// woken by the ring buffer, by the kernel's notification on cgroup.events, and by a 1 s
+// poll as a backstop. Then takes what is left in the ring buffer.
+void relay_until_empty(const std::string& path, ring_buffer* ring) {
+    const std::string events = path + "/cgroup.events";
+    int fd = ::open(events.c_str(), O_RDONLY | O_CLOEXEC);
+    while (fd >= 0 && cgroup_populated(path)) {
+        char buffer[256];
+        (void)!::pread(fd, buffer, sizeof buffer, 0);  // arms the notification
+        if (!cgroup_populated(path)) break;
+        pollfd fds[2] = {{fd, POLLPRI, 0}, {ring != nullptr ? ring_buffer__epoll_fd(ring) : -1, POLLIN, 0}};
+        ::poll(fds, 2, 1000);
+        if (ring != nullptr) ring_buffer__consume(ring);
+    }
+    if (fd >= 0) ::close(fd);
+    if (ring != nullptr) ring_buffer__consume(ring);
+}
+
+// The reaper's whole life. Never returns.
+[[noreturn]] void reap(int joined, const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                       const RelaySettings& settings) {
+    Relay relay(settings);
+    ring_buffer* ring = settings.ring >= 0 ? ring_buffer__new(settings.ring, Relay::on_event, &relay, nullptr) : nullptr;
+    char byte;
+    while (::read(joined, &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::close(joined);
+    for (int attempt = 0; attempt < 600; ++attempt) {  // a program that keeps making sub-cgroups: give up after ~10 min
+        relay_until_empty(cgroup, ring);
+        if (remove_cgroup(cgroup)) break;
+        ::sleep(1);
+    }
+    if (cgroup_gone(id)) {
+        int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
+        int rings = bpf_obj_get((pin_dir + "/map_rings").c_str());
+        if (policies >= 0) bpf_map_delete_elem(policies, &id);
+        if (rings >= 0) bpf_map_delete_elem(rings, &id);
+    }
+    ::_exit(0);
+}
+
+// Closes every descriptor from 3 up except those in keep.
+void close_all_but(std::vector<int> keep) {
+    std::sort(keep.begin(), keep.end());
+    unsigned next = 3;
+    for (int fd : keep) {
+        if (fd < static_cast<int>(next)) continue;
+        if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    ::close_range(next, ~0u, 0);
+}
+
+}  // namespace
+
+int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay) {
+    // A socket pair rather than a pipe: the command writes with MSG_NOSIGNAL, so a reaper
+    // that died cannot end it with SIGPIPE.
+    int channel[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
+        throw KernelError(std::string("cannot make a socket pair for the cgroup reaper: ") + std::strerror(errno));
+    pid_t middle = ::fork();
+    if (middle < 0) {
+        int error = errno;
+        ::close(channel[0]);
+        ::close(channel[1]);
+        throw KernelError(std::string("cannot start the cgroup reaper: ") + std::strerror(error));
+    }
+    if (middle == 0) {
+        // The middle process: a new session, then the reaper itself, orphaned at once so
+        // that it is not the program's child.
+        ::setsid();
+        pid_t reaper = ::fork();
+        if (reaper != 0) ::_exit(reaper < 0 ? 1 : 0);
+        ::signal(SIGPIPE, SIG_IGN);  // a reader of the log that went away must not end the reaper
+        RelaySettings settings = relay;
+        if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            ::dup2(null, 0);
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        close_all_but({channel[0], settings.ring, settings.stderr_fd});
+        reap(channel[0], cgroup, id, pin_dir, settings);
+    }
+    ::close(channel[0]);
+    int status = 0;
+    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        ::close(channel[1]);
+        throw KernelError("cannot start the cgroup reaper (fork failed)");
+    }
+    return channel[1];
+}
+
+}  // namespace bindguard::kernel

@@ -1,0 +1,63 @@
+// Support for the kernel twin's tests: a private installation (own pin directory and
+// cgroup subtree, named bgtest-PID-N through BINDGUARD_KERNEL_NAME) that is removed
+// with everything in it when the test ends, pass or fail; private network namespaces.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindguard/kernel.hpp"
+
+namespace bgtest {
+
+// Why BPF cannot be used here (not root, no cgroup v2, the programs do not load), or
+// nullopt when it can. Loading is tried in a scratch installation that is removed again.
+std::optional<std::string> kernel_unavailable();
+
+// A private installation. The constructor sets BINDGUARD_KERNEL_NAME for this process
+// and its children; the destructor kills what is left in its cgroups, removes them,
+// unpins the programs and restores the variable.
+class KernelInstall {
+public:
+    KernelInstall();
+    ~KernelInstall();
+    KernelInstall(const KernelInstall&) = delete;
+    KernelInstall& operator=(const KernelInstall&) = delete;
+
+    const bindguard::kernel::Names& names() const { return names_; }
+    // The cgroups under the subtree (direct children).
+    std::vector<std::string> cgroups() const;
+    // Waits up to timeout_ms for the subtree to have no cgroup left (the reapers' work).
+    bool wait_until_no_cgroups(int timeout_ms = 5000) const;
+
+private:
+    bindguard::kernel::Names names_;
+    std::optional<std::string> previous_name_;
+};
+
+// A named network namespace (`ip netns add`), deleted by the destructor.
+class NetNs {
+public:
+    NetNs();
+    ~NetNs();
+    NetNs(const NetNs&) = delete;
+    NetNs& operator=(const NetNs&) = delete;
+    const std::string& name() const { return name_; }
+
+private:
+    std::string name_;
+};
+
+// Two namespaces joined by a veth pair: "server" has 10.77.0.1/24, "client" 10.77.0.2/24;
+// loopback is up in both.
+struct NetPair {
+    NetNs server, client;
+    NetPair();
+    static constexpr const char* kServerAddress = "10.77.0.1";
+};
+
+// Path of a built helper in bin/ (bg-bindtest-static, bg-uring, ...).
+std::string bin_path(const std::string& name);
+
+}  // namespace bgtest

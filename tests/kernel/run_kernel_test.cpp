@@ -1,0 +1,338 @@
+// `bindguard run --kernel` and `bindguard kernel status|unload`, driven as an operator
+// would: real programs (a static binary, raw system calls, io_uring, Caddy) in private
+// network namespaces, checked by what the sockets end on and who can connect to them.
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "kernel/kernel_support.hpp"
+#include "support/process.hpp"
+#include "support/text.hpp"
+
+namespace {
+
+using bgtest::Fields;
+using bgtest::Result;
+
+class RunKernel : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto reason = bgtest::kernel_unavailable()) GTEST_SKIP() << *reason;
+        install_.emplace();
+    }
+    void TearDown() override { install_.reset(); }
+
+    // `bindguard run --kernel --policy POLICY -- unshare -n sh -c 'ip link set lo up && SCRIPT'`:
+    // COMMAND joins its cgroup first, then gets a private network namespace.
+    Result run_in_private_netns(const std::string& script, const std::string& policy = bgtest::default_policy(),
+                                const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv = {bgtest::cli_path(), "run", "--kernel", "--policy", policy};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        for (const char* word : {"--", "unshare", "-n", "sh", "-c"}) argv.push_back(word);
+        argv.push_back("ip link set lo up && " + script);
+        return bgtest::run(argv);
+    }
+
+    // The fields of the first line of out that starts with prefix ("" for the first line).
+    static Fields line_fields(const std::string& out, const std::string& prefix = "") {
+        for (const std::string& line : bgtest::lines(out))
+            if (line.starts_with(prefix)) return bgtest::fields(line.substr(prefix.size()));
+        return {};
+    }
+
+    // Every cgroup of the run is gone once its processes are (the reaper's work).
+    void expect_cgroups_removed() {
+        EXPECT_TRUE(install_->wait_until_no_cgroups()) << "cgroups left: " << install_->cgroups().size();
+    }
+
+    std::optional<bgtest::KernelInstall> install_;
+};
+
+std::string static_helper() { return bgtest::bin_path("bg-bindtest-static"); }
+
+TEST_F(RunKernel, StaticBinaryBindingTheWildcardEndsOnLoopback) {
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3000 listen");
+    ASSERT_EQ(r.status, 0) << r.err;
+    Fields f = line_fields(r.out);
+    EXPECT_EQ(f["ret"], "0");
+    EXPECT_EQ(f["listening"], "1");
+    EXPECT_EQ(f["local"], "127.0.0.1:3000");
+    expect_cgroups_removed();
+}
+
+TEST_F(RunKernel, RawSyscallInstructionIsRewritten) {
+    Result r = run_in_private_netns(static_helper() + " raw-bind 0.0.0.0:3001");
+    ASSERT_EQ(r.status, 0) << r.err;
+    Fields f = line_fields(r.out);
+    EXPECT_EQ(f["listening"], "1");
+    EXPECT_EQ(f["local"], "127.0.0.1:3001");
+}
+
+TEST_F(RunKernel, IoUringBindAndListenAreRewritten) {
+    Result r = run_in_private_netns(bgtest::bin_path("bg-uring") + " 0.0.0.0:3002");
+    if (r.status == 3) GTEST_SKIP() << "this kernel has no IORING_OP_BIND (Linux 6.11+): " << r.out;
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    Fields f = line_fields(r.out);
+    EXPECT_EQ(f["bind_res"], "0");
+    EXPECT_EQ(f["listen_res"], "0");
+    EXPECT_EQ(f["listening"], "1");
+    EXPECT_EQ(f["local"], "127.0.0.1:3002");
+}
+
+TEST_F(RunKernel, ChildrenAndGrandchildrenAreCovered) {
+    Result r = run_in_private_netns(static_helper() + " fork 0.0.0.0:3003 && sh -c '(" + static_helper() +
+                                    " bind tcp 0.0.0.0:3004 | sed s/^/grandchild\\ /) & wait'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(line_fields(r.out, "child ")["local"], "127.0.0.1:3003") << r.out;
+    EXPECT_EQ(line_fields(r.out, "ret=")["local"], "127.0.0.1:3003") << r.out;
+    EXPECT_EQ(line_fields(r.out, "grandchild ")["local"], "127.0.0.1:3004") << r.out;
+}
+
+TEST_F(RunKernel, DenyGivesEacces) {
+    const std::string policy = bgtest::write_policy("version = 1\n[default]\naction = \"deny\"\n");
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3005; " + static_helper() +
+                                        " bind tcp 127.0.0.1:3005",
+                                    policy);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> out = bgtest::lines(r.out);
+    ASSERT_EQ(out.size(), 2u) << r.out;
+    EXPECT_EQ(bgtest::fields(out[0])["ret"], "-1");
+    EXPECT_EQ(bgtest::fields(out[0])["errno"], "13");  // EACCES, as the library gives
+    EXPECT_EQ(bgtest::fields(out[1])["local"], "127.0.0.1:3005");
+}
+
+TEST_F(RunKernel, UdpClientSocketsLoopbackAndDualStack) {
+    Result r = run_in_private_netns(static_helper() + " bind udp 0.0.0.0:0; " + static_helper() +
+                                    " bind tcp 127.0.0.5:3006; " + static_helper() + " bind tcp [::]:3007 v6only=0; " +
+                                    static_helper() + " bind tcp [::]:3008 v6only=1; " + static_helper() +
+                                    " bind udp 0.0.0.0:3009");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> out = bgtest::lines(r.out);
+    ASSERT_EQ(out.size(), 5u) << r.out;
+    EXPECT_TRUE(bgtest::fields(out[0])["local"].starts_with("0.0.0.0:")) << out[0];  // a UDP client, untouched
+    EXPECT_NE(bgtest::fields(out[0])["local"], "0.0.0.0:0") << out[0];
+    EXPECT_EQ(bgtest::fields(out[1])["local"], "127.0.0.5:3006");                  // loopback unchanged
+    EXPECT_EQ(bgtest::fields(out[2])["local"], "[::ffff:127.0.0.1]:3007");         // dual-stack '::'
+    EXPECT_EQ(bgtest::fields(out[3])["local"], "[::1]:3008");                      // IPV6_V6ONLY '::'
+    EXPECT_EQ(bgtest::fields(out[4])["local"], "127.0.0.1:3009");                  // a UDP server
+}
+
+TEST_F(RunKernel, AProcessOutsideTheCgroupIsUntouched) {
+    // A protected process holds its socket while an unprotected one binds the wildcard.
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--", "unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3010", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(line_fields(held.out_so_far())["local"], "127.0.0.1:3010") << held.err_so_far();
+    Result outside = bgtest::run({"unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3011"});
+    EXPECT_EQ(line_fields(outside.out)["local"], "0.0.0.0:3011");
+    held.stop();
+    expect_cgroups_removed();
+}
+
+// Connects from namespace ns to ADDRESS:PORT. Returns true when the connection is accepted.
+bool can_connect(const std::string& ns, const std::string& address, const std::string& port) {
+    Result r = bgtest::run({"ip", "netns", "exec", ns, "timeout", "3", "bash", "-c",
+                            "exec 3<>/dev/tcp/" + address + "/" + port});
+    return r.status == 0;
+}
+
+TEST_F(RunKernel, ListenOnANeverBoundSocketIsConfinedToLoopback) {
+    bgtest::NetPair net;
+    auto start_listener = [&](bool protect) {
+        std::vector<std::string> argv;
+        if (protect)
+            argv = {bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(), "--"};
+        for (const std::string& word : {std::string("ip"), std::string("netns"), std::string("exec"), net.server.name(),
+                                        static_helper(), std::string("listen-unbound"), std::string("tcp"),
+                                        std::string("hold")})
+            argv.push_back(word);
+        auto p = bgtest::Process::start(argv);
+        for (int i = 0; i < 100 && p.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return p;
+    };
+    // Unprotected, the auto-bound listener is reachable from the other namespace: the check can fail.
+    auto open = start_listener(false);
+    const std::string open_local = line_fields(open.out_so_far())["local"];
+    ASSERT_TRUE(open_local.starts_with("0.0.0.0:")) << open.out_so_far() << open.err_so_far();
+    EXPECT_TRUE(can_connect(net.client.name(), bgtest::NetPair::kServerAddress, open_local.substr(8)));
+    open.stop();
+
+    auto confined = start_listener(true);
+    const Fields f = line_fields(confined.out_so_far());
+    ASSERT_EQ(f.count("local"), 1u) << confined.out_so_far() << confined.err_so_far();
+    EXPECT_EQ(f.at("listening"), "1");
+    const std::string port = f.at("local").substr(f.at("local").rfind(':') + 1);
+    EXPECT_FALSE(can_connect(net.client.name(), bgtest::NetPair::kServerAddress, port)) << "reachable remotely";
+    EXPECT_TRUE(can_connect(net.server.name(), "127.0.0.1", port)) << "not reachable on loopback";
+    confined.stop();
+    expect_cgroups_removed();
+}
+
+// The local address column of one line of `ss -Hltn` ("LISTEN 0 4096 127.0.0.1:80 0.0.0.0:*").
+std::string ss_local_address(const std::string& line) {
+    std::istringstream words(line);
+    std::string state, receive, send, local;
+    words >> state >> receive >> send >> local;
+    return local;
+}
+
+TEST_F(RunKernel, CaddyRespondOnTheWildcardEndsOnLoopbackOnly) {
+    if (bgtest::run({"sh", "-c", "command -v caddy"}).status != 0) GTEST_SKIP() << "caddy is not installed";
+    bgtest::NetPair net;
+    const std::string home = bgtest::temp_dir();
+    auto caddy = bgtest::Process::start(
+        {bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(), "--service", "demo", "--", "ip",
+         "netns", "exec", net.server.name(), "caddy", "respond", "--listen", "0.0.0.0:8099", "--body", "protected"},
+        {"HOME=" + home, "XDG_CONFIG_HOME=" + home, "XDG_DATA_HOME=" + home});
+    bool listening = false;
+    for (int i = 0; i < 200 && !listening; ++i) {
+        listening = bgtest::run({"ip", "netns", "exec", net.server.name(), "ss", "-Hltn", "sport = :8099"}).out.find(
+                        "8099") != std::string::npos;
+        if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(listening) << caddy.err_so_far();
+    // Go opens an IPv6 socket for "0.0.0.0" and binds [::ffff:0.0.0.0], which goes to
+    // [::ffff:127.0.0.1], IPv4 loopback (row 5 of BINDING-CASES.md).
+    Result ss = bgtest::run({"ip", "netns", "exec", net.server.name(), "ss", "-Hltn", "sport = :8099"});
+    std::vector<std::string> listeners = bgtest::lines(ss.out);
+    ASSERT_EQ(listeners.size(), 1u) << ss.out;
+    const std::string local = ss_local_address(listeners[0]);
+    EXPECT_TRUE(local == "127.0.0.1:8099" || local == "[::ffff:127.0.0.1]:8099") << ss.out;
+    Result answer = bgtest::run({"ip", "netns", "exec", net.server.name(), "curl", "-s", "-m", "5", "http://127.0.0.1:8099/"});
+    EXPECT_EQ(answer.out, "protected");
+    EXPECT_FALSE(can_connect(net.client.name(), bgtest::NetPair::kServerAddress, "8099"));
+    Result status = bgtest::run({bgtest::cli_path(), "kernel", "status"});
+    EXPECT_NE(status.out.find("service=demo"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("attached: bind4 bind6 sockops"), std::string::npos) << status.out;
+    caddy.stop();
+    expect_cgroups_removed();
+}
+
+TEST_F(RunKernel, StatusAndUnload) {
+    Result none = bgtest::run({bgtest::cli_path(), "kernel", "status"});
+    EXPECT_EQ(none.status, 0);
+    EXPECT_NE(none.out.find("not loaded"), std::string::npos) << none.out;
+
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--service", "api", "--", "unshare", "-n", static_helper(), "bind", "tcp",
+                                        "0.0.0.0:3012", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_FALSE(held.out_so_far().empty()) << held.err_so_far();
+    Result status = bgtest::run({bgtest::cli_path(), "kernel", "status"});
+    EXPECT_EQ(status.status, 0);
+    EXPECT_NE(status.out.find("programs: loaded, pinned under " + install_->names().pin_dir), std::string::npos)
+        << status.out;
+    EXPECT_NE(status.out.find("1 processes; attached: bind4 bind6 sockops; service=api program=/usr/bin/unshare"),
+              std::string::npos)
+        << status.out;
+
+    Result refused = bgtest::run({bgtest::cli_path(), "kernel", "unload"});
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("still have processes"), std::string::npos) << refused.err;
+    EXPECT_TRUE(std::filesystem::exists(install_->names().pin_dir + "/prog_bind4"));
+
+    held.stop();
+    expect_cgroups_removed();
+    Result unloaded = bgtest::run({bgtest::cli_path(), "kernel", "unload"});
+    EXPECT_EQ(unloaded.status, 0) << unloaded.err;
+    EXPECT_FALSE(std::filesystem::exists(install_->names().pin_dir));
+    EXPECT_FALSE(std::filesystem::exists(install_->names().cgroup_subtree));
+}
+
+TEST_F(RunKernel, WhatCannotBeSetUpRefusesWith126AndNothingRuns) {
+    // A rule set too large for the kernel programs: 20 addresses x 20 ports.
+    std::string addresses, ports;
+    for (int i = 1; i <= 20; ++i) {
+        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
+        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
+    }
+    const std::string policy = bgtest::write_policy("version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" +
+                                                    addresses + "]\nport = [" + ports + "]\n");
+    const std::string marker = bgtest::temp_dir() + "/started";
+    Result big = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", policy, "--", "touch", marker});
+    EXPECT_EQ(big.status, 126);
+    EXPECT_NE(big.err.find("400 kernel entries"), std::string::npos) << big.err;
+    EXPECT_FALSE(std::filesystem::exists(marker));
+
+    // Not root: nothing can be loaded or attached.
+    Result unprivileged = bgtest::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                       bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(), "--",
+                                       "touch", marker});
+    EXPECT_EQ(unprivileged.status, 126) << unprivileged.err;
+    EXPECT_NE(unprivileged.err.find("cannot set up the kernel twin"), std::string::npos) << unprivileged.err;
+    EXPECT_FALSE(std::filesystem::exists(marker));
+    expect_cgroups_removed();
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RunKernel, LogsTheKernelsDecisionsInTheLibrarysTextFormat) {
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3020 && " + static_helper() +
+                                        " bind tcp 127.0.0.1:3021",
+                                    bgtest::default_policy(), {"--service", "web"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    // The relay writes to the command's stderr; it holds it until the cgroup is empty, so
+    // everything is in r.err once the run has ended.
+    std::vector<std::string> logged;
+    for (const std::string& line : bgtest::lines(r.err))
+        if (line.find("call=kernel") != std::string::npos) logged.push_back(line);
+    ASSERT_EQ(logged.size(), 1u) << r.err;  // loopback is allowed without a word at level info
+    EXPECT_NE(logged[0].find("]: rewrite tcp 0.0.0.0:3020 -> 127.0.0.1:3020 rule=default program="), std::string::npos)
+        << logged[0];
+    EXPECT_TRUE(logged[0].starts_with("bindguard[")) << logged[0];
+    EXPECT_TRUE(logged[0].ends_with(" service=web call=kernel")) << logged[0];
+}
+
+TEST_F(RunKernel, AuditModeChangesNothingAndLogsJsonToTheFile) {
+    const std::string log = bgtest::temp_dir() + "/kernel.log";
+    const std::string policy = bgtest::write_policy("version = 1\nmode = \"audit\"\n[log]\nto = \"file\"\npath = \"" + log +
+                                                    "\"\nformat = \"json\"\n");
+    Result r = run_in_private_netns(static_helper() + " bind tcp 0.0.0.0:3022", policy);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(line_fields(r.out)["local"], "0.0.0.0:3022");  // audit: nothing changed
+    expect_cgroups_removed();                                  // the relay has finished
+    const std::string text = bgtest::read_file(log);
+    std::vector<std::string> logged = bgtest::lines(text);
+    ASSERT_EQ(logged.size(), 1u) << text;
+    for (const char* part : {"\"action\":\"would-rewrite\"", "\"call\":\"kernel\"", "\"requested\":\"0.0.0.0:3022\"",
+                             "\"result\":\"0.0.0.0:3022\"", "\"rule\":\"default\"", "\"mode\":\"audit\"",
+                             "\"proto\":\"tcp\"", "\"errno\":0"})
+        EXPECT_NE(logged[0].find(part), std::string::npos) << part << " in " << logged[0];
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RunKernel, AuditSaysTheOwnerIsProtectedByTheKernel) {
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--", "unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3040",
+                                        "listen", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(line_fields(held.out_so_far())["local"], "127.0.0.1:3040") << held.err_so_far();
+    // unshare execs the helper in place, so the held pid owns the socket; audit its namespace.
+    const std::string netns = "--net=/proc/" + std::to_string(held.pid()) + "/ns/net";
+    Result json = bgtest::run({"nsenter", netns, bgtest::cli_path(), "audit", "--json", "--policy", bgtest::default_policy()});
+    EXPECT_EQ(json.status, 0) << json.out << json.err;
+    const nlohmann::json document = nlohmann::json::parse(json.out);
+    ASSERT_EQ(document["sockets"].size(), 1u) << json.out;
+    const nlohmann::json& socket = document["sockets"][0];
+    EXPECT_EQ(socket["local"], "127.0.0.1:3040");
+    EXPECT_EQ(socket["verdict"], "ok");
+    EXPECT_EQ(socket["protected"], true);
+    EXPECT_EQ(socket["protected_by"], nlohmann::json::array({"kernel"}));
+    Result table = bgtest::run({"nsenter", netns, bgtest::cli_path(), "audit", "--policy", bgtest::default_policy()});
+    EXPECT_NE(table.out.find("yes (kernel)"), std::string::npos) << table.out;
+    held.stop();
+    expect_cgroups_removed();
+}
+
+}  // namespace
