@@ -100,7 +100,9 @@ Policy load_policy(std::vector<Diagnostic>& diagnostics) {
         if (lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) path = kSystemPolicyPath;
     }
     if (path.empty()) return builtin_policy();
-    LoadResult loaded = load_policy_file(path);
+    // Warnings are never printed here (see build_state()), so they are not looked for:
+    // the shadowing check compares every pair of rules, at every process start.
+    LoadResult loaded = load_policy_file(path, Warnings::skip);
     diagnostics = std::move(loaded.diagnostics);
     if (loaded.ok()) return std::move(*loaded.policy);
     return fail_closed_policy(path);
@@ -145,10 +147,10 @@ void build_state() noexcept {
                            built->service.c_str());
         // The errors of a policy that failed to load go to stderr, one line each
         // (the process then runs on the fail-closed policy). A valid policy's
-        // warnings (shadowed rules, CIDR host bits) are not printed: every program
-        // would repeat them at every start; `bindguard check` and `explain` show them.
-        for (const Diagnostic& diagnostic : diagnostics)
-            if (diagnostic.severity == Diagnostic::Severity::error) write_stderr_line(diagnostic.to_string());
+        // warnings (shadowed rules, CIDR host bits) are not printed (load_policy()
+        // does not even look for them): every program would repeat them at every
+        // start; `bindguard check` and `explain` show them.
+        for (const Diagnostic& diagnostic : diagnostics) write_stderr_line(diagnostic.to_string());
         built->loopback_unlogged_allow =
             !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
         built->rules_on_protocol = rules_filter_protocol(built->policy);
