@@ -356,7 +356,7 @@ void add_compose_check_command(CLI::App& app, CommandAction& action) {
     auto options = std::make_shared<ComposeCheckOptions>();
     CLI::App* sub = app.add_subcommand(
         "compose-check",
-        "Check the ports a Docker Compose file publishes on the host, before `docker compose up`\n"
+        "Check the ports a Docker Compose file publishes on the host, before `docker compose up`.\n"
         "(Docker publishes them from its own daemon, where the library never runs).\n"
         "Reads every service's `ports` (short and long syntax) and `network_mode: host`, with\n"
         "anchors, aliases, merge keys and `extends` within the file resolved (other files named by\n"

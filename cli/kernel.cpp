@@ -115,9 +115,10 @@ int unload(bool force) {
 void add_kernel_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "kernel",
-        "The kernel twin (`run --kernel`): `status` shows the loaded BPF programs, the protected cgroups\n"
-        "(attachments, processes, service, program and policy) and the events dropped; `unload` detaches\n"
-        "the programs from every cgroup, removes the empty cgroups and unpins everything.");
+        "Show or unload the kernel twin (the BPF programs of `run --kernel`).\n"
+        "`status` shows the loaded BPF programs, the protected cgroups (attachments, processes,\n"
+        "service, program and policy) and the events dropped; `unload` detaches the programs from\n"
+        "every cgroup, removes the empty cgroups and unpins everything.");
     sub->require_subcommand(1);
     CLI::App* status_command = sub->add_subcommand("status", "Show what is loaded and where it is attached (exit 0).");
     status_command->callback([&action] {
