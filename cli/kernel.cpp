@@ -42,7 +42,9 @@ int status() {
     k::sweep(*programs, names.cgroup_subtree);
     const std::vector<std::uint32_t> ids = programs->program_ids();
     std::cout << "programs: loaded, pinned under " << names.pin_dir << " (ids: bind4 " << ids[0] << ", bind6 "
-              << ids[1] << ", sockops " << ids[2] << ")\n";
+              << ids[1] << ", sockops " << ids[2] << "; "
+              << (programs->loaded_build() == k::embedded_build() ? "this build" : "ANOTHER build: unload to update")
+              << ")\n";
     const k::Stats stats = programs->stats();
     std::cout << "events: " << stats.events << " reported, " << stats.dropped << " dropped (ring buffer full)\n";
     std::cout << "cgroup subtree: " << (names.cgroup_subtree.empty() ? "- (cgroup v2 not mounted)" : names.cgroup_subtree)

@@ -228,6 +228,7 @@ TEST_F(RunKernel, StatusAndUnload) {
     EXPECT_EQ(status.status, 0);
     EXPECT_NE(status.out.find("programs: loaded, pinned under " + install_->names().pin_dir), std::string::npos)
         << status.out;
+    EXPECT_NE(status.out.find("; this build)"), std::string::npos) << status.out;
     EXPECT_NE(status.out.find("1 processes; attached: bind4 bind6 sockops; service=api program=/usr/bin/unshare"),
               std::string::npos)
         << status.out;
