@@ -137,7 +137,14 @@ void add_kernel_command(CLI::App& app, CommandAction& action) {
         "unload", "Detach and unpin everything. Refused (exit 1) while protected processes run, unless --force.");
     unload_command->add_flag("--force", *force, "Detach even from cgroups that still have processes (they run unprotected)");
     unload_command->callback([&action, force] {
-        action = [force](const std::vector<std::string>&) { return unload(*force); };
+        action = [force](const std::vector<std::string>&) {
+            try {
+                return unload(*force);
+            } catch (const k::KernelError& error) {
+                std::cerr << "bindguard kernel unload: " << error.what() << '\n';
+                return kExitUsage;
+            }
+        };
     });
 }
 

@@ -337,3 +337,23 @@ TEST_F(RunKernel, AuditSaysTheOwnerIsProtectedByTheKernel) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(RunKernel, AnInvalidPolicyOrNameIsRefusedAndNothingRuns) {
+    const std::string marker = bgtest::temp_dir() + "/started";
+    const std::string policy = bgtest::write_policy("version = 1\n[default]\naction = \"open\"\n");
+    Result invalid = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", policy, "--", "touch", marker});
+    EXPECT_EQ(invalid.status, 2);  // as `run` without --kernel (row 20)
+    EXPECT_NE(invalid.err.find(policy + ":3:"), std::string::npos) << invalid.err;
+    Result bad_name = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(), "--",
+                                   "touch", marker},
+                                  {"BINDGUARD_KERNEL_NAME=../escape"});
+    EXPECT_EQ(bad_name.status, 126);
+    EXPECT_NE(bad_name.err.find("BINDGUARD_KERNEL_NAME \"../escape\" is not a plain name"), std::string::npos)
+        << bad_name.err;
+    EXPECT_FALSE(std::filesystem::exists(marker));
+    EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/escape"));
+}
+
+}  // namespace

@@ -36,6 +36,7 @@ struct Names {
     std::string cgroup_subtree;  // <cgroup2 mount>/<name>; empty when cgroup v2 is not mounted
 };
 // Returns the names for this process (reads BINDGUARD_KERNEL_NAME and /proc/self/mountinfo).
+// Throws KernelError when BINDGUARD_KERNEL_NAME is not a plain name (no '/', no "..").
 Names names();
 
 // ---- compiling -------------------------------------------------------------------
