@@ -1,8 +1,10 @@
 // `bindguard run --kernel` and `bindguard kernel status|unload`, driven as an operator
 // would: real programs (a static binary, raw system calls, io_uring, Caddy) in private
 // network namespaces, checked by what the sockets end on and who can connect to them.
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -354,6 +356,44 @@ TEST_F(RunKernel, AnInvalidPolicyOrNameIsRefusedAndNothingRuns) {
         << bad_name.err;
     EXPECT_FALSE(std::filesystem::exists(marker));
     EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/escape"));
+}
+
+}  // namespace
+
+namespace {
+
+// The pids of the reapers of this installation: forks of the command (same command line)
+// that live outside the protected cgroups.
+std::vector<int> reapers(const std::string& install_name) {
+    std::vector<int> pids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline = bgtest::read_file(entry.path().string() + "/cmdline");
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        std::string environ = bgtest::read_file(entry.path().string() + "/environ");
+        if (cmdline.starts_with(bgtest::cli_path() + " run --kernel") &&
+            environ.find("BINDGUARD_KERNEL_NAME=" + install_name + '\0') != std::string::npos)
+            pids.push_back(std::stoi(name));
+    }
+    return pids;
+}
+
+TEST_F(RunKernel, WhatAKilledReaperLeftIsRemovedByTheNextCommand) {
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--", "unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3050", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(line_fields(held.out_so_far())["local"], "127.0.0.1:3050") << held.err_so_far();
+    const std::vector<int> found = reapers(install_->names().name);
+    ASSERT_EQ(found.size(), 1u);
+    ::kill(found[0], SIGKILL);
+    held.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(install_->cgroups().size(), 1u) << "the cgroup should have been left behind";
+    Result status = bgtest::run({bgtest::cli_path(), "kernel", "status"});  // sweeps first
+    EXPECT_EQ(status.status, 0);
+    EXPECT_NE(status.out.find("cgroups: none protected"), std::string::npos) << status.out;
+    EXPECT_TRUE(install_->cgroups().empty());
 }
 
 }  // namespace
