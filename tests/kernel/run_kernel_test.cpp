@@ -87,13 +87,21 @@ TEST_F(RunKernel, IoUringBindAndListenAreRewritten) {
     EXPECT_EQ(f["local"], "127.0.0.1:3002");
 }
 
-TEST_F(RunKernel, ChildrenAndGrandchildrenAreCovered) {
+TEST_F(RunKernel, ChildrenGrandchildrenAndDaemonsAreCovered) {
+    // A daemon: its own session (setsid -f), detached from the command, writing to a file.
+    const std::string daemon_out = bgtest::temp_dir() + "/daemon.out";
     Result r = run_in_private_netns(static_helper() + " fork 0.0.0.0:3003 && sh -c '(" + static_helper() +
-                                    " bind tcp 0.0.0.0:3004 | sed s/^/grandchild\\ /) & wait'");
+                                    " bind tcp 0.0.0.0:3004 | sed s/^/grandchild\\ /) & wait' && setsid -f sh -c '" +
+                                    static_helper() + " bind tcp 0.0.0.0:3005 > " + daemon_out + ".tmp && mv " +
+                                    daemon_out + ".tmp " + daemon_out + "'");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(line_fields(r.out, "child ")["local"], "127.0.0.1:3003") << r.out;
     EXPECT_EQ(line_fields(r.out, "ret=")["local"], "127.0.0.1:3003") << r.out;
     EXPECT_EQ(line_fields(r.out, "grandchild ")["local"], "127.0.0.1:3004") << r.out;
+    for (int i = 0; i < 100 && !std::filesystem::exists(daemon_out); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(line_fields(bgtest::read_file(daemon_out))["local"], "127.0.0.1:3005");
+    expect_cgroups_removed();
 }
 
 TEST_F(RunKernel, DenyGivesEacces) {
