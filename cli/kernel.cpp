@@ -42,7 +42,9 @@ int status() {
     k::sweep(*programs, names.cgroup_subtree);
     const std::vector<std::uint32_t> ids = programs->program_ids();
     std::cout << "programs: loaded, pinned under " << names.pin_dir << " (ids: bind4 " << ids[0] << ", bind6 "
-              << ids[1] << ", sockops " << ids[2] << ")\n";
+              << ids[1] << ", sockops " << ids[2] << "; "
+              << (programs->loaded_build() == k::embedded_build() ? "this build" : "ANOTHER build: unload to update")
+              << ")\n";
     const k::Stats stats = programs->stats();
     std::cout << "events: " << stats.events << " reported, " << stats.dropped << " dropped (ring buffer full)\n";
     std::cout << "cgroup subtree: " << (names.cgroup_subtree.empty() ? "- (cgroup v2 not mounted)" : names.cgroup_subtree)
@@ -136,7 +138,14 @@ void add_kernel_command(CLI::App& app, CommandAction& action) {
         "unload", "Detach and unpin everything. Refused (exit 1) while protected processes run, unless --force.");
     unload_command->add_flag("--force", *force, "Detach even from cgroups that still have processes (they run unprotected)");
     unload_command->callback([&action, force] {
-        action = [force](const std::vector<std::string>&) { return unload(*force); };
+        action = [force](const std::vector<std::string>&) {
+            try {
+                return unload(*force);
+            } catch (const k::KernelError& error) {
+                std::cerr << "bindguard kernel unload: " << error.what() << '\n';
+                return kExitUsage;
+            }
+        };
     });
 }
 

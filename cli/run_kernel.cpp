@@ -55,6 +55,10 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& progra
         std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);
 
         programs.emplace(k::Programs::open_or_load(names.pin_dir));
+        if (programs->loaded_build() != k::embedded_build())
+            say("warning: the BPF programs loaded under " + names.pin_dir + " come from another bindguard build; "
+                "they are used as they are (same layout). Run `bindguard kernel unload` when nothing runs under "
+                "them to load this build's.");
         k::sweep(*programs, names.cgroup_subtree);
         cgroup = k::make_cgroup(names.cgroup_subtree, "run");
         id = k::cgroup_id(cgroup);

@@ -82,10 +82,11 @@ struct {
     __type(value, __u64);
 } bg_stats SEC(".maps");
 
-/* BG_ABI_VERSION of the loaded programs, at index 0, for the command to check. */
+/* For the command to check: BG_ABI_VERSION of the loaded programs (BG_INFO_ABI) and a hash
+ * of the object they were loaded from (BG_INFO_BUILD). */
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
+    __uint(max_entries, BG_INFO_COUNT);
     __type(key, __u32);
     __type(value, __u32);
 } bg_info SEC(".maps");

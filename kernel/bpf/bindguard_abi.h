@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump when anything below changes: pinned programs of another layout are refused. */
-#define BG_ABI_VERSION 2
+#define BG_ABI_VERSION 3
 
 #define BG_MAX_ENTRIES 256   /* (address x port range) pairs of all rules of one cgroup */
 #define BG_MAX_CGROUPS 4096  /* protected cgroups at once */
@@ -100,6 +100,11 @@ struct bg_event {
     __s32 error;        /* errno given to the program (EACCES), 0 */
     char comm[16];
 };
+
+/* Entries of the array "bg_info". */
+#define BG_INFO_ABI 0
+#define BG_INFO_BUILD 1
+#define BG_INFO_COUNT 2
 
 /* Counters in the per-CPU array "bg_stats". */
 #define BG_STAT_EVENTS 0

@@ -58,6 +58,13 @@ Names names() {
     Names result;
     const char* name = std::getenv("BINDGUARD_KERNEL_NAME");
     result.name = name != nullptr && *name != '\0' ? name : "bindguard";
+    // It becomes a directory name under /sys/fs/bpf and the cgroup2 mount.
+    const bool plain = result.name.size() <= 64 && result.name[0] != '.' &&
+                       result.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+                           std::string::npos;
+    if (!plain)
+        throw KernelError("BINDGUARD_KERNEL_NAME \"" + result.name +
+                          "\" is not a plain name (letters, digits, '_', '.', '-'; at most 64; not starting with '.')");
     result.pin_dir = "/sys/fs/bpf/" + result.name;
     std::string mount = cgroup2_mount();
     if (!mount.empty()) result.cgroup_subtree = mount + "/" + result.name;

@@ -101,6 +101,19 @@ std::uint32_t object_id(int fd) {
     return info.id;
 }
 
+}  // namespace
+
+std::uint32_t embedded_build() {
+    // FNV-1a over the embedded BPF object: any change of the programs changes it.
+    std::size_t size = 0;
+    const auto* bytes = static_cast<const unsigned char*>(bindguard_bpf__elf_bytes(&size));
+    std::uint32_t hash = 2166136261u;
+    for (std::size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 16777619u;
+    return hash;
+}
+
+namespace {
+
 // Loads the embedded programs and pins them and their maps under pin_dir. Throws KernelError.
 void load_and_pin(const std::string& pin_dir) {
     libbpf_messages().clear();
@@ -114,8 +127,9 @@ void load_and_pin(const std::string& pin_dir) {
                           std::string(log.empty() ? "" : "\n" + log));
     }
     auto cleanup = [&] { bindguard_bpf__destroy(skeleton); };
-    std::uint32_t zero = 0, abi = BG_ABI_VERSION;
-    if (bpf_map__update_elem(skeleton->maps.bg_info, &zero, sizeof zero, &abi, sizeof abi, BPF_ANY) != 0) {
+    std::uint32_t abi_key = BG_INFO_ABI, abi = BG_ABI_VERSION, build_key = BG_INFO_BUILD, build = embedded_build();
+    if (bpf_map__update_elem(skeleton->maps.bg_info, &abi_key, sizeof abi_key, &abi, sizeof abi, BPF_ANY) != 0 ||
+        bpf_map__update_elem(skeleton->maps.bg_info, &build_key, sizeof build_key, &build, sizeof build, BPF_ANY) != 0) {
         int error = errno;
         cleanup();
         throw system_error("cannot write the BPF info map", error);
@@ -195,7 +209,7 @@ std::optional<Programs> Programs::open_pinned(const std::string& pin_dir) {
     p.rings_ = open_pin(pin_dir, kPinRings);
     p.stats_ = open_pin(pin_dir, kPinStats);
     p.info_ = open_pin(pin_dir, kPinInfo);
-    std::uint32_t zero = 0, abi = 0;
+    std::uint32_t zero = BG_INFO_ABI, abi = 0, build_key = BG_INFO_BUILD;
     bpf_map_info info{};
     std::uint32_t length = sizeof info;
     if (bpf_map_lookup_elem(p.info_, &zero, &abi) != 0 || abi != BG_ABI_VERSION ||
@@ -203,6 +217,7 @@ std::optional<Programs> Programs::open_pinned(const std::string& pin_dir) {
         throw KernelError("the BPF programs pinned under " + pin_dir + " are of another bindguard version "
                           "(layout " + std::to_string(abi) + ", this one " + std::to_string(BG_ABI_VERSION) +
                           "); stop what runs under them and run `bindguard kernel unload`");
+    bpf_map_lookup_elem(p.info_, &build_key, &p.loaded_build_);
     return p;
 }
 
@@ -218,6 +233,7 @@ Programs& Programs::operator=(Programs&& other) noexcept {
     rings_ = std::exchange(other.rings_, -1);
     stats_ = std::exchange(other.stats_, -1);
     info_ = std::exchange(other.info_, -1);
+    loaded_build_ = other.loaded_build_;
     return *this;
 }
 

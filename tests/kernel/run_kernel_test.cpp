@@ -1,8 +1,10 @@
 // `bindguard run --kernel` and `bindguard kernel status|unload`, driven as an operator
 // would: real programs (a static binary, raw system calls, io_uring, Caddy) in private
 // network namespaces, checked by what the sockets end on and who can connect to them.
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -85,13 +87,21 @@ TEST_F(RunKernel, IoUringBindAndListenAreRewritten) {
     EXPECT_EQ(f["local"], "127.0.0.1:3002");
 }
 
-TEST_F(RunKernel, ChildrenAndGrandchildrenAreCovered) {
+TEST_F(RunKernel, ChildrenGrandchildrenAndDaemonsAreCovered) {
+    // A daemon: its own session (setsid -f), detached from the command, writing to a file.
+    const std::string daemon_out = bgtest::temp_dir() + "/daemon.out";
     Result r = run_in_private_netns(static_helper() + " fork 0.0.0.0:3003 && sh -c '(" + static_helper() +
-                                    " bind tcp 0.0.0.0:3004 | sed s/^/grandchild\\ /) & wait'");
+                                    " bind tcp 0.0.0.0:3004 | sed s/^/grandchild\\ /) & wait' && setsid -f sh -c '" +
+                                    static_helper() + " bind tcp 0.0.0.0:3005 > " + daemon_out + ".tmp && mv " +
+                                    daemon_out + ".tmp " + daemon_out + "'");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(line_fields(r.out, "child ")["local"], "127.0.0.1:3003") << r.out;
     EXPECT_EQ(line_fields(r.out, "ret=")["local"], "127.0.0.1:3003") << r.out;
     EXPECT_EQ(line_fields(r.out, "grandchild ")["local"], "127.0.0.1:3004") << r.out;
+    for (int i = 0; i < 100 && !std::filesystem::exists(daemon_out); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(line_fields(bgtest::read_file(daemon_out))["local"], "127.0.0.1:3005");
+    expect_cgroups_removed();
 }
 
 TEST_F(RunKernel, DenyGivesEacces) {
@@ -228,6 +238,7 @@ TEST_F(RunKernel, StatusAndUnload) {
     EXPECT_EQ(status.status, 0);
     EXPECT_NE(status.out.find("programs: loaded, pinned under " + install_->names().pin_dir), std::string::npos)
         << status.out;
+    EXPECT_NE(status.out.find("; this build)"), std::string::npos) << status.out;
     EXPECT_NE(status.out.find("1 processes; attached: bind4 bind6 sockops; service=api program=/usr/bin/unshare"),
               std::string::npos)
         << status.out;
@@ -333,6 +344,64 @@ TEST_F(RunKernel, AuditSaysTheOwnerIsProtectedByTheKernel) {
     EXPECT_NE(table.out.find("yes (kernel)"), std::string::npos) << table.out;
     held.stop();
     expect_cgroups_removed();
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(RunKernel, AnInvalidPolicyOrNameIsRefusedAndNothingRuns) {
+    const std::string marker = bgtest::temp_dir() + "/started";
+    const std::string policy = bgtest::write_policy("version = 1\n[default]\naction = \"open\"\n");
+    Result invalid = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", policy, "--", "touch", marker});
+    EXPECT_EQ(invalid.status, 2);  // as `run` without --kernel (row 20)
+    EXPECT_NE(invalid.err.find(policy + ":3:"), std::string::npos) << invalid.err;
+    Result bad_name = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(), "--",
+                                   "touch", marker},
+                                  {"BINDGUARD_KERNEL_NAME=../escape"});
+    EXPECT_EQ(bad_name.status, 126);
+    EXPECT_NE(bad_name.err.find("BINDGUARD_KERNEL_NAME \"../escape\" is not a plain name"), std::string::npos)
+        << bad_name.err;
+    EXPECT_FALSE(std::filesystem::exists(marker));
+    EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/escape"));
+}
+
+}  // namespace
+
+namespace {
+
+// The pids of the reapers of this installation: forks of the command (same command line)
+// that live outside the protected cgroups.
+std::vector<int> reapers(const std::string& install_name) {
+    std::vector<int> pids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::string cmdline = bgtest::read_file(entry.path().string() + "/cmdline");
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        std::string environ = bgtest::read_file(entry.path().string() + "/environ");
+        if (cmdline.starts_with(bgtest::cli_path() + " run --kernel") &&
+            environ.find("BINDGUARD_KERNEL_NAME=" + install_name + '\0') != std::string::npos)
+            pids.push_back(std::stoi(name));
+    }
+    return pids;
+}
+
+TEST_F(RunKernel, WhatAKilledReaperLeftIsRemovedByTheNextCommand) {
+    auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),
+                                        "--", "unshare", "-n", static_helper(), "bind", "tcp", "0.0.0.0:3050", "hold"});
+    for (int i = 0; i < 100 && held.out_so_far().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(line_fields(held.out_so_far())["local"], "127.0.0.1:3050") << held.err_so_far();
+    const std::vector<int> found = reapers(install_->names().name);
+    ASSERT_EQ(found.size(), 1u);
+    ::kill(found[0], SIGKILL);
+    held.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ASSERT_EQ(install_->cgroups().size(), 1u) << "the cgroup should have been left behind";
+    Result status = bgtest::run({bgtest::cli_path(), "kernel", "status"});  // sweeps first
+    EXPECT_EQ(status.status, 0);
+    EXPECT_NE(status.out.find("cgroups: none protected"), std::string::npos) << status.out;
+    EXPECT_TRUE(install_->cgroups().empty());
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct Names {
     std::string cgroup_subtree;  // <cgroup2 mount>/<name>; empty when cgroup v2 is not mounted
 };
 // Returns the names for this process (reads BINDGUARD_KERNEL_NAME and /proc/self/mountinfo).
+// Throws KernelError when BINDGUARD_KERNEL_NAME is not a plain name (no '/', no "..").
 Names names();
 
 // ---- compiling -------------------------------------------------------------------
@@ -125,12 +126,20 @@ public:
     Stats stats() const;
     // Kernel ids of bind4, bind6, sockops (for status).
     std::vector<std::uint32_t> program_ids() const;
+    // The build (embedded_build()) the pinned programs were loaded from.
+    std::uint32_t loaded_build() const { return loaded_build_; }
 
 private:
     Programs() = default;
     int bind4_ = -1, bind6_ = -1, sockops_ = -1;
     int policies_ = -1, rings_ = -1, stats_ = -1, info_ = -1;
+    std::uint32_t loaded_build_ = 0;
 };
+
+// A hash of the BPF object embedded in this command. Pinned programs of the same ABI but
+// another build are still used (upgrading must not need every protected service stopped);
+// `run --kernel` warns and `kernel status` says so.
+std::uint32_t embedded_build();
 
 // Removes every pin under pin_dir and the directory. Returns false when something remained.
 bool unpin(const std::string& pin_dir);
