@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -98,23 +99,29 @@ private:
     std::map<std::string, Policy> loaded_;
 };
 
-// Finds what the owner's library was given and says so on stderr, once per owner, when
-// that cannot be read. Returns the context (nullopt without an owner).
-std::optional<OwnerContext> read_owner_context(const std::optional<ProcessInfo>& owner, const Policy& fallback,
+// Finds what the owner's library was given, once per owner. Returns the context (nullopt
+// without an owner).
+std::optional<OwnerContext> read_owner_context(const std::optional<ProcessInfo>& owner,
                                                std::map<pid_t, OwnerContext>& known) {
     if (!owner) return std::nullopt;
     auto found = known.find(owner->pid);
     if (found != known.end()) return found->second;
     OwnerContext context = owner_context(*owner);
-    if (context.source == OwnerContext::Source::unreadable && owner->has_library.value_or(true)) {
-        std::cerr << "bindguard audit: note: the environment of " << owner->pid << "/" << owner->name
-                  << " cannot be read (the program wrote over it, and neither a `bindguard run` record nor a "
-                     "systemd unit names it): "
-                  << "its BINDGUARD_POLICY and BINDGUARD_SERVICE are unknown, judged with " << fallback.source
-                  << " and no service\n";
-    }
     known.emplace(owner->pid, context);
     return context;
+}
+
+// Says on stderr, once per owner, that a socket was judged without knowing what its
+// owner's library was given - only where that matters: a non-loopback socket of an owner
+// with the library (or unknown). Returns nothing.
+void note_unreadable_context(const AuditRow& row, std::set<pid_t>& noted) {
+    if (!row.owner || !row.context || row.context->source != OwnerContext::Source::unreadable) return;
+    if (row.verdict != "allowed" && row.verdict != "exposed") return;
+    if (!row.owner->has_library.value_or(true) || !noted.insert(row.owner->pid).second) return;
+    std::cerr << "bindguard audit: note: the environment of " << row.owner->pid << "/" << row.owner->name
+              << " cannot be read (the program wrote over it, and neither a `bindguard run` record nor a "
+                 "systemd unit names it): its BINDGUARD_POLICY and BINDGUARD_SERVICE are unknown, judged with "
+              << row.policy << " and no service\n";
 }
 
 // Sets row.verdict (and rule, unprotected, policy) from the socket, its owner and the
@@ -165,6 +172,7 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::map<std::uint64_t, std::vector<pid_t>> owners = socket_owners();
     std::map<pid_t, ProcessInfo> processes;
     std::map<pid_t, OwnerContext> contexts;
+    std::set<pid_t> noted;
     OwnerPolicies policies(policy);
     auto ephemeral = ephemeral_port_range();
     std::vector<AuditRow> rows;
@@ -182,8 +190,9 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
             }
             row.owner = processes.at(pid);
         }
-        row.context = read_owner_context(row.owner, policy, contexts);
+        row.context = read_owner_context(row.owner, contexts);
         judge(row, policies, ephemeral);
+        note_unreadable_context(row, noted);
         rows.push_back(std::move(row));
     }
     std::stable_sort(rows.begin(), rows.end(), [](const AuditRow& a, const AuditRow& b) {

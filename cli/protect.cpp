@@ -50,9 +50,12 @@ struct Stop {
     throw Stop{status};
 }
 
-// The unit name, checked: no '/', not empty. Returns "NAME.service" for a bare NAME.
+// The unit name, checked: the characters systemd allows in unit names (letters, digits,
+// ':', '-', '_', '.', '\\', '@'), not starting with '.'. Returns "NAME.service" for a bare NAME.
 std::string checked_unit_name(const std::string& unit) {
-    if (unit.empty() || unit.find('/') != std::string::npos || unit.starts_with("."))
+    bool allowed = unit.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.\\@") ==
+                   std::string::npos;
+    if (unit.empty() || !allowed || unit.starts_with("."))
         throw UsageError("UNIT: invalid unit name '" + unit + "' (e.g. nginx.service or postgresql@15-main.service)");
     return service_unit_name(unit);
 }

@@ -138,9 +138,11 @@ TEST(CliProtect, UnknownUnitAndInvalidPolicy) {
     result = bindguard({"protect", "nginx", "--root", root_with_debian_units(), "--policy", bad}, {"-BINDGUARD_SHIM"});
     EXPECT_EQ(result.status, 2);
     EXPECT_TRUE(result.err.starts_with(bad + ":2:")) << result.err;
-    result = bindguard({"protect", "../etc/passwd"});
-    EXPECT_EQ(result.status, 2);
-    EXPECT_NE(result.err.find("invalid unit name"), std::string::npos) << result.err;
+    for (const char* name : {"../etc/passwd", "a'b.service", "a b", ""}) {
+        result = bindguard({"protect", name});
+        EXPECT_EQ(result.status, 2) << name;
+        EXPECT_NE(result.err.find("invalid unit name"), std::string::npos) << name << ": " << result.err;
+    }
 }
 
 TEST(CliUnprotect, RemovesOnlyItsOwnDropIn) {

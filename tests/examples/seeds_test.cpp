@@ -124,6 +124,9 @@ protected:
 std::string seeds_policy() { return doable::policy_path(); }
 
 TEST_F(Seeds, Row28PostgresWithListenAddressesStarIsOnLoopbackOnly) {
+    // Reported by CTest as skipped (not passed): the postmaster hangs at start-up with the
+    // sanitizer runtime preloaded (which the instrumented library needs), even without bindguard.
+    if (bgtest::sanitized_build()) GTEST_SKIP() << "PostgreSQL cannot start with the sanitizer runtime preloaded";
     std::string data = dir_ + "/pgdata";
     ASSERT_EQ(::mkdir(data.c_str(), 0700), 0);
     ASSERT_EQ(bgtest::run({"chown", "postgres:postgres", data}).status, 0);
