@@ -16,17 +16,28 @@
 namespace bindguard::cli {
 namespace {
 
-// Creates kLaunchRecordDir (and its parent) when missing. Returns true when it exists.
+// $BINDGUARD_RUNTIME_DIR when it is an absolute path, else kDefaultRuntimeDir. Returns it.
+std::string runtime_dir() {
+    const char* named = ::getenv("BINDGUARD_RUNTIME_DIR");
+    return named != nullptr && named[0] == '/' ? named : kDefaultRuntimeDir;
+}
+
+// The directory of the launch records. Returns it.
+std::string record_dir() { return runtime_dir() + "/launched"; }
+
+// Creates record_dir() (and its parent) when missing. Returns true when it exists.
 bool ensure_directory() {
-    ::mkdir("/run/bindguard", 0755);
-    if (::mkdir(kLaunchRecordDir, 01777) == 0) ::chmod(kLaunchRecordDir, 01777);  // umask took bits away
+    const std::string dir = record_dir();
+    ::mkdir(runtime_dir().c_str(), 0755);
+    if (::mkdir(dir.c_str(), 01777) == 0) ::chmod(dir.c_str(), 01777);  // umask took bits away
     struct stat status{};
-    return ::stat(kLaunchRecordDir, &status) == 0 && S_ISDIR(status.st_mode);
+    return ::stat(dir.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
 }
 
 // Removes the records whose process is gone or is another process by now. Returns nothing.
 void remove_stale_records() {
-    DIR* dir = ::opendir(kLaunchRecordDir);
+    const std::string records = record_dir();
+    DIR* dir = ::opendir(records.c_str());
     if (dir == nullptr) return;
     while (dirent* entry = ::readdir(dir)) {
         char* end = nullptr;
@@ -34,7 +45,7 @@ void remove_stale_records() {
         if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
         pid_t parent = 0;
         unsigned long long start_time = 0;
-        std::string path = std::string(kLaunchRecordDir) + "/" + entry->d_name;
+        std::string path = records + "/" + entry->d_name;
         bool alive = read_process_stat(static_cast<pid_t>(pid), parent, start_time);
         if (alive) {
             // Keep it when its start time is this process's (read it back).
@@ -79,7 +90,7 @@ void write_launch_record() {
         if (line.find('\n') != std::string::npos) return;  // cannot be recorded faithfully: no record
         text += std::string(name == std::string("BINDGUARD_POLICY") ? "policy=" : "service=") + line + "\n";
     }
-    std::string path = std::string(kLaunchRecordDir) + "/" + std::to_string(self);
+    std::string path = record_dir() + "/" + std::to_string(self);
     std::string temporary = path + ".new";
     ::unlink(temporary.c_str());
     int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -90,7 +101,7 @@ void write_launch_record() {
 }
 
 std::optional<LaunchRecord> read_launch_record(pid_t pid, unsigned long long start_time, uid_t uid) {
-    std::string path = std::string(kLaunchRecordDir) + "/" + std::to_string(pid);
+    std::string path = record_dir() + "/" + std::to_string(pid);
     int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
     struct stat status{};

@@ -12,10 +12,12 @@
 namespace bindguard::cli {
 
 // One file per launched program: DIR/PID, lines "start_time=N", "policy=PATH",
-// "service=NAME" (a missing line: the variable was unset). Sticky and world-writable, as
-// /tmp, so that every user's `bindguard run` can leave one; a record is believed only when
-// its file belongs to root or to the process's owner.
-inline constexpr const char* kLaunchRecordDir = "/run/bindguard/launched";
+// "service=NAME" (a missing line: the variable was unset). DIR is RUNTIME/launched, RUNTIME
+// being $BINDGUARD_RUNTIME_DIR when it is an absolute path, else /run/bindguard (the tests
+// use their own, so that they leave nothing in /run). Sticky and world-writable, as /tmp,
+// so that every user's `bindguard run` can leave one; a record is believed only when its
+// file belongs to root or to the process's owner.
+inline constexpr const char* kDefaultRuntimeDir = "/run/bindguard";
 
 struct LaunchRecord {
     std::optional<std::string> policy;   // BINDGUARD_POLICY as the program got it
