@@ -685,3 +685,41 @@ TEST(Examples, AllValidate) {
 }
 
 }  // namespace
+
+namespace {
+
+// fuzz/fuzz_policy found that toml++ 3.3.0 reaches undefined behaviour
+// (__builtin_unreachable; marzer/tomlplusplus#190, #295) on a non-ASCII
+// character where it asks "is this whitespace?". Such text is refused with a
+// position before toml++ sees it; non-ASCII text in strings and comments is fine.
+TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition) {
+    struct Case {
+        std::string text;
+        std::uint32_t line, column;
+        const char* words;
+    };
+    const Case cases[] = {
+        {"6defa\xca\xa0" "efaultesnarme ='\t\t\t\t\t\t\tulte", 1, 6, "outside a string or comment"},  // the fuzzer's input
+        {"version = 1\nmode = \"enforce\"\xc3\xa9\n", 2, 17, "outside a string or comment"},
+        {"version = 1\n\xc2\xa0version = 1\n", 2, 1, "outside a string or comment"},
+        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // issue #190's document
+        {"version = 1\ns = \"\"\"\\\xc3\xa9\"\"\"\n", 2, 9, "after a backslash"},
+    };
+    for (const Case& c : cases) {
+        const auto parsed = parse_policy(c.text, "p.toml");
+        EXPECT_FALSE(parsed.ok()) << c.text;
+        ASSERT_EQ(parsed.diagnostics.size(), 1u) << c.text;
+        const std::string message = parsed.diagnostics[0].to_string();
+        EXPECT_EQ(message.rfind("p.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": error: ", 0),
+                  0u)
+            << message;
+        EXPECT_NE(message.find(c.words), std::string::npos) << message;
+    }
+    const auto fine = parse_policy(
+        "version = 1 # caf\xc3\xa9 \xca\xa0\n[[rule]]\nname = \"r\xc3\xa9gle \xca\xa0\"\naction = \"allow\"\n"
+        "service = '''\xc2\xa7'''\nprogram = \"\"\"\\\n  /usr/bin/x\xc3\xa9\"\"\"\n",
+        "p.toml");
+    EXPECT_TRUE(fine.ok()) << (fine.diagnostics.empty() ? "" : fine.diagnostics[0].to_string());
+}
+
+}  // namespace

@@ -1,0 +1,97 @@
+// A scan of the policy text before toml++ sees it (see internal.hpp).
+#include "internal.hpp"
+
+namespace bindguard::detail {
+namespace {
+
+bool is_toml_whitespace(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+}  // namespace
+
+std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
+    enum class State { normal, comment, basic, literal, multi_basic, multi_literal };
+    State state = State::normal;
+    std::uint32_t line = 1;
+    std::uint32_t column = 0;
+    std::size_t i = 0;
+    // Moves past text[i], counting lines and columns (a column per code point, as toml++).
+    auto advance = [&] {
+        const auto c = static_cast<unsigned char>(text[i++]);
+        if (c == '\n') {
+            ++line;
+            column = 0;
+        } else if ((c & 0xc0) != 0x80) {
+            ++column;
+        }
+    };
+    auto starts = [&](std::string_view token) { return text.substr(i, token.size()) == token; };
+    auto problem = [&](const char* message) {
+        return TextProblem{SourcePosition{line, column + 1}, message};
+    };
+    constexpr const char* kOutside = "a non-ASCII character outside a string or comment (TOML allows it only there)";
+    constexpr const char* kAfterBackslash =
+        "a non-ASCII character right after a backslash in a multi-line string is not supported here "
+        "(write it as \\uXXXX)";
+
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        switch (state) {
+            case State::normal:
+                if (c >= 0x80) return problem(kOutside);
+                if (c == '#') state = State::comment;
+                else if (starts("\"\"\"")) { advance(); advance(); state = State::multi_basic; }
+                else if (starts("'''")) { advance(); advance(); state = State::multi_literal; }
+                else if (c == '"') state = State::basic;
+                else if (c == '\'') state = State::literal;
+                advance();
+                break;
+            case State::comment:
+                if (c == '\n') state = State::normal;
+                advance();
+                break;
+            case State::basic:
+                if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') advance();  // the escaped character
+                else if (c == '"' || c == '\n') state = State::normal;
+                advance();
+                break;
+            case State::literal:
+                if (c == '\'' || c == '\n') state = State::normal;
+                advance();
+                break;
+            case State::multi_basic:
+                if (c == '\\') {
+                    advance();
+                    if (i >= text.size()) break;
+                    if (static_cast<unsigned char>(text[i]) >= 0x80) return problem(kAfterBackslash);
+                    if (is_toml_whitespace(static_cast<unsigned char>(text[i]))) {
+                        // A line-ending backslash: the whitespace that follows is skipped.
+                        while (i < text.size() && is_toml_whitespace(static_cast<unsigned char>(text[i]))) advance();
+                        if (i < text.size() && static_cast<unsigned char>(text[i]) >= 0x80)
+                            return problem(kAfterBackslash);
+                    } else {
+                        advance();  // the escaped character
+                    }
+                } else if (starts("\"\"\"")) {
+                    advance(), advance(), advance();
+                    // Up to two more quotes belong to the string's content.
+                    for (int extra = 0; extra < 2 && i < text.size() && text[i] == '"'; ++extra) advance();
+                    state = State::normal;
+                } else {
+                    advance();
+                }
+                break;
+            case State::multi_literal:
+                if (starts("'''")) {
+                    advance(), advance(), advance();
+                    for (int extra = 0; extra < 2 && i < text.size() && text[i] == '\''; ++extra) advance();
+                    state = State::normal;
+                } else {
+                    advance();
+                }
+                break;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace bindguard::detail
