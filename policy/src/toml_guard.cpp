@@ -33,29 +33,59 @@ std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
         "a non-ASCII character right after a backslash in a multi-line string is not supported here "
         "(write it as \\uXXXX)";
 
+    // Where a quote opens a string, as toml++ reads it: only where a key or a value
+    // begins. Anywhere else (e.g. "2\"...") toml++ is reading a bare value or key
+    // and asks "is this a terminator?" (whitespace) of every character that follows.
+    char previous = '\n';            // the last character outside strings that is not a space or tab
+    bool key_context = true;         // before the '=' of a line, or in an inline table's key
+    std::string_view::size_type open_depth = 0;
+    char open[64];                   // value-context brackets: 'a' array, 't' inline table
+    auto at_newline = [&] {
+        previous = '\n';
+        if (open_depth == 0) key_context = true;
+    };
+    auto string_may_start = [&] {
+        return previous == '\n' || previous == '=' || previous == '[' || previous == ',' || previous == '{' ||
+               (previous == '.' && key_context);
+    };
+
     while (i < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
         switch (state) {
             case State::normal:
                 if (c >= 0x80) return problem(kOutside);
-                if (c == '#') state = State::comment;
-                else if (starts("\"\"\"")) { advance(); advance(); state = State::multi_basic; }
-                else if (starts("'''")) { advance(); advance(); state = State::multi_literal; }
-                else if (c == '"') state = State::basic;
-                else if (c == '\'') state = State::literal;
+                if (c == '#') {
+                    state = State::comment;
+                } else if ((c == '"' || c == '\'') && string_may_start()) {
+                    const bool multi = starts(c == '"' ? "\"\"\"" : "'''");
+                    if (multi) advance(), advance();
+                    state = c == '"' ? (multi ? State::multi_basic : State::basic)
+                                     : (multi ? State::multi_literal : State::literal);
+                    previous = static_cast<char>(c);
+                } else if (c == '\n') {
+                    at_newline();
+                } else if (c != ' ' && c != '\t' && c != '\r') {
+                    if (c == '=') key_context = false;
+                    else if ((c == '[' || c == '{') && !key_context && open_depth < sizeof open) open[open_depth++] = c == '[' ? 'a' : 't';
+                    else if ((c == ']' || c == '}') && open_depth > 0) --open_depth;
+                    if (c == '{' || (c == ',' && open_depth > 0)) key_context = open_depth > 0 && open[open_depth - 1] == 't';
+                    previous = static_cast<char>(c);
+                }
                 advance();
                 break;
             case State::comment:
-                if (c == '\n') state = State::normal;
+                if (c == '\n') state = State::normal, at_newline();
                 advance();
                 break;
             case State::basic:
                 if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') advance();  // the escaped character
-                else if (c == '"' || c == '\n') state = State::normal;
+                else if (c == '"') state = State::normal;
+                else if (c == '\n') state = State::normal, at_newline();
                 advance();
                 break;
             case State::literal:
-                if (c == '\'' || c == '\n') state = State::normal;
+                if (c == '\'') state = State::normal;
+                else if (c == '\n') state = State::normal, at_newline();
                 advance();
                 break;
             case State::multi_basic:

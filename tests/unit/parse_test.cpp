@@ -704,6 +704,10 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
         {"version = 1\n\xc2\xa0version = 1\n", 2, 1, "outside a string or comment"},
         {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // issue #190's document
         {"version = 1\ns = \"\"\"\\\xc3\xa9\"\"\"\n", 2, 9, "after a backslash"},
+        // The second finding: a quote inside a bare value does not open a string for toml++.
+        {"# x\nipv4 =2\"127\xd2\x8f\xd1\xafxt re", 2, 12, "outside a string or comment"},
+        {"version = 1\na = 1.\"\xc3\xa9\"\n", 2, 8, "outside a string or comment"},
+        {"version = 1\na = \"x\"\"\xc3\xa9\"\n", 2, 9, "outside a string or comment"},
     };
     for (const Case& c : cases) {
         const auto parsed = parse_policy(c.text, "p.toml");
@@ -717,7 +721,9 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
     }
     const auto fine = parse_policy(
         "version = 1 # caf\xc3\xa9 \xca\xa0\n[[rule]]\nname = \"r\xc3\xa9gle \xca\xa0\"\naction = \"allow\"\n"
-        "service = '''\xc2\xa7'''\nprogram = \"\"\"\\\n  /usr/bin/x\xc3\xa9\"\"\"\n",
+        "service = '''\xc2\xa7'''\nprogram = \"\"\"\\\n  /usr/bin/x\xc3\xa9\"\"\"\n"
+        "address = [ # caf\xc3\xa9\n  \"10.0.0.0/8\",\n  \"::/0\" ]\n"
+        "[[rule]]\nname = \"t\xc3\xa9\"\naction = \"deny\"\n[children]\n\"inherit\" = true\n",
         "p.toml");
     EXPECT_TRUE(fine.ok()) << (fine.diagnostics.empty() ? "" : fine.diagnostics[0].to_string());
 }
