@@ -86,7 +86,9 @@ void find_shadowed_rules(const std::vector<Rule>& rules, const std::string& file
 // found by fuzz/fuzz_policy. That is any non-ASCII character outside strings and
 // comments (invalid TOML anyway), and one right after a backslash in a
 // multi-line basic string (also after the whitespace a line-ending backslash
-// skips). Returns where the first one is, with a message, or nullopt.
+// skips), and any control character but tab, newline and carriage return
+// (invalid TOML; after one toml++ may misjudge what is a string). Returns where
+// the first one is, with a message, or nullopt.
 struct TextProblem {
     SourcePosition position;
     const char* message;

@@ -49,8 +49,13 @@ std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
                (previous == '.' && key_context);
     };
 
+    constexpr const char* kControl = "a control character (TOML allows only tab, newline and carriage return)";
+
     while (i < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
+        // Invalid anywhere in TOML; toml++ may read past one (a NUL in an array
+        // was the third finding) and then misjudge what is a string.
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return problem(kControl);
         switch (state) {
             case State::normal:
                 if (c >= 0x80) return problem(kOutside);

@@ -708,6 +708,10 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
         {"# x\nipv4 =2\"127\xd2\x8f\xd1\xafxt re", 2, 12, "outside a string or comment"},
         {"version = 1\na = 1.\"\xc3\xa9\"\n", 2, 8, "outside a string or comment"},
         {"version = 1\na = \"x\"\"\xc3\xa9\"\n", 2, 9, "outside a string or comment"},
+        // The third finding: a NUL in an array, then a "string" toml++ never reaches as one.
+        {std::string("-en = [2\0[\'\'\'2r\xc6\xbd\'\'\'", 17), 1, 9, "a control character"},
+        {"version = 1 # bell \x07\n", 1, 20, "a control character"},
+        {"version = 1\na = \"\x7f\"\n", 2, 6, "a control character"},
     };
     for (const Case& c : cases) {
         const auto parsed = parse_policy(c.text, "p.toml");
