@@ -38,6 +38,7 @@ std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
     // and asks "is this a terminator?" (whitespace) of every character that follows.
     char previous = '\n';            // the last character outside strings that is not a space or tab
     bool key_context = true;         // before the '=' of a line, or in an inline table's key
+    bool in_bare_value = false;      // inside a value that is not a string, array or inline table
     std::string_view::size_type open_depth = 0;
     char open[64];                   // value-context brackets: 'a' array, 't' inline table
     auto at_newline = [&] {
@@ -59,6 +60,17 @@ std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
         switch (state) {
             case State::normal:
                 if (c >= 0x80) return problem(kOutside);
+                // A bare value (number, date, boolean, or garbage): toml++ takes every
+                // character up to a value terminator as part of it, quotes and brackets too.
+                if (in_bare_value) {
+                    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ']' || c == '}' || c == ',' || c == '#') {
+                        in_bare_value = false;
+                        continue;  // the terminator is read again below, outside the value
+                    }
+                    previous = static_cast<char>(c);
+                    advance();
+                    break;
+                }
                 if (c == '#') {
                     state = State::comment;
                 } else if ((c == '"' || c == '\'') && string_may_start()) {
@@ -70,6 +82,8 @@ std::optional<TextProblem> find_toml_unsafe_text(std::string_view text) {
                 } else if (c == '\n') {
                     at_newline();
                 } else if (c != ' ' && c != '\t' && c != '\r') {
+                    if (!key_context && c != '[' && c != '{' && c != ']' && c != '}' && c != ',' && c != '=')
+                        in_bare_value = true;
                     if (c == '=') key_context = false;
                     else if ((c == '[' || c == '{') && !key_context && open_depth < sizeof open) open[open_depth++] = c == '[' ? 'a' : 't';
                     else if ((c == ']' || c == '}') && open_depth > 0) --open_depth;

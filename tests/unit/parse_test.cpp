@@ -712,6 +712,8 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
         {std::string("-en = [2\0[\'\'\'2r\xc6\xbd\'\'\'", 17), 1, 9, "a control character"},
         {"version = 1 # bell \x07\n", 1, 20, "a control character"},
         {"version = 1\na = \"\x7f\"\n", 2, 6, "a control character"},
+        // The fourth finding: a bare value takes quotes and brackets up to a terminator.
+        {"versoni = -are-t-e[h[\"\xcd\x8a[[[[==\xb1", 1, 23, "outside a string or comment"},
     };
     for (const Case& c : cases) {
         const auto parsed = parse_policy(c.text, "p.toml");
