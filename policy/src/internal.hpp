@@ -80,4 +80,19 @@ bool is_v4_mapped(const Endpoint& ep) noexcept;
 void find_shadowed_rules(const std::vector<Rule>& rules, const std::string& file,
                          std::vector<Diagnostic>& out);
 
+// Text that toml++ 3.3.0 (Debian 12) cannot be given safely: a non-ASCII code
+// point where it asks "is this whitespace?" reaches a __builtin_unreachable()
+// (undefined behaviour; marzer/tomlplusplus#190, #295, fixed upstream by #305),
+// found by fuzz/fuzz_policy. That is any non-ASCII character outside strings and
+// comments (invalid TOML anyway), and one right after a backslash in a
+// multi-line basic string (also after the whitespace a line-ending backslash
+// skips), and any control character but tab, newline and carriage return
+// (invalid TOML; after one toml++ may misjudge what is a string). Returns where
+// the first one is, with a message, or nullopt.
+struct TextProblem {
+    SourcePosition position;
+    const char* message;
+};
+std::optional<TextProblem> find_toml_unsafe_text(std::string_view text);
+
 }  // namespace bindguard::detail

@@ -159,6 +159,10 @@ void Validator::read_enum(const toml::table& table, std::string_view key, const 
 }
 
 LoadResult Validator::run(std::string_view text) {
+    if (const auto problem = find_toml_unsafe_text(text)) {  // before toml++ can misbehave on it
+        error(problem->position, problem->message);
+        return {std::nullopt, std::move(diagnostics_)};
+    }
     const toml::parse_result parsed = toml::parse(text, file_);
     if (!parsed) {
         const auto& failure = parsed.error();

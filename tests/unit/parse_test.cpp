@@ -733,4 +733,50 @@ address = "10.9.0.0/16"
     EXPECT_EQ(invalid.diagnostics[0].severity, Diagnostic::Severity::error);
 }
 
+// fuzz/fuzz_policy found that toml++ 3.3.0 reaches undefined behaviour
+// (__builtin_unreachable; marzer/tomlplusplus#190, #295) on a non-ASCII
+// character where it asks "is this whitespace?". Such text is refused with a
+// position before toml++ sees it; non-ASCII text in strings and comments is fine.
+TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition) {
+    struct Case {
+        std::string text;
+        std::uint32_t line, column;
+        const char* words;
+    };
+    const Case cases[] = {
+        {"6defa\xca\xa0" "efaultesnarme ='\t\t\t\t\t\t\tulte", 1, 6, "outside a string or comment"},  // the fuzzer's input
+        {"version = 1\nmode = \"enforce\"\xc3\xa9\n", 2, 17, "outside a string or comment"},
+        {"version = 1\n\xc2\xa0version = 1\n", 2, 1, "outside a string or comment"},
+        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // issue #190's document
+        {"version = 1\ns = \"\"\"\\\xc3\xa9\"\"\"\n", 2, 9, "after a backslash"},
+        // The second finding: a quote inside a bare value does not open a string for toml++.
+        {"# x\nipv4 =2\"127\xd2\x8f\xd1\xafxt re", 2, 12, "outside a string or comment"},
+        {"version = 1\na = 1.\"\xc3\xa9\"\n", 2, 8, "outside a string or comment"},
+        {"version = 1\na = \"x\"\"\xc3\xa9\"\n", 2, 9, "outside a string or comment"},
+        // The third finding: a NUL in an array, then a "string" toml++ never reaches as one.
+        {std::string("-en = [2\0[\'\'\'2r\xc6\xbd\'\'\'", 17), 1, 9, "a control character"},
+        {"version = 1 # bell \x07\n", 1, 20, "a control character"},
+        {"version = 1\na = \"\x7f\"\n", 2, 6, "a control character"},
+        // The fourth finding: a bare value takes quotes and brackets up to a terminator.
+        {"versoni = -are-t-e[h[\"\xcd\x8a[[[[==\xb1", 1, 23, "outside a string or comment"},
+    };
+    for (const Case& c : cases) {
+        const auto parsed = parse_policy(c.text, "p.toml");
+        EXPECT_FALSE(parsed.ok()) << c.text;
+        ASSERT_EQ(parsed.diagnostics.size(), 1u) << c.text;
+        const std::string message = parsed.diagnostics[0].to_string();
+        EXPECT_EQ(message.rfind("p.toml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": error: ", 0),
+                  0u)
+            << message;
+        EXPECT_NE(message.find(c.words), std::string::npos) << message;
+    }
+    const auto fine = parse_policy(
+        "version = 1 # caf\xc3\xa9 \xca\xa0\n[[rule]]\nname = \"r\xc3\xa9gle \xca\xa0\"\naction = \"allow\"\n"
+        "service = '''\xc2\xa7'''\nprogram = \"\"\"\\\n  /usr/bin/x\xc3\xa9\"\"\"\n"
+        "address = [ # caf\xc3\xa9\n  \"10.0.0.0/8\",\n  \"::/0\" ]\n"
+        "[[rule]]\nname = \"t\xc3\xa9\"\naction = \"deny\"\n[children]\n\"inherit\" = true\n",
+        "p.toml");
+    EXPECT_TRUE(fine.ok()) << (fine.diagnostics.empty() ? "" : fine.diagnostics[0].to_string());
+}
+
 }  // namespace
