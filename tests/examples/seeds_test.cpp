@@ -112,7 +112,9 @@ protected:
         EXPECT_EQ(result.status, 0) << result.out << result.err;
         nlohmann::json document = nlohmann::json::parse(result.out, nullptr, false);
         EXPECT_FALSE(document.is_discarded()) << result.out;
-        if (!document.is_discarded()) EXPECT_EQ(document["exposed"], 0) << result.out;
+        if (!document.is_discarded()) {
+            EXPECT_EQ(document["exposed"], 0) << result.out;
+        }
         return document;
     }
 
