@@ -9,8 +9,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 
+#include "launch.hpp"
 #include "state.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -48,14 +48,15 @@ struct RequiredLibrary {
 constexpr std::size_t kMaxRequired = 2;  // the sanitizer runtime, our library
 
 // Everything captured at load time. Written once by capture_child_settings()
-// before `captured` is set (release), never changed afterwards.
+// before `captured` is set (release), never changed afterwards. Whether the
+// policy wants its children protected ([children] inherit) is not captured: it
+// is read from the state only when an environment has to be rebuilt.
 struct ChildSettings {
     RequiredLibrary required[kMaxRequired];
     std::size_t required_count = 0;
-    const char* policy_entry = nullptr;             // "BINDGUARD_POLICY=...", or nullptr
+    const char* policy_entry = nullptr;             // "BINDGUARD_POLICY=...", or nullptr (launch.hpp)
     const char* service_entry = nullptr;            // "BINDGUARD_SERVICE=...", or nullptr
     const char* sanitizer_options_entry = nullptr;  // "ASAN_OPTIONS=..." (sanitizer builds), or nullptr
-    bool inherit = true;
 };
 
 ChildSettings settings;
@@ -65,33 +66,29 @@ std::atomic<bool> capture_started{false};
 NextExecFunctions next_functions;
 std::atomic<bool> next_resolved{false};
 
-// A string that lives as long as the process (never freed). nullptr when out of memory.
-const char* keep(const std::string& text) noexcept {
-    char* copy = static_cast<char*>(std::malloc(text.size() + 1));
-    if (copy != nullptr) std::memcpy(copy, text.c_str(), text.size() + 1);
-    return copy;
-}
-
 const char* last_component(const char* path) noexcept {
     const char* slash = std::strrchr(path, '/');
     return slash != nullptr ? slash + 1 : path;
 }
 
-// The library that contains address, as a RequiredLibrary; false if unknown.
-bool library_of(const void* address, RequiredLibrary& out) {
+// realpath(name) kept in launch.hpp's arena, or nullptr. Not inlined: its
+// PATH_MAX buffer stays off the stack of the usual (absolute) case, which runs
+// in every process at load.
+__attribute__((noinline)) const char* keep_real_path(const char* name) noexcept {
+    char resolved[PATH_MAX];
+    return realpath(name, resolved) != nullptr ? keep_joined({resolved}) : nullptr;
+}
+
+// The library that contains address, as out; false if unknown. Its names are
+// kept in launch.hpp's arena; realpath(3) only for a relative name.
+BINDGUARD_LOAD_TIME bool library_of(const void* address, RequiredLibrary& out) noexcept {
     Dl_info info{};
     if (dladdr(address, &info) == 0 || info.dli_fname == nullptr || info.dli_fname[0] == '\0') return false;
-    std::string path = info.dli_fname;
-    if (path[0] != '/') {
-        char resolved[PATH_MAX];
-        if (realpath(info.dli_fname, resolved) == nullptr) return false;
-        path = resolved;
-    }
-    // LD_PRELOAD entries are separated by ':' and ' '; a path with either cannot be listed.
-    if (path.find_first_of(": ") != std::string::npos) return false;
-    out.path = keep(path);
-    out.loaded_name = keep(info.dli_fname);
+    out.loaded_name = keep_joined({info.dli_fname});
+    out.path = info.dli_fname[0] == '/' ? out.loaded_name : keep_real_path(info.dli_fname);
     if (out.path == nullptr || out.loaded_name == nullptr) return false;
+    // LD_PRELOAD entries are separated by ':' and ' '; a path with either cannot be listed.
+    if (std::strpbrk(out.path, ": ") != nullptr) return false;
     out.base_name = last_component(out.path);
     struct stat status {};
     if (stat(out.path, &status) == 0) {
@@ -102,29 +99,12 @@ bool library_of(const void* address, RequiredLibrary& out) {
     return true;
 }
 
-// "NAME=value" for the variable name= as this process started with it, or
-// nullptr when it is unset or empty. Read with secure_getenv(), as the state
-// reads them: a set-uid/set-gid or file-capability program (glibc's
-// secure-execution mode) must not hand its caller's policy or service to the
-// programs it starts (sudo's children would run on the user's policy).
-const char* entry_of(const char* name_with_equals, bool make_absolute) {
-    std::string name(name_with_equals, std::strlen(name_with_equals) - 1);
-    const char* value = secure_getenv(name.c_str());
-    if (value == nullptr || value[0] == '\0') return nullptr;
-    std::string text = value;
-    if (make_absolute && text[0] != '/') {
-        char directory[PATH_MAX];
-        if (getcwd(directory, sizeof directory) != nullptr) text = std::string(directory) + "/" + text;
-    }
-    return keep(name_with_equals + text);
-}
-
 template <class Function>
 void resolve_next(Function& slot, const char* name) noexcept {
     if (slot == nullptr) slot = reinterpret_cast<Function>(dlsym(RTLD_NEXT, name));
 }
 
-void resolve_next_functions() noexcept {
+BINDGUARD_LOAD_TIME void resolve_next_functions() noexcept {
     if (next_resolved.load(std::memory_order_acquire)) return;
     resolve_next(next_functions.execve, "execve");
     resolve_next(next_functions.execvpe, "execvpe");
@@ -175,6 +155,16 @@ unsigned missing_libraries(const char* value) noexcept {
     return missing;
 }
 
+// [children] inherit of the process's policy. Read only when an environment
+// lacks something, so that a process whose children keep the library (the
+// usual case: nothing removed it) never builds its state for an exec. Without
+// a state (initialisation failed) the child gets the library back anyway: it
+// will fail closed there too.
+bool children_inherit() noexcept {
+    const State* state = process_state();
+    return state == nullptr || state->policy.children_inherit;
+}
+
 char* append(char* out, const char* text) noexcept {
     const std::size_t length = std::strlen(text);
     std::memcpy(out, text, length);
@@ -183,33 +173,26 @@ char* append(char* out, const char* text) noexcept {
 
 }  // namespace
 
-void capture_child_settings() noexcept {
+BINDGUARD_LOAD_TIME void capture_child_settings() noexcept {
     if (capture_started.exchange(true, std::memory_order_acq_rel)) return;
     resolve_next_functions();
-    try {
-        const State* state = process_state();
-        // Without a state (initialisation failed) the child gets the library
-        // back anyway: it will fail closed there too.
-        settings.inherit = state == nullptr || state->policy.children_inherit;
 #ifdef BINDGUARD_CHILD_SANITIZER
-        if (&__asan_init != nullptr) {
-            RequiredLibrary runtime;
-            // Only a separate runtime library has to be preloaded for the child.
-            if (library_of(reinterpret_cast<const void*>(&__asan_init), runtime) &&
-                std::strncmp(runtime.base_name, "libasan", 7) == 0)
-                settings.required[settings.required_count++] = runtime;
-        }
-        settings.sanitizer_options_entry = entry_of(kSanitizerOptionsName, false);
-#endif
-        RequiredLibrary self;
-        if (!library_of(reinterpret_cast<const void*>(&capture_child_settings), self)) return;
-        settings.required[settings.required_count++] = self;
-        settings.policy_entry = entry_of(kPolicyName, true);
-        settings.service_entry = entry_of(kServiceName, false);
-        captured.store(true, std::memory_order_release);
-    } catch (...) {
-        // Out of memory at load time: children are started unchanged.
+    if (&__asan_init != nullptr) {
+        RequiredLibrary& runtime = settings.required[settings.required_count];
+        // Only a separate runtime library has to be preloaded for the child.
+        if (library_of(reinterpret_cast<const void*>(&__asan_init), runtime) &&
+            std::strncmp(runtime.base_name, "libasan", 7) == 0)
+            ++settings.required_count;
     }
+#endif
+    if (!library_of(reinterpret_cast<const void*>(&capture_child_settings), settings.required[settings.required_count]))
+        return;
+    ++settings.required_count;
+    const LaunchFacts& launch = launch_facts();
+    settings.policy_entry = launch.policy_entry;
+    settings.service_entry = launch.service_entry;
+    settings.sanitizer_options_entry = launch.sanitizer_options_entry;
+    captured.store(true, std::memory_order_release);
 }
 
 const NextExecFunctions& next_exec_functions() noexcept {
@@ -219,7 +202,7 @@ const NextExecFunctions& next_exec_functions() noexcept {
 
 ChildEnvironmentPlan plan_child_environment(char* const* envp) noexcept {
     ChildEnvironmentPlan plan;
-    if (!captured.load(std::memory_order_acquire) || !settings.inherit) return plan;
+    if (!captured.load(std::memory_order_acquire)) return plan;
     const int saved_errno = errno;
     bool has_policy = false, has_service = false, has_sanitizer_options = false;
     std::size_t preload_entries = 0;
@@ -242,6 +225,7 @@ ChildEnvironmentPlan plan_child_environment(char* const* envp) noexcept {
     plan.add_service = settings.service_entry != nullptr && !has_service;
     plan.add_sanitizer_options = settings.sanitizer_options_entry != nullptr && !has_sanitizer_options;
     plan.rebuild = plan.missing_libraries != 0 || plan.add_policy || plan.add_service || plan.add_sanitizer_options;
+    if (plan.rebuild && !children_inherit()) plan = ChildEnvironmentPlan{};
     errno = saved_errno;
     if (!plan.rebuild) return plan;
 
@@ -305,9 +289,5 @@ void unmap_scratch(void* memory, std::size_t size) noexcept {
     errno = saved_errno;
 }
 
-namespace {
-// Captures the settings when the library is loaded.
-__attribute__((constructor)) void capture_at_load() { capture_child_settings(); }
-}  // namespace
 
 }  // namespace bindguard::shim

@@ -57,9 +57,10 @@ struct NextExecFunctions {
 // not run yet (dlsym may then allocate; only before initialisation).
 const NextExecFunctions& next_exec_functions() noexcept;
 
-// Captures the settings (library paths, BINDGUARD_*, [children] inherit) and
-// resolves the next functions. Runs once (the library's constructor calls it);
-// may allocate. Never throws.
+// Captures the settings (the paths of the libraries a child must preload, and
+// BINDGUARD_* from launch.hpp) and resolves the next functions. Runs once (the
+// library's constructor calls it). Never allocates (but a relative library
+// name goes through realpath(3)); never throws.
 void capture_child_settings() noexcept;
 
 // Scratch memory up to this size comes from the stack; beyond it, from mmap().

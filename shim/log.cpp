@@ -1,5 +1,7 @@
 #include "log.hpp"
 
+#include "launch.hpp"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -358,7 +360,7 @@ bool OwnedFd::still_ours() const noexcept {
     return fstat(fd, &status) == 0 && status.st_dev == device && status.st_ino == inode;
 }
 
-void record_stderr_identity() noexcept {
+BINDGUARD_LOAD_TIME void record_stderr_identity() noexcept {
     const int saved = errno;
     struct stat status {};
     if (!stderr_identity.known && fstat(STDERR_FILENO, &status) == 0) {

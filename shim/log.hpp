@@ -48,8 +48,8 @@ struct OwnedFd {
     bool still_ours() const noexcept;
 };
 
-// Records the identity (st_dev, st_ino) of the file on fd 2 (once, at
-// initialisation, before anything can log). Nothing is ever written to stderr
+// Records the identity (st_dev, st_ino) of the file on fd 2 (once, when the
+// library is loaded, before the program can close or reuse fd 2). Nothing is ever written to stderr
 // if fd 2 is closed then.
 void record_stderr_identity() noexcept;
 

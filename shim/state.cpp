@@ -12,6 +12,7 @@
 #include <new>
 #include <vector>
 
+#include "launch.hpp"
 #include "real.hpp"
 
 namespace bindguard::shim {
@@ -48,22 +49,6 @@ void in_child_after_fork() noexcept {
 alignas(State) unsigned char state_storage[sizeof(State)];
 State* state = nullptr;  // set before status becomes ready (release)
 
-// The whole content of a /proc file (read() loop; these files report size 0).
-std::string read_proc_file(const char* path) {
-    std::string content;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return content;
-    char buffer[4096];
-    for (;;) {
-        const ssize_t count = read(fd, buffer, sizeof buffer);
-        if (count < 0 && errno == EINTR) continue;
-        if (count <= 0) break;
-        content.append(buffer, static_cast<std::size_t>(count));
-    }
-    close(fd);
-    return content;
-}
-
 std::string program_path() {
     std::vector<char> buffer(4096);
     for (;;) {
@@ -74,28 +59,18 @@ std::string program_path() {
     }
 }
 
-// argv joined by single spaces (the NULs of /proc/self/cmdline).
-std::string command_line() {
-    std::string command = read_proc_file("/proc/self/cmdline");
-    while (!command.empty() && command.back() == '\0') command.pop_back();
-    for (char& c : command)
-        if (c == '\0') c = ' ';
-    return command;
-}
-
-// The policy named by BINDGUARD_POLICY, else /etc/bindguard/policy.toml if
-// anything exists at that path, else the built-in one. A policy that cannot be
-// loaded gives the fail-closed policy and its diagnostics (printed later).
-// An empty BINDGUARD_POLICY counts as unset. The environment is read with
-// secure_getenv(): in a set-uid/set-gid or file-capability program (glibc's
-// secure-execution mode, where the library can only be loaded system-wide) the
-// caller's environment must not choose the policy, nor through log.path make
-// the program create or append to files of the caller's choosing.
-Policy load_policy(std::vector<Diagnostic>& diagnostics) {
-    std::string path;
-    if (const char* named = secure_getenv("BINDGUARD_POLICY"); named != nullptr && *named != '\0') {
-        path = named;
-    } else {
+// The policy named by BINDGUARD_POLICY (as the process started with it,
+// launch.hpp), else /etc/bindguard/policy.toml if anything exists at that path,
+// else the built-in one. A policy that cannot be loaded gives the fail-closed
+// policy and its diagnostics (printed later). An empty BINDGUARD_POLICY counts
+// as unset. The environment was read with secure_getenv(): in a set-uid/set-gid
+// or file-capability program (glibc's secure-execution mode, where the library
+// can only be loaded system-wide) the caller's environment must not choose the
+// policy, nor through log.path make the program create or append to files of
+// the caller's choosing.
+Policy load_policy(const LaunchFacts& launch, std::vector<Diagnostic>& diagnostics) {
+    std::string path = launch.policy_path();
+    if (path.empty()) {
         struct stat status {};
         if (lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) path = kSystemPolicyPath;
     }
@@ -135,13 +110,17 @@ void build_state() noexcept {
     record_stderr_identity();
     try {
         resolve_real_functions();
+        const LaunchFacts& launch = launch_facts();
         std::vector<Diagnostic> diagnostics;
-        Policy policy = load_policy(diagnostics);
-        const char* service = secure_getenv("BINDGUARD_SERVICE");
+        Policy policy = launch.lost ? fail_closed_policy("(lost at start)") : load_policy(launch, diagnostics);
+        if (launch.lost)
+            write_stderr_line("error: BINDGUARD_POLICY or BINDGUARD_SERVICE could not be kept when the library "
+                              "was loaded (out of memory, or no working directory for a relative policy path); "
+                              "every non-loopback bind and listen is denied");
         auto* built = new (state_storage) State{};
         built->program = program_path();
-        built->command = command_line();
-        built->service = service != nullptr ? service : "";
+        built->command = launch.command;
+        built->service = launch.service();
         built->policy = for_process(policy, built->program, built->command, built->service);
         built->logger.open(built->policy.log, built->policy.mode, built->program.c_str(),
                            built->service.c_str());
@@ -163,8 +142,7 @@ void build_state() noexcept {
     }
 }
 
-}  // namespace
-
+// Builds the state, once: the first call wins, the others return at once.
 void initialise_once() noexcept {
     int expected = not_started;
     if (!status.compare_exchange_strong(expected, running, std::memory_order_acq_rel)) return;
@@ -178,6 +156,8 @@ void initialise_once() noexcept {
     build_state();
     errno = saved;
 }
+
+}  // namespace
 
 const State* process_state() noexcept {
     for (;;) {
@@ -219,10 +199,5 @@ Request make_request(const State* current, const Endpoint& address, Protocol pro
     return request;
 }
 
-namespace {
-// Runs when the library is loaded. A bind() from an earlier constructor has
-// already built the state through process_state(); then this does nothing.
-__attribute__((constructor)) void bindguard_constructor() { initialise_once(); }
-}  // namespace
 
 }  // namespace bindguard::shim

@@ -1,7 +1,8 @@
 // The process state of the shim: built once, then read without locks.
 //
 // Invariant: the State is immutable after initialisation. It is built exactly
-// once (constructor or first bind/listen, whichever comes first) in static
+// once, on first use (the first bind, listen or other call that needs it; the
+// library's constructor only captures launch.hpp's facts), in static
 // storage with placement new, published with a release store, and never
 // destroyed (no atexit destructor), so a bind() from another library's
 // destructor, or from any thread at any time, reads a complete, unchanging
@@ -21,8 +22,8 @@ struct State {
     // on the hot path runs no fnmatch(3).
     Policy policy;
     std::string program;  // readlink(/proc/self/exe)
-    std::string command;  // /proc/self/cmdline, arguments joined by single spaces
-    std::string service;  // BINDGUARD_SERVICE, empty when unset
+    std::string command;  // argv at start, joined by single spaces (launch.hpp)
+    std::string service;  // BINDGUARD_SERVICE at start, empty when unset
     Logger logger;
     // Facts of the policy that let bind()/listen() skip work they do not need,
     // computed once with the state:
@@ -43,9 +44,6 @@ struct State {
 // arrive while the state is being built wait for it (sched_yield). Never
 // allocates or locks once the state exists. errno may change.
 const State* process_state() noexcept;
-
-// Builds the state now; called by the library's constructor.
-void initialise_once() noexcept;
 
 // The decision when no state can be used: fail closed, as simply as possible.
 // Loopback is allowed, everything else denied (rule "fail-closed"). Not logged.

@@ -39,6 +39,11 @@
  *                                   of the first ADDR's family (this kernel may lack SCTP)
  *   bindresvport tcp|udp [ADDR]     bindresvport() with ADDR (port ignored), or NULL
  *   rresvport                       rresvport_af(&port, AF_INET)
+ *   after-start ADDR                first does what programs do once started: writes a
+ *                                   new process title over its argv ("renamed", as
+ *                                   setproctitle and Node do), chdir("/"), sets
+ *                                   BINDGUARD_POLICY=/nonexistent.toml and
+ *                                   BINDGUARD_SERVICE=changed-after-start; then binds ADDR (TCP)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -382,6 +387,23 @@ static int bind_and_report(const char* prefix, const struct sockaddr_storage* ad
     return fd;
 }
 
+static int scenario_after_start(int argc, char** argv) {
+    if (argc < 3) bg_usage("after-start ADDR");
+    struct sockaddr_storage address;
+    const socklen_t length = bg_parse_address(argv[2], &address);
+    /* The new title over the whole argv area, as /proc/self/cmdline then shows it. */
+    char* const area = argv[0];
+    const size_t area_size = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - area);
+    memset(area, 0, area_size);
+    memcpy(area, "renamed", sizeof "renamed" < area_size ? sizeof "renamed" : area_size - 1);
+    if (chdir("/") != 0) bg_die("chdir");
+    if (setenv("BINDGUARD_POLICY", "/nonexistent.toml", 1) != 0) bg_die("setenv");
+    if (setenv("BINDGUARD_SERVICE", "changed-after-start", 1) != 0) bg_die("setenv");
+    const int fd = bind_and_report("", &address, length);
+    close(fd);
+    return 0;
+}
+
 static int scenario_fork(int argc, char** argv) {
     if (argc < 3) bg_usage("fork ADDR");
     struct sockaddr_storage address;
@@ -568,6 +590,7 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "errno-check") == 0) return scenario_errno_check(argc, argv);
     if (strcmp(scenario, "threads") == 0) return scenario_threads(argc, argv);
     if (strcmp(scenario, "fork") == 0) return scenario_fork(argc, argv);
+    if (strcmp(scenario, "after-start") == 0) return scenario_after_start(argc, argv);
     if (strcmp(scenario, "fd-reuse") == 0) return scenario_fd_reuse(argc, argv);
     if (strcmp(scenario, "repeat") == 0) return scenario_repeat(argc, argv);
     if (strcmp(scenario, "daemon") == 0) return scenario_daemon(argc, argv);
