@@ -130,6 +130,56 @@ int finish(int result, int error, int saved_errno) noexcept {
     return result;
 }
 
+// True when an address of family domain does not fit the socket fd (or fd is not a
+// socket): a refusal, or a failed rewrite, then gets the kernel's own answer to
+// the original call instead. Not foreign: an AF_INET address on an AF_INET6 SCTP
+// socket (SCTP binds it), and anything on a socket that cannot be asked (the
+// refusal stands).
+bool foreign(int fd, int domain) noexcept {
+    int actual = 0;
+    const Query query = socket_domain(fd, actual);
+    if (query != Query::ok) return query == Query::not_socket;
+    if (actual == domain) return false;
+    if (actual == AF_INET6 && domain == AF_INET) {
+        int protocol = 0;
+        const Query asked = int_option(fd, SOL_SOCKET, SO_PROTOCOL, protocol);
+        if (asked != Query::ok) return asked == Query::not_socket;
+        return protocol != IPPROTO_SCTP;
+    }
+    return true;
+}
+
+// The short way for the most common bind under a policy whose answer is known
+// without a request (State::public_ipv4_rewrite: rewrites_every_public_ipv4_bind()
+// in enforce mode, rewrites not logged): an AF_INET address that is not loopback,
+// with a port, goes to loopback_ipv4 at once, as decide() would send it. Returns
+// false, with nothing done, for any other bind (the caller decides it in full);
+// true when it made the call, with the result in result (0, or -1 with errno set).
+bool rewrite_public_ipv4(int fd, const sockaddr* addr, socklen_t len, const State* state, int saved_errno,
+                         int& result) noexcept {
+    if (state == nullptr || !state->public_ipv4_rewrite) return false;
+    if (len < sizeof(sockaddr_in) || len > sizeof(sockaddr_storage)) return false;  // the kernel's EINVAL
+    sockaddr_in asked;
+    std::memcpy(&asked, addr, sizeof asked);
+    if (asked.sin_port == 0 || reinterpret_cast<const unsigned char*>(&asked.sin_addr)[0] == 127) return false;
+    sockaddr_in target{};
+    target.sin_family = AF_INET;
+    target.sin_port = asked.sin_port;
+    std::memcpy(&target.sin_addr, state->policy.loopback_ipv4.bytes.data(), sizeof target.sin_addr);
+    if (real_bind(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0) {
+        result = finish(0, 0, saved_errno);
+        return true;
+    }
+    const int error = errno;
+    if (foreign(fd, AF_INET)) {
+        errno = saved_errno;
+        result = real_bind(fd, addr, len);
+        return true;
+    }
+    result = finish(-1, error, saved_errno);
+    return true;
+}
+
 // SCTP_SOCKOPT_BINDX_ADD of linux/sctp.h (level SOL_SCTP, which is IPPROTO_SCTP).
 constexpr int kSctpBindxAdd = 100;
 
@@ -169,6 +219,11 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
     // saved on every bind); only AF_UNSPEC needs the socket's own (see sockaddr.hpp).
     sa_family_t family;
     std::memcpy(&family, reinterpret_cast<const char*>(addr) + offsetof(sockaddr, sa_family), sizeof family);
+    const State* state = process_state();
+    if (family == AF_INET) {
+        int result = 0;
+        if (rewrite_public_ipv4(fd, addr, len, state, saved_errno, result)) return result;
+    }
     int domain = family;
     bool facts_unknown = false;
     if (family == AF_UNSPEC) {
@@ -184,7 +239,6 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
     Endpoint requested;
     if (!read_bind_address(addr, len, domain, requested)) return pass_through();
 
-    const State* state = process_state();
     // Loopback under a policy that allows it without a word: nothing to decide.
     if (state != nullptr && state->loopback_unlogged_allow && is_loopback(requested)) return pass_through();
 
@@ -195,23 +249,6 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
     const Decision decision = facts_unknown ? fail_closed(request) : decide_for(state, request);
     const bool audit = audit_mode(state);
     const bool logged = state != nullptr && state->logger.enabled(level_of(decision));
-    // A refusal or a failed rewrite of an address whose family is not the socket's
-    // (or of something that is not a socket) gets the kernel's own answer instead.
-    // Not foreign: an AF_INET address on an AF_INET6 SCTP socket (SCTP binds it),
-    // and anything on a socket that cannot be asked (the refusal stands).
-    auto foreign = [&] {
-        int actual = 0;
-        const Query query = socket_domain(fd, actual);
-        if (query != Query::ok) return query == Query::not_socket;
-        if (actual == domain) return false;
-        if (actual == AF_INET6 && domain == AF_INET) {
-            int protocol = 0;
-            const Query asked = int_option(fd, SOL_SOCKET, SO_PROTOCOL, protocol);
-            if (asked != Query::ok) return asked == Query::not_socket;
-            return protocol != IPPROTO_SCTP;
-        }
-        return true;
-    };
 
     int result;
     int error = 0;
@@ -220,14 +257,14 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
         result = real_bind(fd, addr, len);
         if (result != 0) error = errno;
     } else if (decision.action == Action::deny) {
-        if (foreign()) return pass_through();
+        if (foreign(fd, domain)) return pass_through();
         result = -1;
         error = EACCES;
     } else {
         result = bind_endpoint(fd, decision.address);
         if (result != 0) {
             error = errno;
-            if (foreign()) return pass_through();
+            if (foreign(fd, domain)) return pass_through();
         }
     }
     if (logged) {

@@ -133,6 +133,8 @@ void build_state() noexcept {
         built->loopback_unlogged_allow =
             !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
         built->rules_on_protocol = rules_filter_protocol(built->policy);
+        built->public_ipv4_rewrite = rewrites_every_public_ipv4_bind(built->policy) &&
+                                     built->policy.mode == Mode::enforce && !built->logger.enabled(LogLevel::info);
         state = built;
         status.store(ready, std::memory_order_release);
     } catch (...) {

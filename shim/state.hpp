@@ -31,8 +31,12 @@ struct State {
     //   not logged, so a bind to loopback goes straight to the kernel;
     // - rules_on_protocol: some rule filters on the protocol, so every decision needs
     //   the socket's protocol (otherwise only the UDP-ephemeral clause does).
+    // - public_ipv4_rewrite: rewrites_every_public_ipv4_bind() in enforce mode, and
+    //   rewrites are not logged: bind() sends a public IPv4 address with a port
+    //   straight to loopback_ipv4 (guard.cpp's rewrite_public_ipv4()).
     bool loopback_unlogged_allow = false;
     bool rules_on_protocol = false;
+    bool public_ipv4_rewrite = false;
 };
 
 // The state, built first if needed. Returns nullptr when there is none to use:

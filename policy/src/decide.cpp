@@ -89,6 +89,13 @@ Decision decide(const Policy& policy, const Request& request) noexcept {
     return make_decision(policy, request, policy.default_action, "default");
 }
 
+bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept {
+    // No rule can match first; the request is not loopback; with a port other than 0
+    // the UDP-ephemeral clause cannot apply; the default rewrites to loopback_for(),
+    // which for AF_INET is loopback_ipv4 (never the address asked for: that is not loopback).
+    return policy.rules.empty() && policy.default_action == Action::rewrite;
+}
+
 Endpoint loopback_for(const Policy& policy, const Endpoint& requested, bool v6only) noexcept {
     Endpoint target;
     if (requested.family == AF_INET) {

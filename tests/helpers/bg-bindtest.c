@@ -15,7 +15,7 @@
  *   bind-badfd                      bind(-1, ...) and bind on a closed number
  *   bind-notsock                    bind() on a pipe
  *   bind-family N                   AF_INET socket, sockaddr_in 0.0.0.0:0 with sin_family N
- *   bind-mismatch                   AF_INET6 socket, AF_INET address
+ *   bind-mismatch [ADDR]            AF_INET6 socket, AF_INET address ADDR (default 0.0.0.0:0)
  *   unix PATH                       AF_UNIX stream bind + listen
  *   netlink                         AF_NETLINK bind
  *   packet                          AF_PACKET bind to lo
@@ -237,9 +237,9 @@ static int scenario_bind_family(int argc, char** argv) {
     return 0;
 }
 
-static int scenario_bind_mismatch(void) {
+static int scenario_bind_mismatch(int argc, char** argv) {
     struct sockaddr_storage address;
-    const socklen_t length = bg_parse_address("0.0.0.0:0", &address);
+    const socklen_t length = bg_parse_address(argc > 2 ? argv[2] : "0.0.0.0:0", &address);
     const int fd = make_socket(AF_INET6, SOCK_STREAM, -1);
     const int ret = bind(fd, (struct sockaddr*)&address, length);
     report(fd, ret, ret == 0 ? 0 : errno);
@@ -582,7 +582,7 @@ int main(int argc, char** argv) {
     if (strcmp(scenario, "bind-long") == 0) return scenario_bind_long(argc, argv);
     if (strcmp(scenario, "bind-notsock") == 0) return scenario_bind_notsock();
     if (strcmp(scenario, "bind-family") == 0) return scenario_bind_family(argc, argv);
-    if (strcmp(scenario, "bind-mismatch") == 0) return scenario_bind_mismatch();
+    if (strcmp(scenario, "bind-mismatch") == 0) return scenario_bind_mismatch(argc, argv);
     if (strcmp(scenario, "unix") == 0) return scenario_unix(argc, argv);
     if (strcmp(scenario, "netlink") == 0) return scenario_netlink();
     if (strcmp(scenario, "packet") == 0) return scenario_packet();

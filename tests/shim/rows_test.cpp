@@ -406,3 +406,33 @@ TEST(Policy, AuditModeBindsTheOriginalAndLogsWouldRewrite) {
 }
 
 }  // namespace
+
+// With rewrites not logged, a public IPv4 bind with a port takes the library's short
+// way (guard.cpp's rewrite_public_ipv4()); every answer must be the one the full
+// decision gives when it logs. Each scenario runs under both policies, and their
+// results (what the program sees and where its socket ends) must be equal.
+TEST(Row01, TheShortWayForUnloggedRewritesGivesTheSameAnswers) {
+    const std::string veth =
+        "ip link add bgv0 type veth peer name bgv1 && ip addr add 10.253.0.1/24 dev bgv0 && "
+        "ip link set bgv0 up && ip link set bgv1 up && ";
+    const std::vector<std::string> scenarios = {
+        "bind tcp 0.0.0.0:4351 listen", "bind udp 0.0.0.0:4352",     "bind tcp 10.253.0.1:4353",
+        "bind tcp 127.0.0.5:4354",      "bind tcp 0.0.0.0:4355 v6only=1", "bind-short inet 15",
+        "bind-long 4096",               "bind-mismatch 0.0.0.0:4356", "errno-check 0.0.0.0:4357",
+        "bind tcp [::]:4358",           "bind tcp 192.0.2.1:4359"};
+    for (const std::string loopback : {"", "[loopback]\nipv4 = \"127.0.0.2\"\n"}) {
+        const std::string logged = write_policy("version = 1\n" + loopback + "[log]\nlevel = \"info\"\n");
+        const std::string unlogged = write_policy("version = 1\n" + loopback + "[log]\nto = \"none\"\n");
+        for (const auto& scenario : scenarios) {
+            auto full = in_netns(veth + "env $SHIM_ENV \"$HELPER\" " + scenario, logged);
+            auto short_way = in_netns(veth + "env $SHIM_ENV \"$HELPER\" " + scenario, unlogged);
+            ASSERT_EQ(full.status, 0) << scenario << full.err;
+            EXPECT_FALSE(result_of(full).empty()) << scenario << full.out << full.err;
+            EXPECT_EQ(short_way.out, full.out) << scenario << " " << loopback;
+            EXPECT_TRUE(log_lines(short_way.err).empty()) << short_way.err;
+        }
+        auto rewritten = in_netns(veth + "env $SHIM_ENV \"$HELPER\" bind tcp 10.253.0.1:4360", unlogged);
+        EXPECT_EQ(result_of(rewritten)["local"], loopback.empty() ? "127.0.0.1:4360" : "127.0.0.2:4360")
+            << rewritten.out << rewritten.err;
+    }
+}

@@ -403,3 +403,56 @@ TEST(ForProcess, KeepsSettings) {
 }
 
 }  // namespace
+
+namespace {
+
+// rewrites_every_public_ipv4_bind() against decide() itself: whenever it says so,
+// every public IPv4 request with a port gets exactly that answer, for any process
+// facts and protocol; and it says so for none of the policies where that is false.
+TEST(DecideShortcut, RewritesEveryPublicIpv4BindAgreesWithDecide) {
+    const Policy with_rules = policy(R"(version = 1
+[[rule]]
+name = "proxy"
+action = "allow"
+port = 443
+)");
+    const Policy denying = policy("version = 1\n[default]\naction = \"deny\"\n");
+    const Policy other_loopback = policy("version = 1\n[loopback]\nipv4 = \"127.0.0.2\"\n");
+    const Policy audit = policy("version = 1\nmode = \"audit\"\n");
+    EXPECT_TRUE(rewrites_every_public_ipv4_bind(kDefault));
+    EXPECT_TRUE(rewrites_every_public_ipv4_bind(other_loopback));
+    EXPECT_TRUE(rewrites_every_public_ipv4_bind(audit));  // the mode is the caller's (as for decide())
+    EXPECT_FALSE(rewrites_every_public_ipv4_bind(with_rules));
+    EXPECT_FALSE(rewrites_every_public_ipv4_bind(denying));
+
+    std::uint32_t seed = 12345;
+    auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+    const Protocol protocols[] = {Protocol::tcp, Protocol::udp, Protocol::other};
+    for (const Policy* p : {&kDefault, &other_loopback, &audit, &with_rules, &denying}) {
+        const bool shortcut = rewrites_every_public_ipv4_bind(*p);
+        int disagreements = 0;
+        for (int i = 0; i < 20000; ++i) {
+            Request r;
+            r.address.family = AF_INET;
+            const std::uint32_t address = next();
+            for (int b = 0; b < 4; ++b) r.address.bytes[b] = static_cast<std::uint8_t>(address >> (24 - 8 * b));
+            if (i % 7 == 0) r.address.bytes = {};  // 0.0.0.0 often
+            if (r.address.bytes[0] == 127) continue;
+            r.address.port = static_cast<std::uint16_t>(1 + next() % 65535);
+            r.protocol = protocols[next() % 3];
+            r.v6only = next() % 2 == 0;
+            r.program = i % 2 ? "/usr/bin/caddy" : "/usr/bin/node";
+            r.service = i % 3 ? "proxy" : "";
+            const Decision d = decide(*p, r);
+            Endpoint expected = p->loopback_ipv4;
+            expected.port = r.address.port;
+            const bool as_said = d.action == Action::rewrite && d.address == expected &&
+                                 std::string_view(d.rule) == "default";
+            if (shortcut && !as_said) ++disagreements;
+            if (!shortcut && as_said && p == &with_rules && r.address.port == 443) ++disagreements;
+        }
+        EXPECT_EQ(disagreements, 0) << p->source;
+    }
+}
+
+}  // namespace

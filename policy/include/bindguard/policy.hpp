@@ -195,6 +195,14 @@ struct Decision {
 // shim, which decides on the for_process() result, is exact.
 Decision decide(const Policy& policy, const Request& request) noexcept;
 
+// True when decide() answers every AF_INET request for a non-loopback address and a
+// port other than 0 the same way, whatever its program, command, service, protocol
+// and v6only: rewrite to loopback_ipv4 with the same port (rule "default"). That
+// holds for a policy without rules (as for_process() leaves most policies) whose
+// default action is rewrite. The preload library then skips building the request for
+// such binds; a test holds this to decide().
+bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept;
+
 // The address a rewrite sends a request to (same port): 127.0.0.1 for AF_INET and
 // v4-mapped; for '::' the dual_stack target unless v6only; ::1 otherwise.
 Endpoint loopback_for(const Policy& policy, const Endpoint& requested, bool v6only) noexcept;
