@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -140,19 +141,30 @@ struct Side {
     std::shared_ptr<const Environment> environment;
 };
 
+// The median of values (not empty); values is reordered.
+double median_of(std::vector<std::int64_t>& values) {
+    const std::size_t middle = values.size() / 2;
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle), values.end());
+    const auto upper = static_cast<double>(values[middle]);
+    if (values.size() % 2 == 1) return upper;
+    const auto lower = static_cast<double>(*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle)));
+    return (lower + upper) / 2;
+}
+
 // Per iteration: command once with each side's environment, the order rotating by one
-// every iteration (A B C, B C A, C A B, ...), so that no side always goes first. Counters
-// (mean wall time per start): NAME_ns per side; with a "bare" and a "with" side, as in
-// paired_bench.cpp, ratio = with_ns / bare_ns and added_ns = with_ns - bare_ns; with an
-// "empty" side (the empty preload library), empty_added_ns = empty_ns - bare_ns and
-// floor_ratio = added_ns / empty_added_ns (issue 11: at most 1.5). A side "empty_again"
-// (the empty library once more) replaces "with" in floor_ratio: the method's A/A of it.
+// every iteration (A B C, B C A, C A B, ...), so that no side always goes first.
+// Medians, not means: on a shared machine a few starts take many times the others, and
+// a mean follows them. Counters: NAME_ns, the median wall time per start of each side;
+// with a "bare" and a "with" side, as in paired_bench.cpp, ratio = with_ns / bare_ns and
+// added_ns = the median over iterations of (with - bare) of the same iteration; with an
+// "empty" side (the empty preload library), empty_added_ns likewise and floor_ratio =
+// added_ns / empty_added_ns (issue 11: at most 1.5). A side "empty_again" (the empty
+// library once more) replaces "with" in floor_ratio: the method's A/A of it.
 void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> command,
                   std::shared_ptr<const std::vector<Side>> sides) {
     const std::vector<char*> argv = command->argv();
     const std::size_t count = sides->size();
-    std::vector<std::int64_t> spent_ns(count, 0);
-    std::int64_t starts = 0;
+    std::vector<std::vector<std::int64_t>> spent_ns(count);  // per side, per iteration
     // One untimed start per side first: the first start of a run costs many times the
     // others (page cache, the parent's first posix_spawn) and would always fall on side 0.
     for (const Side& side : *sides) {
@@ -161,35 +173,48 @@ void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> comman
             return;
         }
     }
+    std::size_t starts = 0;
     for (auto _ : state) {
         for (std::size_t step = 0; step < count; ++step) {
-            const std::size_t side = (static_cast<std::size_t>(starts) + step) % count;
+            const std::size_t side = (starts + step) % count;
             const std::int64_t spent = timed_spawn(*command, argv, (*sides)[side].environment->pointers.data());
             if (spent < 0) {
                 state.SkipWithError((command->path + " did not start or exit 0 (side " + (*sides)[side].name + ")").c_str());
                 return;
             }
-            spent_ns[side] += spent;
+            spent_ns[side].push_back(spent);
         }
         ++starts;
     }
     if (starts == 0) return;
-    auto mean = [&](const std::string& name) -> double {
+    auto index_of = [&](const std::string& name) -> std::ptrdiff_t {
         for (std::size_t side = 0; side < count; ++side)
-            if ((*sides)[side].name == name) return static_cast<double>(spent_ns[side]) / static_cast<double>(starts);
-        return -1.0;
+            if ((*sides)[side].name == name) return static_cast<std::ptrdiff_t>(side);
+        return -1;
     };
-    for (const Side& side : *sides) state.counters[side.name + "_ns"] = mean(side.name);
-    const double bare = mean("bare"), with = mean("with"), empty = mean("empty"), empty_again = mean("empty_again");
-    if (bare <= 0) return;
+    // The median over iterations of side's time minus bare's time in the same iteration.
+    auto added = [&](std::ptrdiff_t side, std::ptrdiff_t bare) {
+        std::vector<std::int64_t> differences;
+        for (std::size_t i = 0; i < starts; ++i)
+            differences.push_back(spent_ns[static_cast<std::size_t>(side)][i] - spent_ns[static_cast<std::size_t>(bare)][i]);
+        return median_of(differences);
+    };
+    for (std::size_t side = 0; side < count; ++side) {
+        std::vector<std::int64_t> copy = spent_ns[side];
+        state.counters[(*sides)[side].name + "_ns"] = median_of(copy);
+    }
+    const std::ptrdiff_t bare = index_of("bare"), with = index_of("with"), empty = index_of("empty"),
+                         empty_again = index_of("empty_again");
+    if (bare < 0) return;
     if (with >= 0) {
-        state.counters["added_ns"] = with - bare;
-        state.counters["ratio"] = with / bare;
+        state.counters["added_ns"] = added(with, bare);
+        state.counters["ratio"] = state.counters["with_ns"] / state.counters["bare_ns"];
     }
     if (empty >= 0) {
-        state.counters["empty_added_ns"] = empty - bare;
-        const double numerator = empty_again >= 0 ? empty_again : with;
-        if (numerator >= 0 && empty != bare) state.counters["floor_ratio"] = (numerator - bare) / (empty - bare);
+        const double floor = added(empty, bare);
+        state.counters["empty_added_ns"] = floor;
+        const std::ptrdiff_t numerator = empty_again >= 0 ? empty_again : with;
+        if (numerator >= 0 && floor != 0) state.counters["floor_ratio"] = added(numerator, bare) / floor;
     }
 }
 
