@@ -32,19 +32,23 @@ void register_decide_benchmarks();
 void register_call_benchmarks(bool in_private_netns);
 
 // The same calls through the linked symbol and through libc's own definition, in
-// alternating blocks in one thread: the library's cost per call, robust to load.
-void register_paired_benchmarks(bool in_private_netns);
+// alternating blocks in one thread: the library's cost per call, robust to load. With
+// rewriter_path (the reference rewriter, dlopen()ed; "" or missing: left out), the
+// rewritten bind of 0.0.0.0:P is also set against its floors (paired/rewrite-floor/...).
+void register_paired_benchmarks(bool in_private_netns, const std::string& rewriter_path);
 
 // Start-up: posix_spawn + waitpid of noop_path and of `node -e 0` (when node is on PATH),
 // and the posix_spawn pass-through with a clean environment.
 void register_spawn_benchmarks(const std::string& noop_path);
 
-// Start-up in pairs: the same program spawned from this (bare) process with and without
-// LD_PRELOAD=shim_path, alternating, real time per spawn + wait. Registered only when
-// shim_path is given and this process is not itself preloaded (a preloaded parent's
-// posix_spawn would put the library back into the "bare" child's environment).
+// Start-up side by side: the same program spawned from this (bare) process without
+// LD_PRELOAD, with LD_PRELOAD=empty_path (an empty library: the floor of any preload
+// library; left out when empty_path is "" or missing) and with LD_PRELOAD=shim_path,
+// in rotating order, real time per spawn + wait. Registered only when shim_path is given
+// and this process is not itself preloaded (a preloaded parent's posix_spawn would put
+// the library back into the "bare" child's environment).
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
-                                        const std::string& policy_path);
+                                        const std::string& policy_path, const std::string& empty_path);
 
 // Moves the calling thread (call it before any other thread exists) into a new network
 // namespace with only `lo`, brought up. Returns false and sets error when that fails.

@@ -30,6 +30,8 @@ struct HarnessOptions {
     std::string noop_path;
     std::string shim_path;    // empty: no paired start-up cases
     std::string policy_path;  // for the preloaded children of the paired start-up cases
+    std::string empty_path;     // the empty preload library ("": no third start-up side)
+    std::string rewriter_path;  // the reference rewriter ("": no rewrite-floor case)
 };
 
 // The directory of this executable, from /proc/self/exe; "." when unknown.
@@ -46,6 +48,8 @@ std::string own_directory() {
 HarnessOptions take_harness_options(int& argc, char** argv) {
     HarnessOptions options;
     options.noop_path = own_directory() + "/bindguard-bench-noop";
+    options.empty_path = BINDGUARD_BENCH_LIB_DIR "/libbindguard-bench-empty.so";
+    options.rewriter_path = BINDGUARD_BENCH_LIB_DIR "/libbindguard-bench-rewriter.so";
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -57,6 +61,10 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
             options.shim_path = std::string(arg.substr(std::strlen("--bg_shim=")));
         } else if (arg.rfind("--bg_policy=", 0) == 0) {
             options.policy_path = std::string(arg.substr(std::strlen("--bg_policy=")));
+        } else if (arg.rfind("--bg_empty=", 0) == 0) {
+            options.empty_path = std::string(arg.substr(std::strlen("--bg_empty=")));
+        } else if (arg.rfind("--bg_rewriter=", 0) == 0) {
+            options.rewriter_path = std::string(arg.substr(std::strlen("--bg_rewriter=")));
         } else {
             argv[kept++] = argv[i];
         }
@@ -89,8 +97,9 @@ int main(int argc, char** argv) {
     bgbench::register_decide_benchmarks();
     bgbench::register_call_benchmarks(in_private_netns);
     bgbench::register_spawn_benchmarks(options.noop_path);
-    bgbench::register_paired_benchmarks(in_private_netns);
-    bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path, options.policy_path);
+    bgbench::register_paired_benchmarks(in_private_netns, options.rewriter_path);
+    bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path, options.policy_path,
+                                                options.empty_path);
 
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

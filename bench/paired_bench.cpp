@@ -205,9 +205,77 @@ void kernel_loopback_vs_wildcard(benchmark::State& state, std::uint16_t port) {
     state.counters["ratio"] = static_cast<double>(loopback_ns) / static_cast<double>(wildcard_ns);
 }
 
+// The reference rewriter's bind() (reference_rewriter.c), dlopen()ed once; nullptr when
+// the library is not there or has no bind.
+BindFunction reference_bind(const std::string& path) {
+    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    return library == nullptr ? nullptr : reinterpret_cast<BindFunction>(dlsym(library, "bind"));
+}
+
+// Issue 11, target 3: the rewritten socket+bind+close of 0.0.0.0:port against its floors,
+// in blocks rotating on one thread (order shifted by one every iteration):
+//   loopback        libc's bind() of 127.0.0.1:port (what a rewrite asks the kernel for)
+//   loopback_again  the same once more: the method's A/A
+//   reference       the reference rewriter's bind() of 0.0.0.0:port (dlopen()ed)
+//   with            the linked bind() of 0.0.0.0:port (bindguard's wrapper when preloaded;
+//                   libc's, i.e. no rewrite, in a bare run)
+// Counters: NAME_ns per side (CPU time per call) and ratio = with / loopback (target:
+// at most 1.01), reference_ratio = reference / loopback, vs_reference = with /
+// reference, aa_ratio = loopback_again / loopback.
+void rewrite_floor(benchmark::State& state, BindFunction reference, std::uint16_t port) {
+    const LibcFunctions& libc = libc_functions();
+    if (libc.bind == nullptr || reference == nullptr) {
+        state.SkipWithError("libc.so.6's own bind or the reference rewriter's not found");
+        return;
+    }
+    const Route bare{libc.bind, libc.listen, libc.syscall, libc.posix_spawn};
+    const Route rewriter{reference, libc.listen, libc.syscall, libc.posix_spawn};
+    const Route linked{&::bind, &::listen, &::syscall, &::posix_spawn};
+    const sockaddr_in wildcard = ipv4("0.0.0.0", port), loopback = ipv4("127.0.0.1", port);
+    struct Side {
+        const char* name;
+        const Route* route;
+        const sockaddr_in* address;
+        std::int64_t spent_ns;
+    };
+    Side sides[] = {{"loopback", &bare, &loopback, 0},
+                    {"loopback_again", &bare, &loopback, 0},
+                    {"reference", &rewriter, &wildcard, 0},
+                    {"with", &linked, &wildcard, 0}};
+    constexpr std::size_t kSides = sizeof sides / sizeof sides[0];
+    constexpr int kCalls = 32;
+    for (const Side& side : sides) {  // one untimed block per side: warm caches, first-use costs
+        if (!socket_bind_close_block(*side.route, kCalls, *side.address)) {
+            state.SkipWithError((std::string(side.name) + ": call failed: " + std::strerror(errno)).c_str());
+            return;
+        }
+    }
+    std::int64_t iterations = 0;
+    for (auto _ : state) {
+        for (std::size_t step = 0; step < kSides; ++step) {
+            Side& side = sides[(static_cast<std::size_t>(iterations) + step) % kSides];
+            const std::int64_t start = thread_cpu_ns();
+            if (!socket_bind_close_block(*side.route, kCalls, *side.address)) {
+                state.SkipWithError((std::string(side.name) + ": call failed: " + std::strerror(errno)).c_str());
+                return;
+            }
+            side.spent_ns += thread_cpu_ns() - start;
+        }
+        ++iterations;
+    }
+    if (iterations == 0 || sides[0].spent_ns == 0 || sides[2].spent_ns == 0) return;
+    const double calls = static_cast<double>(iterations) * kCalls;
+    for (const Side& side : sides) state.counters[std::string(side.name) + "_ns"] = static_cast<double>(side.spent_ns) / calls;
+    const auto loopback_ns = static_cast<double>(sides[0].spent_ns);
+    state.counters["aa_ratio"] = static_cast<double>(sides[1].spent_ns) / loopback_ns;
+    state.counters["reference_ratio"] = static_cast<double>(sides[2].spent_ns) / loopback_ns;
+    state.counters["ratio"] = static_cast<double>(sides[3].spent_ns) / loopback_ns;
+    state.counters["vs_reference"] = static_cast<double>(sides[3].spent_ns) / static_cast<double>(sides[2].spent_ns);
+}
+
 }  // namespace
 
-void register_paired_benchmarks(bool in_private_netns) {
+void register_paired_benchmarks(bool in_private_netns, const std::string& rewriter_path) {
     // Blocks of about 100-300 µs: long against the clock reads, short against load changes.
     benchmark::RegisterBenchmark("paired/socket-bind-close/loopback", paired, socket_bind_close_block, 32,
                                  ipv4("127.0.0.1", 0));
@@ -220,6 +288,9 @@ void register_paired_benchmarks(bool in_private_netns) {
                                      std::uint16_t{0});
         benchmark::RegisterBenchmark("paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0-port", kernel_loopback_vs_wildcard,
                                      std::uint16_t{20003});
+        if (BindFunction reference = rewriter_path.empty() ? nullptr : reference_bind(rewriter_path))
+            benchmark::RegisterBenchmark("paired/rewrite-floor/wildcard-port", rewrite_floor, reference,
+                                         std::uint16_t{20004});
         benchmark::RegisterBenchmark("paired/socket-listen-close/unbound", paired, socket_listen_close_block, 32,
                                      ipv4("0.0.0.0", 0));
     }

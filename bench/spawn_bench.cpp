@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -133,57 +134,130 @@ std::int64_t timed_spawn(const Command& command, const std::vector<char*>& argv,
     return monotonic_ns() - start;
 }
 
-// Per iteration: command once with the bare environment and once with the library
-// (order flipped every iteration). Counters as in paired_bench.cpp: bare_ns, with_ns
-// (mean wall time per start) and ratio; added_ns = with_ns - bare_ns.
+// One side of a paired start-up: a name (its counter is NAME_ns) and the environment
+// the child gets.
+struct Side {
+    std::string name;
+    std::shared_ptr<const Environment> environment;
+};
+
+// The median of values (not empty); values is reordered.
+double median_of(std::vector<std::int64_t>& values) {
+    const std::size_t middle = values.size() / 2;
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle), values.end());
+    const auto upper = static_cast<double>(values[middle]);
+    if (values.size() % 2 == 1) return upper;
+    const auto lower = static_cast<double>(*std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(middle)));
+    return (lower + upper) / 2;
+}
+
+// Per iteration: command once with each side's environment, the order rotating by one
+// every iteration (A B C, B C A, C A B, ...), so that no side always goes first.
+// Medians, not means: on a shared machine a few starts take many times the others, and
+// a mean follows them. Counters: NAME_ns, the median wall time per start of each side;
+// with a "bare" and a "with" side, as in paired_bench.cpp, ratio = with_ns / bare_ns and
+// added_ns = the median over iterations of (with - bare) of the same iteration; with an
+// "empty" side (the empty preload library), empty_added_ns likewise and floor_ratio =
+// added_ns / empty_added_ns (issue 11: at most 1.5). A side "empty_again" (the empty
+// library once more) replaces "with" in floor_ratio: the method's A/A of it.
 void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> command,
-                  std::shared_ptr<const Environment> bare, std::shared_ptr<const Environment> with) {
+                  std::shared_ptr<const std::vector<Side>> sides) {
     const std::vector<char*> argv = command->argv();
-    std::int64_t bare_ns = 0, with_ns = 0, starts = 0;
-    bool flip = false;
+    const std::size_t count = sides->size();
+    std::vector<std::vector<std::int64_t>> spent_ns(count);  // per side, per iteration
+    // One untimed start per side first: the first start of a run costs many times the
+    // others (page cache, the parent's first posix_spawn) and would always fall on side 0.
+    for (const Side& side : *sides) {
+        if (timed_spawn(*command, argv, side.environment->pointers.data()) < 0) {
+            state.SkipWithError((command->path + " did not start or exit 0 (side " + side.name + ")").c_str());
+            return;
+        }
+    }
+    std::size_t starts = 0;
     for (auto _ : state) {
-        for (int side = 0; side < 2; ++side) {
-            const bool preloaded = (side == 0) == flip;
-            const std::int64_t spent = timed_spawn(*command, argv, (preloaded ? with : bare)->pointers.data());
+        for (std::size_t step = 0; step < count; ++step) {
+            const std::size_t side = (starts + step) % count;
+            const std::int64_t spent = timed_spawn(*command, argv, (*sides)[side].environment->pointers.data());
             if (spent < 0) {
-                state.SkipWithError((command->path + " did not start or exit 0").c_str());
+                state.SkipWithError((command->path + " did not start or exit 0 (side " + (*sides)[side].name + ")").c_str());
                 return;
             }
-            (preloaded ? with_ns : bare_ns) += spent;
+            spent_ns[side].push_back(spent);
         }
-        flip = !flip;
         ++starts;
     }
-    if (starts == 0 || bare_ns == 0) return;
-    state.counters["bare_ns"] = static_cast<double>(bare_ns) / static_cast<double>(starts);
-    state.counters["with_ns"] = static_cast<double>(with_ns) / static_cast<double>(starts);
-    state.counters["added_ns"] = static_cast<double>(with_ns - bare_ns) / static_cast<double>(starts);
-    state.counters["ratio"] = static_cast<double>(with_ns) / static_cast<double>(bare_ns);
+    if (starts == 0) return;
+    auto index_of = [&](const std::string& name) -> std::ptrdiff_t {
+        for (std::size_t side = 0; side < count; ++side)
+            if ((*sides)[side].name == name) return static_cast<std::ptrdiff_t>(side);
+        return -1;
+    };
+    // The median over iterations of side's time minus bare's time in the same iteration.
+    auto added = [&](std::ptrdiff_t side, std::ptrdiff_t bare) {
+        std::vector<std::int64_t> differences;
+        for (std::size_t i = 0; i < starts; ++i)
+            differences.push_back(spent_ns[static_cast<std::size_t>(side)][i] - spent_ns[static_cast<std::size_t>(bare)][i]);
+        return median_of(differences);
+    };
+    for (std::size_t side = 0; side < count; ++side) {
+        std::vector<std::int64_t> copy = spent_ns[side];
+        state.counters[(*sides)[side].name + "_ns"] = median_of(copy);
+    }
+    const std::ptrdiff_t bare = index_of("bare"), with = index_of("with"), empty = index_of("empty"),
+                         empty_again = index_of("empty_again");
+    if (bare < 0) return;
+    if (with >= 0) {
+        state.counters["added_ns"] = added(with, bare);
+        state.counters["ratio"] = state.counters["with_ns"] / state.counters["bare_ns"];
+    }
+    if (empty >= 0) {
+        const double floor = added(empty, bare);
+        state.counters["empty_added_ns"] = floor;
+        const std::ptrdiff_t numerator = empty_again >= 0 ? empty_again : with;
+        if (numerator >= 0 && floor != 0) state.counters["floor_ratio"] = added(numerator, bare) / floor;
+    }
 }
 
 }  // namespace
 
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
-                                        const std::string& policy_path) {
+                                        const std::string& policy_path, const std::string& empty_path) {
     const char* own_preload = std::getenv("LD_PRELOAD");
     if (shim_path.empty() || (own_preload != nullptr && *own_preload != '\0')) return;
     std::vector<std::string> extra{"LD_PRELOAD=" + shim_path};
     if (!policy_path.empty()) extra.push_back("BINDGUARD_POLICY=" + policy_path);
     auto bare = std::make_shared<const Environment>(std::vector<std::string>{});
     auto with = std::make_shared<const Environment>(extra);
-    auto register_pair = [&](const std::string& name, Command command, std::shared_ptr<const Environment> other) {
+    // The empty library: the floor of any preload library (issue 11), when it is there.
+    std::shared_ptr<const Environment> empty;
+    if (!empty_path.empty() && access(empty_path.c_str(), R_OK) == 0)
+        empty = std::make_shared<const Environment>(std::vector<std::string>{"LD_PRELOAD=" + empty_path});
+    auto register_pair = [&](const std::string& name, Command command, std::vector<Side> sides) {
         benchmark::RegisterBenchmark(name.c_str(), paired_spawn, std::make_shared<const Command>(std::move(command)),
-                                     bare, other)
+                                     std::make_shared<const std::vector<Side>>(std::move(sides)))
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
     };
+    // bare, empty library, bindguard; or bare and bindguard without the empty library.
+    auto three_sides = [&]() {
+        std::vector<Side> sides{{"bare", bare}, {"with", with}};
+        if (empty) sides.insert(sides.begin() + 1, Side{"empty", empty});
+        return sides;
+    };
     if (access(noop_path.c_str(), X_OK) == 0) {
-        register_pair("paired/startup/noop", {noop_path, {"bindguard-bench-noop"}}, with);
-        // Both sides bare: what this method calls a difference when there is none.
-        register_pair("paired/startup/noop-aa", {noop_path, {"bindguard-bench-noop"}}, bare);
+        register_pair("paired/startup/noop", {noop_path, {"bindguard-bench-noop"}}, three_sides());
+        // Nothing differs between sides that share a name's meaning: bare twice (ratio,
+        // added_ns) and the empty library twice (floor_ratio): what this method calls a
+        // difference when there is none.
+        std::vector<Side> aa{{"bare", bare}, {"with", bare}};
+        if (empty) {
+            aa.push_back({"empty", empty});
+            aa.push_back({"empty_again", empty});
+        }
+        register_pair("paired/startup/noop-aa", {noop_path, {"bindguard-bench-noop"}}, std::move(aa));
     }
     if (const std::string node = find_on_path("node"); !node.empty())
-        register_pair("paired/startup/node-e0", {node, {"node", "-e", "0"}}, with);
+        register_pair("paired/startup/node-e0", {node, {"node", "-e", "0"}}, three_sides());
 }
 
 void register_spawn_benchmarks(const std::string& noop_path) {
