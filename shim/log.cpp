@@ -88,19 +88,7 @@ public:
     // Text lines: control characters as \xNN, so that one line stays one line;
     // at most budget bytes.
     void add_text(std::string_view text, std::size_t budget) noexcept {
-        std::size_t used = 0;
-        for (unsigned char c : text) {
-            const bool escape = c < 0x20 || c == 0x7f;
-            const std::size_t width = escape ? 4 : 1;
-            if (used + width > budget || width > room()) break;
-            if (escape) {
-                add("\\x");
-                add_hex_byte(c);
-            } else {
-                add(static_cast<char>(c));
-            }
-            used += width;
-        }
+        add_escaped(text, budget, [](unsigned char c) { return c < 0x20 || c == 0x7f; });
     }
     // A text line's field value: one token that parses back to exactly the bytes
     // given (parse_text_field() in the tests, the README's "Log format"). Empty is
@@ -111,9 +99,18 @@ public:
     void add_field(std::string_view text, std::size_t budget) noexcept {
         if (text.empty()) return add('-');
         if (text == "-") return add("\\x2d");
+        add_escaped(text, budget, [](unsigned char c) {
+            return c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=';
+        });
+    }
+    // The bytes of text, each one for which escaped(byte) is true as \xNN, the
+    // others as they are; stops before the byte that would take the output past
+    // budget bytes (or past the room left).
+    template <class Escaped>
+    void add_escaped(std::string_view text, std::size_t budget, Escaped escaped) noexcept {
         std::size_t used = 0;
         for (unsigned char c : text) {
-            const bool escape = c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=';
+            const bool escape = escaped(c);
             const std::size_t width = escape ? 4 : 1;
             if (used + width > budget || width > room()) break;
             if (escape) {
