@@ -117,10 +117,12 @@ int unload(bool force) {
 void add_kernel_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "kernel",
-        "Show or unload the kernel twin (the BPF programs of `run --kernel`).\n"
-        "`status` shows the loaded BPF programs, the protected cgroups (attachments, processes,\n"
-        "service, program and policy) and the events dropped; `unload` detaches the programs from\n"
-        "every cgroup, removes the empty cgroups and unpins everything.");
+        "Show, attach or unload the kernel twin (the BPF programs of `run --kernel`).\n"
+        "`status` shows the loaded BPF programs, the protected cgroups (`run --kernel`'s and the\n"
+        "systemd units' of `protect --kernel`: attachments, processes, service, program and policy)\n"
+        "and the events dropped; `attach`/`detach` protect the caller's own cgroup (a unit's\n"
+        "ExecStartPre=+/ExecStopPost=+); `unload` detaches the programs from every cgroup, removes\n"
+        "the empty cgroups and unpins everything.");
     sub->require_subcommand(1);
     CLI::App* status_command = sub->add_subcommand("status", "Show what is loaded and where it is attached (exit 0).");
     status_command->callback([&action] {
@@ -133,6 +135,7 @@ void add_kernel_command(CLI::App& app, CommandAction& action) {
             }
         };
     });
+    add_kernel_attach_commands(*sub, action);
     auto force = std::make_shared<bool>(false);
     CLI::App* unload_command = sub->add_subcommand(
         "unload", "Detach and unpin everything. Refused (exit 1) while protected processes run, unless --force.");
