@@ -142,4 +142,45 @@ TEST_F(KernelAttach, FailsClosedWhenItCannotAttach) {
     EXPECT_EQ(bgtest::fields(bound[0])["local"], "0.0.0.0:3102") << unprotected.out;
 }
 
+// The value of the first line of text that starts with key ("ExecStartPre=+"), without it.
+std::string setting(const std::string& text, const std::string& key) {
+    for (const std::string& line : bgtest::lines(text))
+        if (line.starts_with(key)) return line.substr(key.size());
+    return "";
+}
+
+TEST_F(KernelAttach, TheDropInOfProtectKernelRunAsSystemdWouldRunIt) {
+    // A unit whose program binds the wildcard; `protect --kernel` writes its drop-in, whose
+    // ExecStartPre=+ and ExecStopPost=+ command lines (plain words and double quotes, which
+    // sh reads as systemd does) run in the unit's cgroup around its ExecStart=.
+    const std::string root = bgtest::temp_dir();
+    const std::string program = bgtest::bin_path("bg-bindtest-static");
+    const std::string exec_start = program + " bind tcp 0.0.0.0:3103";
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    bgtest::write_file(root + "/lib/systemd/system/demo.service", "[Service]\nExecStart=" + exec_start + "\n");
+    Result protect = bgtest::run({bgtest::cli_path(), "protect", "demo", "--root", root, "--kernel", "--policy",
+                                  bgtest::default_policy(), "--service", "web", "--dry-run"});
+    ASSERT_EQ(protect.status, 0) << protect.err;
+    const std::string start_pre = setting(protect.out, "ExecStartPre=+");
+    const std::string stop_post = setting(protect.out, "ExecStopPost=+");
+    ASSERT_NE(start_pre.find(" kernel attach "), std::string::npos) << protect.out;
+    ASSERT_NE(stop_post.find(" kernel detach"), std::string::npos) << protect.out;
+
+    const std::string unit = make_cgroup("demo.service");
+    Result r = run_in(unit, start_pre + " && " + bindguard_kernel("status") + " && unshare -n sh -c 'ip link set lo up && " +
+                                exec_start + "' && " + stop_post);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    std::vector<std::string> binds;
+    std::string status_line;
+    for (const std::string& line : bgtest::lines(r.out)) {
+        if (line.starts_with("ret=")) binds.push_back(bgtest::fields(line)["local"]);
+        if (line.starts_with("cgroup /")) status_line = line;
+    }
+    EXPECT_EQ(binds, std::vector<std::string>{"127.0.0.1:3103"}) << r.out;
+    EXPECT_NE(status_line.find("service=web program=" + std::filesystem::canonical(program).string()),
+              std::string::npos)
+        << status_line;
+    EXPECT_NE(r.out.find("bindguard kernel detach: detached from " + unit), std::string::npos) << r.out;
+}
+
 }  // namespace
