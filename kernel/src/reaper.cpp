@@ -155,10 +155,11 @@ std::uint32_t map_id(int fd) {
 
 // The relay of a cgroup someone else owns: relays while its ring is the one registered
 // for the cgroup id (`kernel detach` removes it, a new `kernel attach` replaces it) and
-// the cgroup exists; then takes what is left, and removes its own cgroup own (moving
-// back to subtree first). Never returns.
-[[noreturn]] void relay_while_attached(const std::string& own_cgroup, const std::string& subtree, std::uint64_t id,
-                                       const std::string& pin_dir, const RelaySettings& settings) {
+// the cgroup exists; then takes what is left, and removes its own cgroup own (moving to
+// the root cgroup first, so that the subtree can be removed as soon as it has ended).
+// Never returns.
+[[noreturn]] void relay_while_attached(const std::string& own_cgroup, std::uint64_t id, const std::string& pin_dir,
+                                       const RelaySettings& settings) {
     Relay relay(settings);
     ring_buffer* ring = ring_buffer__new(settings.ring, Relay::on_event, &relay, nullptr);
     const std::uint32_t own = map_id(settings.ring);
@@ -175,7 +176,7 @@ std::uint32_t map_id(int fd) {
         bpf_map_delete_elem(rings, &id);
     }
     try {
-        join_cgroup(subtree);
+        join_cgroup(cgroup2_mount());
         remove_cgroup(own_cgroup);
     } catch (const KernelError&) {
         // Left to sweep() (relay-PID with PID gone).
@@ -279,7 +280,7 @@ void start_relay(const std::string& subtree, std::uint64_t id, const std::string
             ::dup2(null, 2);
         }
         close_all_but({settings.ring, settings.stderr_fd});
-        relay_while_attached(own, subtree, id, pin_dir, settings);
+        relay_while_attached(own, id, pin_dir, settings);
     }
     ::close(channel[0]);
     int status = 0;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,37 @@ TEST_F(KernelAttach, TheDropInOfProtectKernelRunAsSystemdWouldRunIt) {
               std::string::npos)
         << status_line;
     EXPECT_NE(r.out.find("bindguard kernel detach: detached from " + unit), std::string::npos) << r.out;
+}
+
+TEST_F(KernelAttach, UnloadDetachesAUnitButLeavesItsCgroupToSystemd) {
+    // Outside the installation's subtree, as systemd's system.slice is.
+    bgtest::TestCgroupTree slice("bgtest-slice");
+    const std::string unit = slice.path() + "/held.service";
+    ASSERT_EQ(::mkdir(unit.c_str(), 0755), 0) << unit;
+    auto held = bgtest::Process::start({"sh", "-c",
+                                        "echo $$ > \"$0/cgroup.procs\" && " +
+                                            bindguard_kernel("attach --policy " + bgtest::default_policy()) +
+                                            " && exec sleep 60",
+                                        unit});
+    bool attached = false;
+    for (int i = 0; i < 100 && !attached; ++i) {
+        attached = bgtest::run({bgtest::cli_path(), "kernel", "status"}).out.find("cgroup " + unit + ":") !=
+                   std::string::npos;
+        if (!attached) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(attached) << held.err_so_far();
+    Result refused = bgtest::run({bgtest::cli_path(), "kernel", "unload"});
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("  " + unit + "\n"), std::string::npos) << refused.err;
+    EXPECT_EQ(refused.err.find("relay-"), std::string::npos) << refused.err;  // a relay is not a protected cgroup
+
+    held.stop();
+    Result unloaded = bgtest::run({bgtest::cli_path(), "kernel", "unload"});
+    EXPECT_EQ(unloaded.status, 0) << unloaded.err;
+    EXPECT_FALSE(std::filesystem::exists(install_->names().pin_dir));
+    EXPECT_TRUE(std::filesystem::exists(unit)) << "the unit's cgroup is systemd's to remove";
+    EXPECT_TRUE(install_->cgroups().empty()) << "the relay's cgroup should be gone";
+    EXPECT_FALSE(std::filesystem::exists(install_->names().cgroup_subtree));
 }
 
 }  // namespace
