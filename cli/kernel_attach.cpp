@@ -191,9 +191,9 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     auto options = std::make_shared<AttachOptions>();
     CLI::App* attach_command = kernel.add_subcommand(
         "attach",
-        "Protect the cgroup this command runs in (a systemd unit's ExecStartPre=+, as `bindguard protect\n"
-        "UNIT --kernel` writes it): compile the policy for --program, load the BPF programs when needed,\n"
-        "attach them to the caller's cgroup and start its log relay. Refuses the root cgroup, and any\n"
+        "Protect the cgroup this command runs in (a unit's ExecStartPre=+); fails closed.\n"
+        "What `bindguard protect UNIT --kernel` writes: compile the policy for --program, load the BPF\n"
+        "programs when needed, attach them to the caller's cgroup and start its log relay. Refuses the root cgroup, and any\n"
         "cgroup not named *.service unless --any-cgroup. Fails closed: exit 2 on an invalid policy, 126\n"
         "when anything cannot be set up (nothing is left attached), so the unit does not start.");
     attach_command->add_option("--policy", options->policy,
@@ -217,9 +217,9 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     auto any_cgroup = std::make_shared<bool>(false);
     CLI::App* detach_command = kernel.add_subcommand(
         "detach",
-        "Undo `kernel attach` for the cgroup this command runs in (a unit's ExecStopPost=+): detach the\n"
-        "programs, remove its rule set and ring buffer (its log relay then ends). Exit 0, also when\n"
-        "nothing was attached.");
+        "Undo `kernel attach` for the cgroup this command runs in (a unit's ExecStopPost=+).\n"
+        "Detaches the programs, removes its rule set and ring buffer (its log relay then ends).\n"
+        "Exit 0, also when nothing was attached.");
     detach_command->add_flag("--any-cgroup", *any_cgroup, "Detach from a cgroup that is not a systemd service's");
     detach_command->callback([&action, any_cgroup] {
         action = [any_cgroup](const std::vector<std::string>&) {
