@@ -1,10 +1,13 @@
 // `bindguard kernel status` and `bindguard kernel unload`: what the kernel twin has
 // loaded and where it is attached; detaching and unloading it.
 #include <dirent.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
@@ -14,13 +17,15 @@ namespace {
 
 namespace k = bindguard::kernel;
 
-// The cgroups directly under subtree (the `run --kernel` ones).
+// The cgroups directly under subtree (the `run --kernel` ones), but the log relays' of
+// `kernel attach` (relay-PID: not protected; each ends when its rule set is removed).
 std::vector<std::string> subtree_cgroups(const std::string& subtree) {
     std::vector<std::string> paths;
     if (subtree.empty()) return paths;
     if (DIR* dir = ::opendir(subtree.c_str())) {
         while (dirent* entry = ::readdir(dir))
-            if (entry->d_type == DT_DIR && entry->d_name[0] != '.') paths.push_back(subtree + "/" + entry->d_name);
+            if (entry->d_type == DT_DIR && entry->d_name[0] != '.' && std::string_view(entry->d_name).find("relay-") != 0)
+                paths.push_back(subtree + "/" + entry->d_name);
         ::closedir(dir);
     }
     return paths;
@@ -102,12 +107,19 @@ int unload(bool force) {
                 }())
                 programs->remove_policy(id);
         }
-        if (k::cgroup_pids(path).empty()) k::remove_cgroup(path);
-        else std::cerr << "bindguard kernel unload: warning: " << path << " is left UNPROTECTED (--force)\n";
+        const bool ours = path.starts_with(names.cgroup_subtree + "/");  // not a systemd unit's (kernel attach)
+        if (k::cgroup_pids(path).empty()) {
+            if (ours) k::remove_cgroup(path);
+        } else std::cerr << "bindguard kernel unload: warning: " << path << " is left UNPROTECTED (--force)\n";
     }
     programs.reset();
     const bool unpinned = k::unpin(names.pin_dir);
-    if (!names.cgroup_subtree.empty()) ::rmdir(names.cgroup_subtree.c_str());
+    // The log relays of `kernel attach` end (and remove their cgroups) within a second of
+    // their rule sets' removal; the subtree can go once they have.
+    for (int wait = 0; wait < 30 && !names.cgroup_subtree.empty() && ::rmdir(names.cgroup_subtree.c_str()) != 0 &&
+                       (errno == EBUSY || errno == ENOTEMPTY);
+         ++wait)
+        ::usleep(100000);
     std::cout << (unpinned ? "unloaded: " : "unloaded, but something remained in ") << names.pin_dir << '\n';
     return unpinned ? kExitOk : kExitFailure;
 }
@@ -117,10 +129,12 @@ int unload(bool force) {
 void add_kernel_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "kernel",
-        "Show or unload the kernel twin (the BPF programs of `run --kernel`).\n"
-        "`status` shows the loaded BPF programs, the protected cgroups (attachments, processes,\n"
-        "service, program and policy) and the events dropped; `unload` detaches the programs from\n"
-        "every cgroup, removes the empty cgroups and unpins everything.");
+        "Show, attach or unload the kernel twin (the BPF programs of `run --kernel`).\n"
+        "`status` shows the loaded BPF programs, the protected cgroups (`run --kernel`'s and the\n"
+        "systemd units' of `protect --kernel`: attachments, processes, service, program and policy)\n"
+        "and the events dropped; `attach`/`detach` protect the caller's own cgroup (a unit's\n"
+        "ExecStartPre=+/ExecStopPost=+); `unload` detaches the programs from every cgroup, removes\n"
+        "the empty cgroups and unpins everything.");
     sub->require_subcommand(1);
     CLI::App* status_command = sub->add_subcommand("status", "Show what is loaded and where it is attached (exit 0).");
     status_command->callback([&action] {
@@ -133,6 +147,7 @@ void add_kernel_command(CLI::App& app, CommandAction& action) {
             }
         };
     });
+    add_kernel_attach_commands(*sub, action);
     auto force = std::make_shared<bool>(false);
     CLI::App* unload_command = sub->add_subcommand(
         "unload", "Detach and unpin everything. Refused (exit 1) while protected processes run, unless --force.");

@@ -1,5 +1,6 @@
 // `bindguard protect UNIT` and `bindguard unprotect UNIT`: a systemd drop-in that loads
-// the library into an existing service, without editing the vendor's unit file.
+// the library into an existing service (or, with --kernel, attaches the kernel twin to its
+// cgroup at each start), without editing the vendor's unit file.
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ struct ProtectOptions {
     std::string policy;
     std::string root;
     bool backstop = false;
+    bool kernel = false;        // the kernel twin, attached at each start (ExecStartPre=+)
+    bool with_preload = false;  // with --kernel: the library as well
     bool dry_run = false;
 };
 
@@ -119,7 +122,8 @@ void require_protectable(const ServiceUnit& unit, const std::string& shim) {
     if (!problem) return;
     std::string what = problem->checked == unit.program ? unit.program : unit.program + "'s interpreter " + problem->checked;
     fail("protect", "refusing to protect " + unit.name + " (ExecStart= from " + unit.source + "): " + what + " " +
-                        problem->reason + ".\nbindguard protect: " + problem->advice + ".",
+                        problem->reason + ".\nbindguard protect: " + problem->advice +
+                        ".\nbindguard protect: for a unit: `bindguard protect " + unit.name + " --kernel`.",
          kExitCannotRun);
 }
 
@@ -178,18 +182,51 @@ std::vector<std::string> backstop_ports(const Policy& policy, const std::string&
     return entries;
 }
 
+// This bindguard command's own path (realpath of /proc/self/exe), for ExecStartPre=.
+// Returns it; stops with 126 when it cannot be told.
+std::string own_path() {
+    char resolved[PATH_MAX];
+    if (::realpath("/proc/self/exe", resolved) == nullptr)
+        fail("protect", std::string("cannot tell where this bindguard command is (/proc/self/exe): ") + std::strerror(errno),
+             kExitCannotRun);
+    return resolved;
+}
+
+// The lines of --kernel: attach at each start (fail closed: the `+` runs it with full
+// privileges, and without a `-` its failure stops the start), detach after each stop.
+// Returns them.
+std::string kernel_lines(const ServiceUnit& unit, const std::string& policy_path, const std::string& service) {
+    const std::string self = exec_quoted(own_path());
+    std::string attach = "ExecStartPre=+" + self + " kernel attach --service " + exec_quoted(service) +
+                         " --program " + exec_quoted(unit.program);
+    if (!unit.command.empty()) attach += " --command " + exec_quoted(unit.command);
+    if (!policy_path.empty()) attach += " --policy " + exec_quoted(policy_path);
+    return "# --kernel: at each start, before the service runs, `bindguard kernel attach` protects this unit's\n"
+           "# own cgroup with the kernel twin (cgroup BPF: any program, Go and static ones too); if it\n"
+           "# cannot, the start fails. After each stop, `kernel detach` removes it again.\n" +
+           attach + "\nExecStopPost=+" + self + " kernel detach\n";
+}
+
 // The drop-in's text. Returns it.
 std::string dropin_text(const ProtectOptions& options, const ServiceUnit& unit, const std::string& shim,
                         const std::string& policy_path, const std::string& service,
                         const std::vector<std::string>& backstop) {
+    const bool preload = !options.kernel || options.with_preload;
+    const char* by = !preload ? "The kernel twin keeps" : options.kernel ? "The bindguard library and the kernel twin keep"
+                                                                          : "The bindguard library keeps";
     std::string text = std::string(kMarker) + " " + unit.name + "` (bindguard " + BINDGUARD_VERSION + ").\n"
-                       "# The bindguard library keeps this service's binds on loopback, except where the policy\n"
+                       "# " + by + " this service's binds on loopback, except where the policy\n"
                        "# allows them. Remove with `bindguard unprotect " + unit.name + "`.\n"
                        "[Service]\n";
-    text += "Environment=" + unit_quoted("LD_PRELOAD=" + composed_preload(shim, unit.ld_preload)) + "\n";
-    if (!policy_path.empty()) text += "Environment=" + unit_quoted("BINDGUARD_POLICY=" + policy_path) + "\n";
-    text += "Environment=" + unit_quoted("BINDGUARD_SERVICE=" + service) + "\n";
-    if (unit.no_exec_paths) {
+    if (options.kernel) text += kernel_lines(unit, policy_path, service);
+    if (!preload) {
+        // The kernel twin alone: nothing for the program's environment.
+    } else {
+        text += "Environment=" + unit_quoted("LD_PRELOAD=" + composed_preload(shim, unit.ld_preload)) + "\n";
+        if (!policy_path.empty()) text += "Environment=" + unit_quoted("BINDGUARD_POLICY=" + policy_path) + "\n";
+        text += "Environment=" + unit_quoted("BINDGUARD_SERVICE=" + service) + "\n";
+    }
+    if (preload && unit.no_exec_paths) {
         text += "# The unit sets NoExecPaths=: the library's directory must stay mappable as code.\n";
         text += "ExecPaths=" + shim.substr(0, shim.rfind('/')) + "\n";
     }
@@ -232,14 +269,16 @@ int protect(const ProtectOptions& options) {
     std::string name = checked_unit_name(options.unit);
     try {
         auto [policy_path, policy] = service_policy(options);
-        std::string shim = loadable_shim();
+        if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");
+        const bool preload = !options.kernel || options.with_preload;
+        std::string shim = preload ? loadable_shim() : "";
         ServiceUnit unit;
         try {
             unit = read_service_unit(name, options.root, options.root.empty() && systemd_running());
         } catch (const std::runtime_error& error) {
             fail("protect", error.what(), kExitFailure);
         }
-        require_protectable(unit, shim);
+        if (preload) require_protectable(unit, shim);
         std::string service = options.service.empty() ? default_service(name) : options.service;
         std::vector<std::string> backstop;
         if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
@@ -252,7 +291,8 @@ int protect(const ProtectOptions& options) {
         write_dropin(path, text);
         std::cout << "bindguard protect: wrote " << path << " (" << unit.name << ": " << unit.program << ", service "
                   << service << ")\n"
-                  << next_steps(name, options.root) << "Then check it with: bindguard audit\n";
+                  << next_steps(name, options.root) << "Then check it with: bindguard audit"
+                  << (options.kernel ? " and bindguard kernel status" : "") << '\n';
         return kExitOk;
     } catch (const Stop& stop) {
         return stop.status;
@@ -293,12 +333,19 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "its drop-ins) and refuses, with the reason, one the library cannot protect (exit 126).\n"
         "--backstop adds SocketBindAllow= for the ports the policy gives the service, and\n"
         "SocketBindDeny=any: the kernel then refuses any other port, whatever the program does.\n"
+        "--kernel protects it with the kernel twin instead of the library (any program: Go, static,\n"
+        "set-uid): ExecStartPre=+`bindguard kernel attach` attaches the BPF programs to the unit's own\n"
+        "cgroup at each start and fails the start when it cannot; ExecStopPost=+`kernel detach`.\n"
+        "--with-preload (with --kernel) sets up the library as well.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
         "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");
     sub->add_option("UNIT", options->unit, "The service, e.g. nginx.service, redis-server, postgresql@15-main")->required();
     sub->add_option("--service", options->service, "BINDGUARD_SERVICE for it (default: the unit's name, e.g. nginx)");
     sub->add_option("--policy", options->policy, "Policy file for it (default: /etc/bindguard/policy.toml, else built-in)");
     sub->add_flag("--backstop", options->backstop, "Also pin its ports in the kernel with SocketBindAllow=/SocketBindDeny=any");
+    sub->add_flag("--kernel", options->kernel,
+                  "Protect it with the kernel twin (cgroup BPF, attached at each start; fails closed) instead of the library");
+    sub->add_flag("--with-preload", options->with_preload, "With --kernel: set up the library as well");
     sub->add_flag("--dry-run", options->dry_run, "Print the drop-in instead of writing it");
     sub->add_option("--root", options->root, "Operate on the systemd directories under this directory (an image, a test)");
     sub->callback([&action, options] { action = [options](const std::vector<std::string>&) { return protect(*options); }; });

@@ -123,6 +123,18 @@ std::string exec_program(const std::string& value) {
     return words[0];
 }
 
+// The command line of an ExecStart= value: its prefixes (-@:+!) removed, its words joined
+// by single spaces (with '@', the first word, the program, is not in argv: dropped). Returns it.
+std::string exec_command(const std::string& value) {
+    std::size_t start = value.find_first_not_of("-@:+!");
+    if (start == std::string::npos) return "";
+    std::vector<std::string> words = unit_words(value.substr(start));
+    if (value.substr(0, start).find('@') != std::string::npos && !words.empty()) words.erase(words.begin());
+    std::string line;
+    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
+    return line;
+}
+
 // Applies one Environment= value to unit.environment and unit.ld_preload. Returns nothing.
 void apply_environment(const std::string& value, ServiceUnit& unit) {
     if (value.empty()) {  // "Environment=" resets the list
@@ -162,6 +174,11 @@ ServiceUnit unit_from_systemctl(const std::string& name) {
     std::string exec = systemctl_property(name, "ExecStart");
     std::size_t path = exec.find("path=");
     if (path != std::string::npos) unit.program = exec.substr(path + 5, exec.find(' ', path) - path - 5);
+    std::size_t argv = exec.find("argv[]=");
+    if (argv != std::string::npos) {
+        std::size_t end = exec.find(" ;", argv);
+        unit.command = exec.substr(argv + 7, end == std::string::npos ? std::string::npos : end - argv - 7);
+    }
     apply_environment(systemctl_property(name, "Environment"), unit);
     unit.no_exec_paths = !systemctl_property(name, "NoExecPaths").empty();
     return unit;
@@ -198,8 +215,13 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
     for (const std::string& file : files) {
         for (const Setting& setting : service_settings(file)) {
             if (setting.key == "ExecStart") {
-                if (setting.value.empty()) unit.program.clear();  // "ExecStart=" resets the list
-                else if (unit.program.empty()) unit.program = exec_program(setting.value);
+                if (setting.value.empty()) {  // "ExecStart=" resets the list
+                    unit.program.clear();
+                    unit.command.clear();
+                } else if (unit.program.empty()) {
+                    unit.program = exec_program(setting.value);
+                    unit.command = exec_command(setting.value);
+                }
             } else if (setting.key == "Environment") {
                 apply_environment(setting.value, unit);
             } else if (setting.key == "NoExecPaths") {
@@ -259,6 +281,17 @@ std::vector<std::string> unit_words(const std::string& value) {
     }
     if (in_word) words.push_back(current);
     return words;
+}
+
+std::string exec_quoted(const std::string& word) {
+    if (!word.empty() && word.find_first_of(" \t\"'\\$%;") == std::string::npos) return word;
+    std::string out = "\"";
+    for (char c : word) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (c == '%' || c == '$') out += c;  // "%%" and "$$": a literal '%' and '$'
+        out += c;
+    }
+    return out + "\"";
 }
 
 std::string unit_quoted(const std::string& text) {

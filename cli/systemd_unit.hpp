@@ -16,6 +16,7 @@ struct ServiceUnit {
     std::string name;                 // "nginx.service", "postgresql@15-main.service"
     std::string source;               // the unit file read, or "systemctl show"
     std::string program;              // the first ExecStart='s program, as written (absolute)
+    std::string command;              // its command line: the words of ExecStart= (prefixes removed) joined by spaces
     std::optional<std::string> ld_preload;  // LD_PRELOAD from its Environment=, when set
     std::map<std::string, std::string> environment;  // every Environment= assignment, the last one winning
     bool no_exec_paths = false;       // NoExecPaths= is set: libraries must be in ExecPaths=
@@ -47,6 +48,11 @@ std::string unit_of_process(pid_t pid);
 // Splits a systemd value into words as systemd does for ExecStart= and Environment=:
 // whitespace-separated, "double" and 'single' quotes, backslash escapes. Returns them.
 std::vector<std::string> unit_words(const std::string& value);
+
+// Quotes one word for a command line of ExecStartPre= and the like: as it is when it has
+// nothing systemd would read specially, else in double quotes with \ and " escaped and
+// % and $ doubled. Returns it.
+std::string exec_quoted(const std::string& word);
 
 // Quotes text for an Environment= assignment ("NAME=VALUE" in double quotes, with \ and "
 // escaped, % doubled). Returns it.

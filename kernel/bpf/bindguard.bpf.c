@@ -234,6 +234,44 @@ static __always_inline const struct bg_policy *current_policy(__u64 *cgroup) {
     return found;
 }
 
+/* The decision on r for the calling task, shared by the bind hooks and the listen hook:
+ * its cgroup's rule set through decide(), or, when there is none (a socket of a protected
+ * cgroup used from outside), fail closed as the library does without a policy: loopback
+ * only. Returns the rule set (NULL when none); *cgroup receives the id of the cgroup it
+ * belongs to, *audit its mode. */
+static __always_inline const struct bg_policy *decide_current(const struct request *r, struct decision *d,
+                                                              __u64 *cgroup, __u8 *audit) {
+    const struct bg_policy *p = current_policy(cgroup);
+    *audit = 0;
+    if (p) {
+        *audit = p->audit;
+        decide(p, r, d);
+        return p;
+    }
+    d->action = is_loopback(r) ? BG_ACTION_ALLOW : BG_ACTION_DENY;
+    d->rule = is_loopback(r) ? BG_RULE_LOOPBACK : BG_RULE_NO_POLICY;
+    for (int i = 0; i < 4; i++) d->addr[i] = r->addr[i];
+    return NULL;
+}
+
+/* An IPv4 address (network byte order) as a request's, in IPv6 form (::ffff:a.b.c.d). */
+static __always_inline void set_ipv4(struct request *r, __u32 ip) {
+    r->family = AF_INET;
+    r->addr[0] = 0;
+    r->addr[1] = 0;
+    r->addr[2] = bpf_htonl(0xffff);
+    r->addr[3] = ip;
+}
+
+/* An IPv6 address (network byte order) as a request's. */
+static __always_inline void set_ipv6(struct request *r, __u32 a0, __u32 a1, __u32 a2, __u32 a3) {
+    r->family = AF_INET6;
+    r->addr[0] = a0;
+    r->addr[1] = a1;
+    r->addr[2] = a2;
+    r->addr[3] = a3;
+}
+
 /* Reports one decision on the ring buffer (dropped and counted when it is full). */
 static __always_inline void report(__u64 cgroup, __u8 call, const struct request *r, const struct decision *d,
                                    __u8 audit, __s32 error) {
@@ -275,22 +313,16 @@ static __always_inline void remember_bind(struct bpf_sock_addr *ctx, const __u32
     b->port = port;
 }
 
-/* Applies the cgroup's decision to a bind whose request is r; ipv4 is a constant, so that
- * each program touches only its own family's context fields. Returns 1 or 0 (EACCES). */
+/* Applies the cgroup's decision to a bind whose request is r (its address set by the
+ * caller; the port and protocol are read here); ipv4 is a constant, so that each program
+ * touches only its own family's context fields. Returns 1 or 0 (EACCES). */
 static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r, const int ipv4) {
+    r->port = bpf_ntohs((__u16)ctx->user_port);
+    r->protocol = protocol_of(ctx->type, ctx->protocol);
     __u64 cgroup = 0;
-    struct decision d = {};
-    const struct bg_policy *p = current_policy(&cgroup);
     __u8 audit = 0;
-    if (p) {
-        audit = p->audit;
-        decide(p, r, &d);
-    } else {
-        /* Fail closed, as the library does without a policy: loopback only. */
-        d.action = is_loopback(r) ? BG_ACTION_ALLOW : BG_ACTION_DENY;
-        d.rule = is_loopback(r) ? BG_RULE_LOOPBACK : BG_RULE_NO_POLICY;
-        for (int i = 0; i < 4; i++) d.addr[i] = r->addr[i];
-    }
+    struct decision d = {};
+    const struct bg_policy *p = decide_current(r, &d, &cgroup, &audit);
     int logged = d.action != BG_ACTION_ALLOW || (p && p->log_all);
     if (audit || d.action == BG_ACTION_ALLOW) {
         if (logged) report(cgroup, BG_CALL_BIND, r, &d, audit, 0);
@@ -333,11 +365,7 @@ int bg_bind4(struct bpf_sock_addr *ctx) {
     __u32 ip = ctx->user_ip4;
     /* The kernel binds AF_UNSPEC with INADDR_ANY as 0.0.0.0 and refuses any other. */
     if (family != AF_INET && !(family == AF_UNSPEC && ip == 0)) return 1;
-    r.family = AF_INET;
-    r.addr[2] = bpf_htonl(0xffff);
-    r.addr[3] = ip;
-    r.port = bpf_ntohs((__u16)ctx->user_port);
-    r.protocol = protocol_of(ctx->type, ctx->protocol);
+    set_ipv4(&r, ip);
     return enforce(ctx, &r, 1);
 }
 
@@ -345,13 +373,7 @@ SEC("cgroup/bind6")
 int bg_bind6(struct bpf_sock_addr *ctx) {
     struct request r = {};
     if (ctx->user_family != AF_INET6) return 1;
-    r.family = AF_INET6;
-    r.addr[0] = ctx->user_ip6[0];
-    r.addr[1] = ctx->user_ip6[1];
-    r.addr[2] = ctx->user_ip6[2];
-    r.addr[3] = ctx->user_ip6[3];
-    r.port = bpf_ntohs((__u16)ctx->user_port);
-    r.protocol = protocol_of(ctx->type, ctx->protocol);
+    set_ipv6(&r, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
     r.v6only = v6only_of(ctx->sk);
     return enforce(ctx, &r, 0);
 }
@@ -373,48 +395,28 @@ int bg_sockops(struct bpf_sock_ops *ctx) {
     __u32 ip6_0 = ctx->local_ip6[0], ip6_1 = ctx->local_ip6[1];
     __u32 ip6_2 = ctx->local_ip6[2], ip6_3 = ctx->local_ip6[3];
     struct request r = {};
-    __u32 local[4];
-    if (family == AF_INET) {
-        local[0] = 0;
-        local[1] = 0;
-        local[2] = bpf_htonl(0xffff);
-        local[3] = ip4;
-        r.family = AF_INET;
-    } else if (family == AF_INET6) {
-        local[0] = ip6_0;
-        local[1] = ip6_1;
-        local[2] = ip6_2;
-        local[3] = ip6_3;
-        r.family = AF_INET6;
-    } else {
-        return 1;
-    }
+    if (family == AF_INET) set_ipv4(&r, ip4);
+    else if (family == AF_INET6) set_ipv6(&r, ip6_0, ip6_1, ip6_2, ip6_3);
+    else return 1;
     struct bg_bound *b = bpf_sk_storage_get(&bg_bound, sk, 0, 0);
-    if (b && b->addr[0] == local[0] && b->addr[1] == local[1] && b->addr[2] == local[2] &&
-        b->addr[3] == local[3] && (b->port == port || b->port == 0))
+    if (b && b->addr[0] == r.addr[0] && b->addr[1] == r.addr[1] && b->addr[2] == r.addr[2] &&
+        b->addr[3] == r.addr[3] && (b->port == port || b->port == 0))
         return 1; /* bound through a bind hook, which decided */
-    for (int i = 0; i < 4; i++) r.addr[i] = local[i];
     r.protocol = BG_PROTO_TCP;
     r.port = is_wildcard(&r) ? 0 : port;
 
     __u64 cgroup = 0;
-    struct decision d = {};
-    const struct bg_policy *p = current_policy(&cgroup);
     __u8 audit = 0;
-    if (p) {
-        audit = p->audit;
-        decide(p, &r, &d);
-    } else {
-        d.action = is_loopback(&r) ? BG_ACTION_ALLOW : BG_ACTION_DENY;
-        d.rule = is_loopback(&r) ? BG_RULE_LOOPBACK : BG_RULE_NO_POLICY;
-    }
+    struct decision d = {};
+    const struct bg_policy *p = decide_current(&r, &d, &cgroup, &audit);
     if (d.action == BG_ACTION_ALLOW) {
         if (p && p->log_all) report(cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
         return 1;
     }
-    /* A rewrite or a deny: confined to lo (a listener cannot be refused from here). */
+    /* A rewrite or a deny: confined to lo (a listener cannot be refused from here); the
+     * event reports the listener's own address. */
     d.action = BG_ACTION_REWRITE;
-    for (int i = 0; i < 4; i++) d.addr[i] = local[i];
+    for (int i = 0; i < 4; i++) d.addr[i] = r.addr[i];
     r.port = port;
     report(cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
     if (audit) return 1;

@@ -196,9 +196,13 @@ int sweep(const Programs& programs, const std::string& subtree) {
     if (dir == nullptr) return deleted;
     std::vector<std::string> stale;
     while (dirent* entry = ::readdir(dir)) {
-        // run-PID or run-PID-N, made by the `bindguard run` whose pid is PID.
+        // run-PID or run-PID-N, made by the `bindguard run` whose pid is PID; relay-PID, the
+        // cgroup of the log relay PID of a `bindguard kernel attach`.
         int pid = 0;
-        if (entry->d_type != DT_DIR || std::sscanf(entry->d_name, "run-%d", &pid) != 1 || pid <= 0) continue;
+        if (entry->d_type != DT_DIR ||
+            (std::sscanf(entry->d_name, "run-%d", &pid) != 1 && std::sscanf(entry->d_name, "relay-%d", &pid) != 1) ||
+            pid <= 0)
+            continue;
         if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // still there (or a reused pid)
         std::string path = subtree + "/" + entry->d_name;
         if (!cgroup_populated(path)) stale.push_back(path);

@@ -242,13 +242,23 @@ Programs::~Programs() {
 }
 
 void Programs::attach(const std::string& cgroup) const {
+    // Already attached there (a unit restarted without its detach): kept. The kernel
+    // refuses the same program twice on one cgroup (EINVAL).
+    const std::string already = " " + attached(cgroup) + " ";
     int cg = open_cgroup(cgroup);
-    const std::pair<int, bpf_attach_type> attachments[] = {
-        {bind4_, BPF_CGROUP_INET4_BIND}, {bind6_, BPF_CGROUP_INET6_BIND}, {sockops_, BPF_CGROUP_SOCK_OPS}};
+    const std::tuple<int, bpf_attach_type, const char*> attachments[] = {{bind4_, BPF_CGROUP_INET4_BIND, " bind4 "},
+                                                                         {bind6_, BPF_CGROUP_INET6_BIND, " bind6 "},
+                                                                         {sockops_, BPF_CGROUP_SOCK_OPS, " sockops "}};
+    bool made[std::size(attachments)] = {};
     for (std::size_t i = 0; i < std::size(attachments); ++i) {
-        if (bpf_prog_attach(attachments[i].first, cg, attachments[i].second, BPF_F_ALLOW_MULTI) != 0) {
+        const auto& [fd, type, name] = attachments[i];
+        if (already.find(name) != std::string::npos) continue;
+        if (bpf_prog_attach(fd, cg, type, BPF_F_ALLOW_MULTI) == 0) {
+            made[i] = true;
+        } else {
             int error = errno;
-            for (std::size_t j = 0; j < i; ++j) bpf_prog_detach2(attachments[j].first, cg, attachments[j].second);
+            for (std::size_t j = 0; j < i; ++j)
+                if (made[j]) bpf_prog_detach2(std::get<0>(attachments[j]), cg, std::get<1>(attachments[j]));
             ::close(cg);
             throw system_error("cannot attach the BPF programs to the cgroup " + cgroup, error);
         }

@@ -146,6 +146,44 @@ void relay_until_empty(const std::string& path, ring_buffer* ring) {
     ::_exit(0);
 }
 
+// The kernel's id of the map behind fd; 0 when it cannot be read.
+std::uint32_t map_id(int fd) {
+    bpf_map_info info{};
+    std::uint32_t size = sizeof info;
+    return bpf_obj_get_info_by_fd(fd, &info, &size) == 0 ? info.id : 0;
+}
+
+// The relay of a cgroup someone else owns: relays while its ring is the one registered
+// for the cgroup id (`kernel detach` removes it, a new `kernel attach` replaces it) and
+// the cgroup exists; then takes what is left, and removes its own cgroup own (moving to
+// the root cgroup first, so that the subtree can be removed as soon as it has ended).
+// Never returns.
+[[noreturn]] void relay_while_attached(const std::string& own_cgroup, std::uint64_t id, const std::string& pin_dir,
+                                       const RelaySettings& settings) {
+    Relay relay(settings);
+    ring_buffer* ring = ring_buffer__new(settings.ring, Relay::on_event, &relay, nullptr);
+    const std::uint32_t own = map_id(settings.ring);
+    const int rings = bpf_obj_get((pin_dir + "/map_rings").c_str());
+    auto registered = [&] {
+        std::uint32_t current = 0;
+        return bpf_map_lookup_elem(rings, &id, &current) == 0 && current == own;
+    };
+    while (ring != nullptr && rings >= 0 && own != 0 && registered() && !cgroup_gone(id)) ring_buffer__poll(ring, 1000);
+    if (ring != nullptr) ring_buffer__consume(ring);
+    if (rings >= 0 && registered() && cgroup_gone(id)) {  // the unit's cgroup went without a detach
+        int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
+        if (policies >= 0) bpf_map_delete_elem(policies, &id);
+        bpf_map_delete_elem(rings, &id);
+    }
+    try {
+        join_cgroup(cgroup2_mount());
+        remove_cgroup(own_cgroup);
+    } catch (const KernelError&) {
+        // Left to sweep() (relay-PID with PID gone).
+    }
+    ::_exit(0);
+}
+
 // Closes every descriptor from 3 up except those in keep.
 void close_all_but(std::vector<int> keep) {
     std::sort(keep.begin(), keep.end());
@@ -201,6 +239,64 @@ int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string&
         throw KernelError("cannot start the cgroup reaper (fork failed)");
     }
     return channel[1];
+}
+
+void start_relay(const std::string& subtree, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay) {
+    if (relay.ring < 0) return;
+    int channel[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
+        throw KernelError(std::string("cannot make a socket pair for the log relay: ") + std::strerror(errno));
+    pid_t middle = ::fork();
+    if (middle < 0) {
+        int error = errno;
+        ::close(channel[0]);
+        ::close(channel[1]);
+        throw KernelError(std::string("cannot start the log relay: ") + std::strerror(error));
+    }
+    if (middle == 0) {
+        ::setsid();
+        pid_t child = ::fork();
+        if (child != 0) ::_exit(child < 0 ? 1 : 0);
+        ::signal(SIGPIPE, SIG_IGN);
+        ::close(channel[1]);
+        // Out of the caller's cgroup first: the answer is "ok" or the reason it could not.
+        std::string answer = "ok", own;
+        try {
+            own = make_cgroup(subtree, "relay");
+            join_cgroup(own);
+        } catch (const KernelError& error) {
+            answer = error.what();
+        }
+        (void)!::send(channel[0], answer.data(), answer.size(), MSG_NOSIGNAL);
+        if (answer != "ok") ::_exit(1);
+        ::close(channel[0]);
+        RelaySettings settings = relay;
+        if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            ::dup2(null, 0);
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        close_all_but({settings.ring, settings.stderr_fd});
+        relay_while_attached(own, id, pin_dir, settings);
+    }
+    ::close(channel[0]);
+    int status = 0;
+    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string answer;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(channel[1], buffer, sizeof buffer)) != 0;) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        answer.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(channel[1]);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw KernelError("cannot start the log relay (fork failed)");
+    if (answer != "ok")
+        throw KernelError("the log relay cannot leave this cgroup: " + (answer.empty() ? std::string("it ended") : answer));
 }
 
 }  // namespace bindguard::kernel

@@ -17,9 +17,10 @@ namespace {
 std::string root_with_debian_units() {
     std::string root = bgtest::temp_dir();
     std::filesystem::create_directories(root + "/lib/systemd/system");
-    for (const char* unit : {"nginx.service", "redis-server.service", "postgresql@.service"}) {
+    for (const char* unit : {"nginx.service", "redis-server.service", "postgresql@.service", "caddy.service"}) {
         std::string from = std::string("/lib/systemd/system/") + unit;
-        EXPECT_TRUE(clitest::exists(from)) << from << " is missing: run scripts/setup (nginx, redis-server, postgresql-15)";
+        EXPECT_TRUE(clitest::exists(from)) << from
+                                           << " is missing: run scripts/setup (nginx, redis-server, postgresql-15, caddy)";
         std::filesystem::copy_file(from, root + "/lib/systemd/system/" + unit);
     }
     return root;
@@ -35,6 +36,20 @@ bgtest::Result verify(const std::string& root, const std::string& unit) {
 std::string shim_real_path() {
     char buf[PATH_MAX];
     return ::realpath(bgtest::shim_path().c_str(), buf) ? buf : bgtest::shim_path();
+}
+
+// realpath(3) of the built command, as the --kernel drop-in names it.
+std::string cli_real_path() {
+    char buf[PATH_MAX];
+    return ::realpath(bgtest::cli_path().c_str(), buf) ? buf : bgtest::cli_path();
+}
+
+// The settings of a drop-in (its lines but the comments).
+std::vector<std::string> settings_of(const std::string& text) {
+    std::vector<std::string> settings;
+    for (const std::string& line : clitest::lines(text))
+        if (!line.starts_with("#")) settings.push_back(line);
+    return settings;
 }
 
 // Expects verify() to pass without a word about the drop-in.
@@ -166,4 +181,55 @@ TEST(CliUnprotect, RemovesOnlyItsOwnDropIn) {
     EXPECT_EQ(result.status, 1);
     EXPECT_NE(result.err.find("was not written by `bindguard protect`"), std::string::npos) << result.err;
     EXPECT_TRUE(clitest::exists(dir + "/bindguard.conf"));
+}
+
+TEST(CliProtect, KernelTwinForAGoUnitAttachesAtEachStart) {
+    // Debian's own caddy.service: a Go program, which the library cannot protect.
+    std::string root = root_with_debian_units();
+    std::string policy = bgtest::source_dir() + "/examples/policy/proxy.toml";
+    bgtest::Result result =
+        bindguard({"protect", "caddy", "--root", root, "--kernel", "--policy", policy}, {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.out.find("bindguard audit and bindguard kernel status"), std::string::npos) << result.out;
+    std::string text = bgtest::read_file(root + "/etc/systemd/system/caddy.service.d/bindguard.conf");
+    EXPECT_NE(text.find("# The kernel twin keeps this service's binds on loopback"), std::string::npos) << text;
+    const std::string self = cli_real_path();
+    EXPECT_EQ(settings_of(text),
+              (std::vector<std::string>{
+                  "[Service]",
+                  "ExecStartPre=+" + self + " kernel attach --service caddy --program /usr/bin/caddy --command "
+                      "\"/usr/bin/caddy run --environ --config /etc/caddy/Caddyfile\" --policy " + policy,
+                  "ExecStopPost=+" + self + " kernel detach"}));  // no LD_PRELOAD: the kernel twin alone
+    expect_verified(root, "caddy.service");
+
+    ASSERT_EQ(bindguard({"unprotect", "caddy", "--root", root}).status, 0);
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/caddy.service.d"));
+    expect_verified(root, "caddy.service");
+}
+
+TEST(CliProtect, KernelTwinWithThePreloadToo) {
+    std::string root = root_with_debian_units();
+    bgtest::Result result =
+        bindguard({"protect", "nginx", "--root", root, "--kernel", "--with-preload", "--service", "proxy"},
+                  {"-BINDGUARD_SHIM"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    std::string text = bgtest::read_file(root + "/etc/systemd/system/nginx.service.d/bindguard.conf");
+    const std::string self = cli_real_path();
+    // Without --policy, attach looks the policy up as the library does (no --policy in the line).
+    EXPECT_EQ(settings_of(text),
+              (std::vector<std::string>{
+                  "[Service]",
+                  "ExecStartPre=+" + self + " kernel attach --service proxy --program /usr/sbin/nginx --command "
+                      "\"/usr/sbin/nginx -g daemon on; master_process on;\"",
+                  "ExecStopPost=+" + self + " kernel detach", "Environment=\"LD_PRELOAD=" + shim_real_path() + "\"",
+                  "Environment=\"BINDGUARD_SERVICE=proxy\""}));
+    expect_verified(root, "nginx.service");
+
+    // --with-preload keeps the library's check: Caddy (Go) is refused; alone it is a usage error.
+    result = bindguard({"protect", "caddy", "--root", root, "--kernel", "--with-preload"}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 126) << result.err;
+    EXPECT_NE(result.err.find("`bindguard protect caddy.service --kernel`"), std::string::npos) << result.err;
+    result = bindguard({"protect", "nginx", "--root", root, "--with-preload"}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 2) << result.err;
+    EXPECT_NE(result.err.find("--with-preload: only with --kernel"), std::string::npos) << result.err;
 }

@@ -1,6 +1,7 @@
 #include "kernel/kernel_support.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -68,7 +69,9 @@ KernelInstall::~KernelInstall() {
             empty_cgroup(path);
             k::remove_cgroup(path);
         }
-        k::remove_cgroup(names_.cgroup_subtree);
+        // A log relay may still be on its way out of it (it has closed its output first).
+        for (int wait = 0; wait < 50 && !k::remove_cgroup(names_.cgroup_subtree); ++wait)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     k::unpin(names_.pin_dir);
     if (previous_name_) ::setenv("BINDGUARD_KERNEL_NAME", previous_name_->c_str(), 1);
@@ -89,6 +92,16 @@ bool KernelInstall::wait_until_no_cgroups(int timeout_ms) const {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
+}
+
+TestCgroupTree::TestCgroupTree(const std::string& name)
+    : path_(k::cgroup2_mount() + "/" + unique_name(name.c_str())) {
+    if (::mkdir(path_.c_str(), 0755) != 0) throw std::runtime_error("cannot make the cgroup " + path_);
+}
+
+TestCgroupTree::~TestCgroupTree() {
+    empty_cgroup(path_);
+    k::remove_cgroup(path_);
 }
 
 NetNs::NetNs() : name_(unique_name("bgtest-ns")) {

@@ -36,6 +36,21 @@ private:
     std::optional<std::string> previous_name_;
 };
 
+// A cgroup tree of a test's own outside any installation's subtree (as a systemd unit's
+// is): <cgroup2>/NAME, made by the constructor; the destructor kills what runs in it and
+// removes it.
+class TestCgroupTree {
+public:
+    explicit TestCgroupTree(const std::string& name);
+    ~TestCgroupTree();
+    TestCgroupTree(const TestCgroupTree&) = delete;
+    TestCgroupTree& operator=(const TestCgroupTree&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
 // A named network namespace (`ip netns add`), deleted by the destructor.
 class NetNs {
 public:

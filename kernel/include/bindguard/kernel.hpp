@@ -99,7 +99,8 @@ public:
     ~Programs();
 
     // Attaches bind4, bind6 and sockops to the cgroup at path (multi-attach: the
-    // cgroup's other programs stay). Throws KernelError.
+    // cgroup's other programs stay); one already attached there stays as it is. Throws
+    // KernelError (and detaches what this call attached).
     void attach(const std::string& cgroup) const;
     // Detaches them from the cgroup at path. Returns false when they were not attached.
     bool detach(const std::string& cgroup) const;
@@ -145,7 +146,7 @@ std::uint32_t embedded_build();
 bool unpin(const std::string& pin_dir);
 
 // Deletes the rule sets of cgroups that no longer exist, and removes empty cgroups
-// under subtree named PREFIX-PID whose PID is gone (a reaper that was killed).
+// under subtree named run-PID or relay-PID whose PID is gone (a reaper or relay that ended).
 // Returns how many rule sets were deleted.
 int sweep(const Programs& programs, const std::string& subtree);
 
@@ -176,6 +177,15 @@ std::string format_event(const bg_event& event, const Policy& policy, const std:
 // the cgroup; closing it without a byte (a failed start) lets it clean up at once.
 // Throws KernelError.
 int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay);
+
+// For a cgroup someone else owns (a systemd unit's, `bindguard kernel attach`): starts the
+// process that relays the cgroup's decisions (relay.ring) to the policy's log sink until
+// the cgroup's rule set is removed or replaced (`kernel detach`, or a new attach) or the
+// cgroup is gone. It is detached as start_reaper's, and leaves the caller's cgroup for a
+// cgroup of its own under subtree (relay-PID) before this returns, so that it never keeps
+// the unit's cgroup populated nor passes for its main process. Throws KernelError.
+void start_relay(const std::string& subtree, std::uint64_t id, const std::string& pin_dir,
                  const RelaySettings& relay);
 
 }  // namespace bindguard::kernel

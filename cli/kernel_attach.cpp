@@ -1,0 +1,235 @@
+// `bindguard kernel attach` and `bindguard kernel detach`: the kernel twin for a cgroup
+// someone else made, the caller's own: what a systemd unit protected with
+// `bindguard protect UNIT --kernel` runs as ExecStartPre=+ and ExecStopPost=+ (they run in
+// the unit's cgroup). attach fails closed: any error is a non-zero exit, which stops the
+// unit's start.
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "bindguard/kernel.hpp"
+#include "commands.hpp"
+#include "policy_source.hpp"
+
+namespace bindguard::cli {
+namespace {
+
+namespace k = bindguard::kernel;
+
+struct AttachOptions {
+    std::string policy;
+    std::string service;
+    std::string program;
+    std::string command;
+    bool any_cgroup = false;
+};
+
+// Thrown when the command stops; carries the exit status (the message is already printed).
+struct Stop {
+    int status;
+};
+
+// Prints "bindguard kernel VERB: MESSAGE" on stderr and throws Stop{status}.
+[[noreturn]] void fail(const std::string& verb, const std::string& message, int status) {
+    std::cerr << "bindguard kernel " << verb << ": " << message << '\n';
+    throw Stop{status};
+}
+
+// The caller's cgroup v2 path relative to the mount ("/system.slice/nginx.service"), from
+// /proc/self/cgroup; a unit's ".control" sub-cgroup (its control processes under
+// Delegate=yes) stands for the unit's cgroup. Returns it; "" when there is no v2 line.
+std::string own_cgroup() {
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);) {
+        if (!line.starts_with("0::")) continue;
+        std::string path = line.substr(3);
+        if (path.ends_with("/.control")) path.resize(path.size() - 9);
+        return path.empty() ? "/" : path;
+    }
+    return "";
+}
+
+// The cgroup attach/detach work on, checked: never the root cgroup; a systemd service's
+// (its last component ends in ".service") unless any_cgroup. Returns its absolute path;
+// stops with 126 (attach must not let the unit start).
+std::string checked_cgroup(const std::string& verb, const std::string& mount, bool any_cgroup) {
+    if (mount.empty()) fail(verb, "cgroup v2 is not mounted (no cgroup2 line in /proc/self/mountinfo)", kExitCannotRun);
+    const std::string relative = own_cgroup();
+    if (relative.empty()) fail(verb, "this process has no cgroup v2 path in /proc/self/cgroup", kExitCannotRun);
+    if (relative == "/")
+        fail(verb, "refusing the root cgroup " + mount + ": that would be every process on the machine. Run it from "
+                   "inside the cgroup to protect (a unit's ExecStartPre=+, see `bindguard protect UNIT --kernel`)",
+             kExitCannotRun);
+    const std::string last = relative.substr(relative.rfind('/') + 1);
+    if (!last.ends_with(".service") && !any_cgroup)
+        fail(verb, "refusing the cgroup " + mount + relative + ": it is not a systemd service's (its name does not end "
+                   "in .service); --any-cgroup to " + verb + " there all the same",
+             kExitCannotRun);
+    return mount + relative;
+}
+
+// "nginx.service" -> "nginx", "postgresql@15-main.service" -> "postgresql"; other names kept.
+std::string service_of_cgroup(const std::string& path) {
+    std::string last = path.substr(path.rfind('/') + 1);
+    if (!last.ends_with(".service")) return last;
+    last.resize(last.size() - 8);
+    return last.substr(0, last.find('@'));
+}
+
+// The program's resolved path (symlinks followed), as a rule's `program` glob sees it.
+std::string resolved_program(const std::string& program) {
+    char resolved[PATH_MAX];
+    return ::realpath(program.c_str(), resolved) != nullptr ? std::string(resolved) : program;
+}
+
+// path made absolute against the current directory (for `kernel status`, run elsewhere).
+std::string absolute(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path result = std::filesystem::absolute(path, error);
+    return error ? path : result.lexically_normal().string();
+}
+
+// The whole of `bindguard kernel attach`. Returns 0; stops with 2 (invalid policy) or 126.
+int attach(const AttachOptions& options) {
+    ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
+    if (!reported.loaded.ok())
+        fail("attach", "the policy " + reported.source.path + " (from " + reported.source.named_by +
+                           ") is invalid; nothing is attached and the unit must not start. Fix it and check it with "
+                           "`bindguard check " + reported.source.path + "`",
+             kExitUsage);
+    k::Names names;
+    try {
+        names = k::names();
+    } catch (const k::KernelError& error) {
+        fail("attach", error.what(), kExitCannotRun);
+    }
+    const std::string cgroup = checked_cgroup("attach", k::cgroup2_mount(), options.any_cgroup);
+    std::string service = options.service;
+    if (service.empty())
+        if (const char* env = ::getenv("BINDGUARD_SERVICE")) service = env;
+    if (service.empty()) service = service_of_cgroup(cgroup);
+    const std::string program = options.program.empty() ? "" : resolved_program(options.program);
+    const std::string command = options.command.empty() ? program : options.command;
+    Policy own = for_process(*reported.loaded.policy, program, command, service);
+    const std::string label = "service=" + service + " program=" + (program.empty() ? "-" : program) + " policy=" +
+                              (reported.source.path.empty() ? "<built-in>" : absolute(reported.source.path));
+
+    std::optional<k::Programs> programs;
+    std::uint64_t id = 0;
+    bool stored = false;
+    try {
+        std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);
+        programs.emplace(k::Programs::open_or_load(names.pin_dir));
+        if (programs->loaded_build() != k::embedded_build())
+            std::cerr << "bindguard kernel attach: warning: the BPF programs loaded under " << names.pin_dir
+                      << " come from another bindguard build; they are used as they are (same layout).\n";
+        k::sweep(*programs, names.cgroup_subtree);
+        id = k::cgroup_id(cgroup);
+        programs->set_policy(id, *compiled);  // before the programs can run for anyone in it
+        stored = true;
+        k::RelaySettings relay{own, program, service, -1, STDERR_FILENO};
+        if (k::wants_log(own)) relay.ring = programs->make_ring(id);
+        programs->attach(cgroup);
+        try {
+            k::start_relay(names.cgroup_subtree, id, names.pin_dir, relay);
+        } catch (...) {
+            if (relay.ring >= 0) ::close(relay.ring);
+            throw;
+        }
+        if (relay.ring >= 0) ::close(relay.ring);  // the relay has its own
+    } catch (const k::KernelError& error) {
+        if (programs) {
+            programs->detach(cgroup);
+            if (stored) programs->remove_policy(id);
+        }
+        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start",
+             kExitCannotRun);
+    }
+    std::cout << "bindguard kernel attach: protecting the cgroup " << cgroup << " (" << label << ")" << std::endl;
+    return kExitOk;
+}
+
+// The whole of `bindguard kernel detach`. Returns 0 (also when nothing was attached);
+// stops with 126 when the cgroup is refused, 1 when the pins cannot be opened.
+int detach(bool any_cgroup) {
+    k::Names names;
+    try {
+        names = k::names();
+    } catch (const k::KernelError& error) {
+        fail("detach", error.what(), kExitCannotRun);
+    }
+    const std::string cgroup = checked_cgroup("detach", k::cgroup2_mount(), any_cgroup);
+    std::optional<k::Programs> programs;
+    try {
+        programs = k::Programs::open_pinned(names.pin_dir);
+    } catch (const k::KernelError& error) {
+        fail("detach", error.what(), kExitFailure);
+    }
+    if (!programs) {
+        std::cout << "bindguard kernel detach: nothing is loaded (no pins under " << names.pin_dir << ")\n";
+        return kExitOk;
+    }
+    const bool detached = programs->detach(cgroup);
+    try {
+        programs->remove_policy(k::cgroup_id(cgroup));  // with its ring buffer: the relay ends
+    } catch (const k::KernelError&) {
+    }
+    std::cout << "bindguard kernel detach: " << (detached ? "detached from " : "nothing was attached to ") << cgroup
+              << '\n';
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
+    auto options = std::make_shared<AttachOptions>();
+    CLI::App* attach_command = kernel.add_subcommand(
+        "attach",
+        "Protect the cgroup this command runs in (a unit's ExecStartPre=+); fails closed.\n"
+        "What `bindguard protect UNIT --kernel` writes: compile the policy for --program, load the BPF\n"
+        "programs when needed, attach them to the caller's cgroup and start its log relay. Refuses the root cgroup, and any\n"
+        "cgroup not named *.service unless --any-cgroup. Fails closed: exit 2 on an invalid policy, 126\n"
+        "when anything cannot be set up (nothing is left attached), so the unit does not start.");
+    attach_command->add_option("--policy", options->policy,
+                               "Policy file (default: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else built-in)");
+    attach_command->add_option("--service", options->service,
+                               "Service name for `service` rules (default: BINDGUARD_SERVICE, else the unit's name)");
+    attach_command->add_option("--program", options->program, "The unit's program (ExecStart='s), for `program` rules");
+    attach_command->add_option("--command", options->command,
+                               "Its command line, for `command` rules (default: the program)");
+    attach_command->add_flag("--any-cgroup", options->any_cgroup, "Attach to a cgroup that is not a systemd service's");
+    attach_command->callback([&action, options] {
+        action = [options](const std::vector<std::string>&) {
+            try {
+                return attach(*options);
+            } catch (const Stop& stop) {
+                return stop.status;
+            }
+        };
+    });
+
+    auto any_cgroup = std::make_shared<bool>(false);
+    CLI::App* detach_command = kernel.add_subcommand(
+        "detach",
+        "Undo `kernel attach` for the cgroup this command runs in (a unit's ExecStopPost=+).\n"
+        "Detaches the programs, removes its rule set and ring buffer (its log relay then ends).\n"
+        "Exit 0, also when nothing was attached.");
+    detach_command->add_flag("--any-cgroup", *any_cgroup, "Detach from a cgroup that is not a systemd service's");
+    detach_command->callback([&action, any_cgroup] {
+        action = [any_cgroup](const std::vector<std::string>&) {
+            try {
+                return detach(*any_cgroup);
+            } catch (const Stop& stop) {
+                return stop.status;
+            }
+        };
+    });
+}
+
+}  // namespace bindguard::cli
