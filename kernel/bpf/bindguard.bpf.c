@@ -303,7 +303,11 @@ static __always_inline void report(__u64 cgroup, __u8 call, const struct request
     count(BG_STAT_EVENTS);
 }
 
-/* Notes on the socket where its bind is going (see bg_bound). */
+/* Notes on the socket where its bind is going (see bg_bound). Only for a bind that
+ * ends on an address other than loopback (allowed as it is, or audit mode): a
+ * listener on loopback needs no note (bg_sockops leaves it alone), and the socket
+ * storage costs an allocation per socket, which loopback and rewritten binds, nearly
+ * all of them, then do not pay. */
 static __always_inline void remember_bind(struct bpf_sock_addr *ctx, const __u32 *addr, __u16 port) {
     struct bpf_sock *sk = ctx->sk;
     if (!sk) return;
@@ -326,7 +330,7 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r,
     int logged = d.action != BG_ACTION_ALLOW || (p && p->log_all);
     if (audit || d.action == BG_ACTION_ALLOW) {
         if (logged) report(cgroup, BG_CALL_BIND, r, &d, audit, 0);
-        remember_bind(ctx, r->addr, r->port);
+        if (!is_loopback(r)) remember_bind(ctx, r->addr, r->port);
         return 1;
     }
     if (d.action == BG_ACTION_DENY) {
@@ -343,8 +347,7 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r,
         ctx->user_ip6[3] = d.addr[3];
     }
     report(cgroup, BG_CALL_BIND, r, &d, 0, 0);
-    remember_bind(ctx, d.addr, r->port);
-    return 1;
+    return 1; /* on loopback now: no note needed */
 }
 
 /* IPV6_V6ONLY of a TCP or UDP IPv6 socket; 0 (dual-stack) for any other (SCTP, UDP-Lite):
@@ -398,6 +401,7 @@ int bg_sockops(struct bpf_sock_ops *ctx) {
     if (family == AF_INET) set_ipv4(&r, ip4);
     else if (family == AF_INET6) set_ipv6(&r, ip6_0, ip6_1, ip6_2, ip6_3);
     else return 1;
+    if (is_loopback(&r)) return 1; /* no remote host can reach it */
     struct bg_bound *b = bpf_sk_storage_get(&bg_bound, sk, 0, 0);
     if (b && b->addr[0] == r.addr[0] && b->addr[1] == r.addr[1] && b->addr[2] == r.addr[2] &&
         b->addr[3] == r.addr[3] && (b->port == port || b->port == 0))
