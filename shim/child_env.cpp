@@ -209,6 +209,8 @@ ChildEnvironmentPlan plan_child_environment(char* const* envp) noexcept {
     for (char* const* entry = envp; entry != nullptr && *entry != nullptr; ++entry) {
         ++plan.caller_entries;
         const char* text = *entry;
+        // The names looked for start with 'L', 'B' or 'A': most entries end here.
+        if (text[0] != 'L' && text[0] != 'B' && text[0] != 'A') continue;
         if (starts_with(text, kPreloadName, kPreloadNameLength)) {
             ++preload_entries;
             plan.loader_preload = text + kPreloadNameLength;
