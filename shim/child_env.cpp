@@ -49,8 +49,8 @@ constexpr std::size_t kMaxRequired = 2;  // the sanitizer runtime, our library
 
 // Everything captured at load time. Written once by capture_child_settings()
 // before `captured` is set (release), never changed afterwards. Whether the
-// policy wants its children protected ([children] inherit) is not captured: it
-// is read from the state only when an environment has to be rebuilt.
+// policy wants its children protected ([children] inherit) is asked of
+// policy_children_inherit() (state.hpp) only when an environment lacks something.
 struct ChildSettings {
     RequiredLibrary required[kMaxRequired];
     std::size_t required_count = 0;
@@ -155,16 +155,6 @@ unsigned missing_libraries(const char* value) noexcept {
     return missing;
 }
 
-// [children] inherit of the process's policy. Read only when an environment
-// lacks something, so that a process whose children keep the library (the
-// usual case: nothing removed it) never builds its state for an exec. Without
-// a state (initialisation failed) the child gets the library back anyway: it
-// will fail closed there too.
-bool children_inherit() noexcept {
-    const State* state = process_state();
-    return state == nullptr || state->policy.children_inherit;
-}
-
 char* append(char* out, const char* text) noexcept {
     const std::size_t length = std::strlen(text);
     std::memcpy(out, text, length);
@@ -185,6 +175,7 @@ BINDGUARD_LOAD_TIME void capture_child_settings() noexcept {
             ++settings.required_count;
     }
 #endif
+    settings.required[settings.required_count] = RequiredLibrary{};  // a slot the runtime's lookup may have filled
     if (!library_of(reinterpret_cast<const void*>(&capture_child_settings), settings.required[settings.required_count]))
         return;
     ++settings.required_count;
@@ -227,7 +218,7 @@ ChildEnvironmentPlan plan_child_environment(char* const* envp) noexcept {
     plan.add_service = settings.service_entry != nullptr && !has_service;
     plan.add_sanitizer_options = settings.sanitizer_options_entry != nullptr && !has_sanitizer_options;
     plan.rebuild = plan.missing_libraries != 0 || plan.add_policy || plan.add_service || plan.add_sanitizer_options;
-    if (plan.rebuild && !children_inherit()) plan = ChildEnvironmentPlan{};
+    if (plan.rebuild && !policy_children_inherit()) plan = ChildEnvironmentPlan{};
     errno = saved_errno;
     if (!plan.rebuild) return plan;
 

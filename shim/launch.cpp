@@ -1,6 +1,7 @@
 #include "launch.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -13,11 +14,16 @@
 
 #include "child_env.hpp"
 #include "log.hpp"
+#include "state.hpp"
 
 namespace bindguard::shim {
 namespace {
 
 constexpr char kPolicyName[] = "BINDGUARD_POLICY=";
+constexpr char kSystemPolicyPath[] = "/etc/bindguard/policy.toml";
+// What BINDGUARD_POLICY becomes when its value could not be kept: no file can
+// be there (/dev/null is not a directory), so every reader fails closed.
+constexpr char kLostPolicyEntry[] = "BINDGUARD_POLICY=/dev/null/bindguard-policy-lost-at-start";
 constexpr char kServiceName[] = "BINDGUARD_SERVICE=";
 [[maybe_unused]] constexpr char kSanitizerOptionsName[] = "ASAN_OPTIONS=";
 
@@ -110,26 +116,45 @@ BINDGUARD_LOAD_TIME const char* join_arguments(int argc, char** argv) noexcept {
 }
 
 // The same from /proc/self/cmdline, for a capture that has no argv (a call that
-// arrives before the constructor). Command lines longer than 8 KiB are cut.
+// arrives before the constructor). Read whole into a malloc'd buffer (this is
+// never the constructor's path).
 __attribute__((noinline)) const char* read_command_line() noexcept {
     const int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nullptr;
-    char buffer[8192];
-    std::size_t length = 0;
-    while (length < sizeof buffer - 1) {
-        const ssize_t count = read(fd, buffer + length, sizeof buffer - 1 - length);
+    std::size_t size = 4096, length = 0;
+    char* buffer = static_cast<char*>(std::malloc(size));
+    while (buffer != nullptr) {
+        if (length + 1 == size) {
+            char* bigger = static_cast<char*>(std::realloc(buffer, size * 2));
+            if (bigger == nullptr) {
+                std::free(buffer);
+                buffer = nullptr;
+                break;
+            }
+            buffer = bigger;
+            size *= 2;
+        }
+        const ssize_t count = read(fd, buffer + length, size - 1 - length);
         if (count < 0 && errno == EINTR) continue;
         if (count <= 0) break;
         length += static_cast<std::size_t>(count);
     }
     close(fd);
-    join_in_place(buffer, length);
-    return keep_joined({buffer});
+    if (buffer != nullptr) join_in_place(buffer, length);
+    return buffer;
 }
 
 BINDGUARD_LOAD_TIME void capture(int argc, char** argv) noexcept {
     const int saved = errno;
+    const bool lost_before = facts.lost;
     facts.policy_entry = capture_entry(kPolicyName, true);
+    if (facts.lost && !lost_before) facts.policy_entry = kLostPolicyEntry;
+    if (facts.policy_entry != nullptr) {
+        facts.policy_file = facts.policy_entry + sizeof kPolicyName - 1;
+    } else {
+        struct stat status {};
+        if (lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) facts.policy_file = kSystemPolicyPath;
+    }
     facts.service_entry = capture_entry(kServiceName, false);
 #if defined(__SANITIZE_ADDRESS__)
     facts.sanitizer_options_entry = capture_entry(kSanitizerOptionsName, false);
@@ -140,7 +165,7 @@ BINDGUARD_LOAD_TIME void capture(int argc, char** argv) noexcept {
 #endif
     const char* command = argv != nullptr ? join_arguments(argc, argv) : read_command_line();
     facts.command = command != nullptr ? command : "";
-    if (command == nullptr && argv != nullptr) facts.lost = true;
+    if (command == nullptr && argv != nullptr) facts.lost = true;  // out of memory
     errno = saved;
 }
 
@@ -150,7 +175,6 @@ const char* value_of(const char* entry, std::size_t prefix) noexcept {
 
 }  // namespace
 
-const char* LaunchFacts::policy_path() const noexcept { return value_of(policy_entry, sizeof kPolicyName - 1); }
 const char* LaunchFacts::service() const noexcept { return value_of(service_entry, sizeof kServiceName - 1); }
 
 BINDGUARD_LOAD_TIME void capture_launch_facts(int argc, char** argv) noexcept {
@@ -164,6 +188,11 @@ BINDGUARD_LOAD_TIME void capture_launch_facts(int argc, char** argv) noexcept {
     while (capture_status.load(std::memory_order_acquire) != done) sched_yield();
 }
 
+void restart_capture_in_child() noexcept {
+    int expected = running;
+    capture_status.compare_exchange_strong(expected, not_started, std::memory_order_acq_rel);
+}
+
 const LaunchFacts& launch_facts() noexcept {
     if (capture_status.load(std::memory_order_acquire) != done) capture_launch_facts(0, nullptr);
     return facts;
@@ -172,13 +201,14 @@ const LaunchFacts& launch_facts() noexcept {
 namespace {
 // The library's constructor: runs when the library is loaded, before the
 // program's own code (glibc passes every ELF constructor the program's argc,
-// argv and environment). It records only what must be known from the start, in
-// this order: stderr's identity (log.hpp), the launch facts, then what the exec
-// wrappers need (child_env.hpp). The state is built on first use (state.hpp).
+// argv and environment), in this order: stderr's identity (log.hpp), the launch
+// facts, what the exec wrappers need (child_env.hpp), then the state (state.hpp:
+// built now under a policy file, on first use under the built-in policy).
 __attribute__((constructor)) void library_loaded(int argc, char** argv, char**) {
     record_stderr_identity();
     capture_launch_facts(argc, argv);
     capture_child_settings();
+    prepare_state_at_load();
 }
 }  // namespace
 

@@ -8,10 +8,10 @@
 // afterwards and is never freed: the exec wrappers read it between fork()/vfork()
 // and exec, bind() reads it when it builds the state.
 //
-// Capturing is all the constructor does besides recording stderr's identity:
-// the state (the policy, the program's path, the logger) is built on first use
-// (state.hpp), so a process that never binds, listens or starts a program with
-// a changed environment pays for nothing else.
+// The constructor (library_loaded() in launch.cpp) also records stderr's
+// identity, prepares the state (state.hpp: built now when the process uses a
+// policy file, on first use under the built-in policy) and what the exec
+// wrappers need (child_env.hpp).
 #pragma once
 
 #include <initializer_list>
@@ -20,8 +20,14 @@ namespace bindguard::shim {
 
 struct LaunchFacts {
     // "BINDGUARD_POLICY=/absolute/path" (made absolute against the working
-    // directory of that moment), or nullptr when unset or empty.
+    // directory of that moment), or nullptr when unset or empty. A value that
+    // could not be kept is replaced by a path that cannot exist, so that a child
+    // fails closed as this process does.
     const char* policy_entry = nullptr;
+    // The policy file the process uses: BINDGUARD_POLICY's value, else
+    // /etc/bindguard/policy.toml if anything exists at that path then, else
+    // nullptr (the built-in policy).
+    const char* policy_file = nullptr;
     // "BINDGUARD_SERVICE=name", or nullptr when unset or empty.
     const char* service_entry = nullptr;
     // "ASAN_OPTIONS=..." (sanitizer builds only, for the children), or nullptr.
@@ -32,8 +38,7 @@ struct LaunchFacts {
     // policy path with no readable working directory): the state then fails closed.
     bool lost = false;
 
-    // The values of the entries above ("" when unset).
-    const char* policy_path() const noexcept;
+    // The value of service_entry ("" when unset).
     const char* service() const noexcept;
 };
 
@@ -52,6 +57,10 @@ void capture_launch_facts(int argc, char** argv) noexcept;
 
 // The captured facts, capturing them first (without argv) if needed.
 const LaunchFacts& launch_facts() noexcept;
+
+// In the child of a fork(): a capture that another thread of the parent was
+// making is started over on first use (nobody in the child finishes it).
+void restart_capture_in_child() noexcept;
 
 // The parts joined as one string kept for the life of the process (the same
 // arena), or nullptr when out of memory. For the load-time captures.

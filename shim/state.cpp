@@ -18,8 +18,6 @@
 namespace bindguard::shim {
 namespace {
 
-constexpr const char* kSystemPolicyPath = "/etc/bindguard/policy.toml";
-
 enum Status : int { not_started, running, ready, failed };
 
 std::atomic<int> status{not_started};
@@ -43,6 +41,14 @@ void before_fork() noexcept {
 void in_child_after_fork() noexcept {
     if (status.load(std::memory_order_acquire) == running && !fork_from_builder.load(std::memory_order_relaxed))
         status.store(not_started, std::memory_order_release);
+    restart_capture_in_child();
+}
+
+// Registers before_fork/in_child_after_fork, once (the constructor does it
+// before anything can be building; a build that comes earlier does it first).
+void register_fork_handlers() noexcept {
+    static std::atomic<bool> registered{false};
+    if (!registered.exchange(true)) pthread_atfork(before_fork, nullptr, in_child_after_fork);
 }
 
 // Static storage for the one State; never destroyed.
@@ -59,28 +65,22 @@ std::string program_path() {
     }
 }
 
-// The policy named by BINDGUARD_POLICY (as the process started with it,
-// launch.hpp), else /etc/bindguard/policy.toml if anything exists at that path,
+// The policy of launch.policy_file (BINDGUARD_POLICY as the process started
+// with it, else /etc/bindguard/policy.toml if anything existed there, launch.hpp),
 // else the built-in one. A policy that cannot be loaded gives the fail-closed
-// policy and its diagnostics (printed later). An empty BINDGUARD_POLICY counts
-// as unset. The environment was read with secure_getenv(): in a set-uid/set-gid
-// or file-capability program (glibc's secure-execution mode, where the library
-// can only be loaded system-wide) the caller's environment must not choose the
-// policy, nor through log.path make the program create or append to files of
-// the caller's choosing.
+// policy and its diagnostics (printed later). The environment was read with
+// secure_getenv(): in a set-uid/set-gid or file-capability program (glibc's
+// secure-execution mode, where the library can only be loaded system-wide) the
+// caller's environment must not choose the policy, nor through log.path make
+// the program create or append to files of the caller's choosing.
 Policy load_policy(const LaunchFacts& launch, std::vector<Diagnostic>& diagnostics) {
-    std::string path = launch.policy_path();
-    if (path.empty()) {
-        struct stat status {};
-        if (lstat(kSystemPolicyPath, &status) == 0 || errno != ENOENT) path = kSystemPolicyPath;
-    }
-    if (path.empty()) return builtin_policy();
+    if (launch.policy_file == nullptr) return builtin_policy();
     // Warnings are never printed here (see build_state()), so they are not looked for:
     // the shadowing check compares every pair of rules, at every process start.
-    LoadResult loaded = load_policy_file(path, Warnings::skip);
+    LoadResult loaded = load_policy_file(launch.policy_file, Warnings::skip);
     diagnostics = std::move(loaded.diagnostics);
     if (loaded.ok()) return std::move(*loaded.policy);
-    return fail_closed_policy(path);
+    return fail_closed_policy(launch.policy_file);
 }
 
 // True when some rule of policy may match a bind to a loopback address (127.0.0.0/8,
@@ -114,9 +114,10 @@ void build_state() noexcept {
         std::vector<Diagnostic> diagnostics;
         Policy policy = launch.lost ? fail_closed_policy("(lost at start)") : load_policy(launch, diagnostics);
         if (launch.lost)
-            write_stderr_line("error: BINDGUARD_POLICY or BINDGUARD_SERVICE could not be kept when the library "
-                              "was loaded (out of memory, or no working directory for a relative policy path); "
-                              "every non-loopback bind and listen is denied");
+            write_stderr_line("error: what the process started with (BINDGUARD_POLICY, BINDGUARD_SERVICE, its "
+                              "command line) could not be kept when the library was loaded (out of memory, or no "
+                              "working directory for a relative policy path); every non-loopback bind and listen "
+                              "is denied");
         auto* built = new (state_storage) State{};
         built->program = program_path();
         built->command = launch.command;
@@ -153,13 +154,26 @@ void initialise_once() noexcept {
     builder_process.store(getpid(), std::memory_order_relaxed);
     builder_thread.store(gettid(), std::memory_order_release);
     const int saved = errno;
-    static std::atomic<bool> handlers_registered{false};
-    if (!handlers_registered.exchange(true)) pthread_atfork(before_fork, nullptr, in_child_after_fork);
+    register_fork_handlers();
     build_state();
     errno = saved;
 }
 
 }  // namespace
+
+void prepare_state_at_load() noexcept {
+    const int saved = errno;
+    register_fork_handlers();
+    resolve_real_functions();
+    errno = saved;
+    if (launch_facts().policy_file != nullptr) initialise_once();
+}
+
+bool policy_children_inherit() noexcept {
+    if (launch_facts().policy_file == nullptr) return Policy{}.children_inherit;  // the built-in policy's
+    const State* current = process_state();
+    return current == nullptr || current->policy.children_inherit;
+}
 
 const State* process_state() noexcept {
     for (;;) {

@@ -1,8 +1,8 @@
 // The process state of the shim: built once, then read without locks.
 //
 // Invariant: the State is immutable after initialisation. It is built exactly
-// once, on first use (the first bind, listen or other call that needs it; the
-// library's constructor only captures launch.hpp's facts), in static
+// once: by the library's constructor when the process uses a policy file, on
+// first use (its first bind or listen) under the built-in policy; in static
 // storage with placement new, published with a release store, and never
 // destroyed (no atexit destructor), so a bind() from another library's
 // destructor, or from any thread at any time, reads a complete, unchanging
@@ -48,6 +48,21 @@ struct State {
 // arrive while the state is being built wait for it (sched_yield). Never
 // allocates or locks once the state exists. errno may change.
 const State* process_state() noexcept;
+
+// Called by the library's constructor: registers the fork handlers, resolves
+// the next bind/listen/setsockopt, and builds the state now when the process
+// uses a policy file (launch.hpp's policy_file): its errors are then printed at
+// start, its log sink opened, and its [children] inherit known to the exec
+// functions, which may run after vfork() and must not build anything. Under
+// the built-in policy (a shell safety net) the state is built on first use: a
+// process that never binds reads nothing.
+void prepare_state_at_load() noexcept;
+
+// [children] inherit of the process's policy, for the exec functions: the
+// built-in policy's without building anything, else the state's (built by the
+// constructor); true when initialisation failed (the child then fails closed
+// too). Never allocates once the constructor has run.
+bool policy_children_inherit() noexcept;
 
 // The decision when no state can be used: fail closed, as simply as possible.
 // Loopback is allowed, everything else denied (rule "fail-closed"). Not logged.
