@@ -44,11 +44,12 @@ void register_spawn_benchmarks(const std::string& noop_path);
 // Start-up side by side: the same program spawned from this (bare) process without
 // LD_PRELOAD, with LD_PRELOAD=empty_path (an empty library: the floor of any preload
 // library; left out when empty_path is "" or missing) and with LD_PRELOAD=shim_path,
-// in rotating order, real time per spawn + wait. Registered only when shim_path is given
+// in rotating order, real time per spawn + wait. bindguard runs with its built-in
+// policy, as a shell safety net starts every command (issue 11). Registered only when shim_path is given
 // and this process is not itself preloaded (a preloaded parent's posix_spawn would put
 // the library back into the "bare" child's environment).
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
-                                        const std::string& policy_path, const std::string& empty_path);
+                                        const std::string& empty_path);
 
 // Moves the calling thread (call it before any other thread exists) into a new network
 // namespace with only `lo`, brought up. Returns false and sets error when that fails.

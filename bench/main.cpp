@@ -6,8 +6,7 @@
 //                    cases that bind a wildcard address only run there
 //   --bg_noop=PATH   the do-nothing program for startup/noop (default: next to this binary)
 //   --bg_shim=PATH   libbindguard.so for the paired start-up cases (children started with
-//                    and without LD_PRELOAD=PATH, alternating); --bg_policy=PATH the
-//                    BINDGUARD_POLICY those children get
+//                    and without LD_PRELOAD=PATH, alternating; with the built-in policy)
 // Every --benchmark_* option of Google Benchmark works as usual.
 #include <unistd.h>
 
@@ -29,7 +28,6 @@ struct HarnessOptions {
     bool private_netns = false;
     std::string noop_path;
     std::string shim_path;    // empty: no paired start-up cases
-    std::string policy_path;  // for the preloaded children of the paired start-up cases
     std::string empty_path;     // the empty preload library ("": no third start-up side)
     std::string rewriter_path;  // the reference rewriter ("": no rewrite-floor case)
 };
@@ -59,8 +57,6 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
             options.noop_path = std::string(arg.substr(std::strlen("--bg_noop=")));
         } else if (arg.rfind("--bg_shim=", 0) == 0) {
             options.shim_path = std::string(arg.substr(std::strlen("--bg_shim=")));
-        } else if (arg.rfind("--bg_policy=", 0) == 0) {
-            options.policy_path = std::string(arg.substr(std::strlen("--bg_policy=")));
         } else if (arg.rfind("--bg_empty=", 0) == 0) {
             options.empty_path = std::string(arg.substr(std::strlen("--bg_empty=")));
         } else if (arg.rfind("--bg_rewriter=", 0) == 0) {
@@ -98,7 +94,7 @@ int main(int argc, char** argv) {
     bgbench::register_call_benchmarks(in_private_netns);
     bgbench::register_spawn_benchmarks(options.noop_path);
     bgbench::register_paired_benchmarks(in_private_netns, options.rewriter_path);
-    bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path, options.policy_path,
+    bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path,
                                                 options.empty_path);
 
     benchmark::RunSpecifiedBenchmarks();

@@ -221,11 +221,12 @@ void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> comman
 }  // namespace
 
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
-                                        const std::string& policy_path, const std::string& empty_path) {
+                                        const std::string& empty_path) {
     const char* own_preload = std::getenv("LD_PRELOAD");
     if (shim_path.empty() || (own_preload != nullptr && *own_preload != '\0')) return;
+    // bindguard with its built-in policy, as a shell safety net starts every command
+    // (issue 11's case); the process A/B rows (startup/noop) carry a policy file.
     std::vector<std::string> extra{"LD_PRELOAD=" + shim_path};
-    if (!policy_path.empty()) extra.push_back("BINDGUARD_POLICY=" + policy_path);
     auto bare = std::make_shared<const Environment>(std::vector<std::string>{});
     auto with = std::make_shared<const Environment>(extra);
     // The empty library: the floor of any preload library (issue 11), when it is there.
