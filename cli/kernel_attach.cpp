@@ -16,6 +16,7 @@
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -80,19 +81,6 @@ std::string service_of_cgroup(const std::string& path) {
     if (!last.ends_with(".service")) return last;
     last.resize(last.size() - 8);
     return last.substr(0, last.find('@'));
-}
-
-// The program's resolved path (symlinks followed), as a rule's `program` glob sees it.
-std::string resolved_program(const std::string& program) {
-    char resolved[PATH_MAX];
-    return ::realpath(program.c_str(), resolved) != nullptr ? std::string(resolved) : program;
-}
-
-// path made absolute against the current directory (for `kernel status`, run elsewhere).
-std::string absolute(const std::string& path) {
-    std::error_code error;
-    std::filesystem::path result = std::filesystem::absolute(path, error);
-    return error ? path : result.lexically_normal().string();
 }
 
 // The whole of `bindguard kernel attach`. Returns 0; stops with 2 (invalid policy) or 126.

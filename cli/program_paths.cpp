@@ -1,5 +1,10 @@
-// Warnings about rules' program paths on this machine (see program_paths.hpp).
+// Rules' program paths on this machine: warnings, and resolving paths (see program_paths.hpp).
 #include "program_paths.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include <limits.h>
 #include <stdlib.h>
@@ -19,6 +24,17 @@ std::vector<Diagnostic> program_path_warnings(const Policy& policy) {
                 resolved + "\""});
     }
     return warnings;
+}
+
+std::string resolved_program(const std::string& program) {
+    char resolved[PATH_MAX];
+    return ::realpath(program.c_str(), resolved) != nullptr ? std::string(resolved) : program;
+}
+
+std::string absolute(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path result = std::filesystem::absolute(path, error);
+    return error ? path : result.lexically_normal().string();
 }
 
 }  // namespace bindguard::cli

@@ -2,6 +2,7 @@
 // shared with the preload library) does not make: `bindguard check` and `explain` print them.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "bindguard/policy.hpp"
@@ -14,5 +15,13 @@ namespace bindguard::cli {
 // Each names the resolved path to use. Returns them (empty for a missing file: it may
 // exist only on the machine the policy is for).
 std::vector<Diagnostic> program_path_warnings(const Policy& policy);
+
+// The program's resolved path (symlinks followed), as a rule's `program` glob sees it;
+// program itself when it cannot be resolved.
+std::string resolved_program(const std::string& program);
+
+// path made absolute against the current directory and normalised (for `kernel
+// status`, run elsewhere); path itself when that fails.
+std::string absolute(const std::string& path);
 
 }  // namespace bindguard::cli

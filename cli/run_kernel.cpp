@@ -8,6 +8,7 @@
 
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
+#include "program_paths.hpp"
 #include "run.hpp"
 
 namespace bindguard::cli {
@@ -18,19 +19,6 @@ std::string command_line(const std::vector<std::string>& command) {
     std::string line;
     for (const std::string& arg : command) line += (line.empty() ? "" : " ") + arg;
     return line;
-}
-
-// The program's resolved path (symlinks followed), as a rule's `program` glob sees it.
-std::string resolved_program(const std::string& program) {
-    char resolved[PATH_MAX];
-    return ::realpath(program.c_str(), resolved) != nullptr ? std::string(resolved) : program;
-}
-
-// path made absolute against the current directory (for `kernel status`, run elsewhere).
-std::string absolute(const std::string& path) {
-    std::error_code error;
-    std::filesystem::path result = std::filesystem::absolute(path, error);
-    return error ? path : result.lexically_normal().string();
 }
 
 }  // namespace
