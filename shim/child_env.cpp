@@ -30,9 +30,6 @@ namespace bindguard::shim {
 namespace {
 
 constexpr char kPreloadName[] = "LD_PRELOAD=";
-constexpr char kPolicyName[] = "BINDGUARD_POLICY=";
-constexpr char kServiceName[] = "BINDGUARD_SERVICE=";
-constexpr char kSanitizerOptionsName[] = "ASAN_OPTIONS=";
 constexpr std::size_t kPreloadNameLength = sizeof kPreloadName - 1;
 
 // A library the child must preload, and the names it may already be listed under.

@@ -19,13 +19,10 @@
 namespace bindguard::shim {
 namespace {
 
-constexpr char kPolicyName[] = "BINDGUARD_POLICY=";
 constexpr char kSystemPolicyPath[] = "/etc/bindguard/policy.toml";
 // What BINDGUARD_POLICY becomes when its value could not be kept: no file can
 // be there (/dev/null is not a directory), so every reader fails closed.
 constexpr char kLostPolicyEntry[] = "BINDGUARD_POLICY=/dev/null/bindguard-policy-lost-at-start";
-constexpr char kServiceName[] = "BINDGUARD_SERVICE=";
-[[maybe_unused]] constexpr char kSanitizerOptionsName[] = "ASAN_OPTIONS=";
 
 enum CaptureStatus : int { not_started, running, done };
 std::atomic<int> capture_status{not_started};

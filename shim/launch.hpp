@@ -18,6 +18,12 @@
 
 namespace bindguard::shim {
 
+// The environment entries the library reads at start and hands on to children
+// (child_env.cpp), each with its '='.
+inline constexpr char kPolicyName[] = "BINDGUARD_POLICY=";
+inline constexpr char kServiceName[] = "BINDGUARD_SERVICE=";
+inline constexpr char kSanitizerOptionsName[] = "ASAN_OPTIONS=";
+
 struct LaunchFacts {
     // "BINDGUARD_POLICY=/absolute/path" (made absolute against the working
     // directory of that moment), or nullptr when unset or empty. A value that
