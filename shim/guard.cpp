@@ -219,9 +219,13 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
     // saved on every bind); only AF_UNSPEC needs the socket's own (see sockaddr.hpp).
     sa_family_t family;
     std::memcpy(&family, reinterpret_cast<const char*>(addr) + offsetof(sockaddr, sa_family), sizeof family);
+    // The state is asked for once per bind; for other families (AF_UNIX) only
+    // once the address turns out to be an IP one.
+    const State* state = nullptr;
     if (family == AF_INET) {
+        state = process_state();
         int result = 0;
-        if (rewrite_public_ipv4(fd, addr, len, process_state(), saved_errno, result)) return result;
+        if (rewrite_public_ipv4(fd, addr, len, state, saved_errno, result)) return result;
     }
     int domain = family;
     bool facts_unknown = false;
@@ -238,7 +242,7 @@ int guarded_bind(int fd, const sockaddr* addr, socklen_t len, const char* call) 
     Endpoint requested;
     if (!read_bind_address(addr, len, domain, requested)) return pass_through();
 
-    const State* state = process_state();
+    if (family != AF_INET) state = process_state();
     // Loopback under a policy that allows it without a word: nothing to decide.
     if (state != nullptr && state->loopback_unlogged_allow && is_loopback(requested)) return pass_through();
 
