@@ -196,63 +196,23 @@ void close_all_but(std::vector<int> keep) {
     ::close_range(next, ~0u, 0);
 }
 
-}  // namespace
-
-int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
-                 const RelaySettings& relay) {
-    // A socket pair rather than a pipe: the command writes with MSG_NOSIGNAL, so a reaper
-    // that died cannot end it with SIGPIPE.
+// Runs body(channel) in a detached process: a new session, orphaned at once (through a
+// middle process that exits) so that it is nobody's child, SIGPIPE ignored (a reader of
+// the log that went away must not end it). body gets its end of a socket pair and must
+// not return. Returns the caller's end (a socket pair rather than a pipe: the caller
+// writes with MSG_NOSIGNAL, so a helper that died cannot end it with SIGPIPE); throws
+// KernelError naming what when the helper cannot be started.
+template <typename Body>
+int start_detached(const std::string& what, Body body) {
     int channel[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
-        throw KernelError(std::string("cannot make a socket pair for the cgroup reaper: ") + std::strerror(errno));
+        throw KernelError("cannot make a socket pair for the " + what + ": " + std::strerror(errno));
     pid_t middle = ::fork();
     if (middle < 0) {
         int error = errno;
         ::close(channel[0]);
         ::close(channel[1]);
-        throw KernelError(std::string("cannot start the cgroup reaper: ") + std::strerror(error));
-    }
-    if (middle == 0) {
-        // The middle process: a new session, then the reaper itself, orphaned at once so
-        // that it is not the program's child.
-        ::setsid();
-        pid_t reaper = ::fork();
-        if (reaper != 0) ::_exit(reaper < 0 ? 1 : 0);
-        ::signal(SIGPIPE, SIG_IGN);  // a reader of the log that went away must not end the reaper
-        RelaySettings settings = relay;
-        if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
-        int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            ::dup2(null, 0);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-        }
-        close_all_but({channel[0], settings.ring, settings.stderr_fd});
-        reap(channel[0], cgroup, id, pin_dir, settings);
-    }
-    ::close(channel[0]);
-    int status = 0;
-    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        ::close(channel[1]);
-        throw KernelError("cannot start the cgroup reaper (fork failed)");
-    }
-    return channel[1];
-}
-
-void start_relay(const std::string& subtree, std::uint64_t id, const std::string& pin_dir,
-                 const RelaySettings& relay) {
-    if (relay.ring < 0) return;
-    int channel[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
-        throw KernelError(std::string("cannot make a socket pair for the log relay: ") + std::strerror(errno));
-    pid_t middle = ::fork();
-    if (middle < 0) {
-        int error = errno;
-        ::close(channel[0]);
-        ::close(channel[1]);
-        throw KernelError(std::string("cannot start the log relay: ") + std::strerror(error));
+        throw KernelError("cannot start the " + what + ": " + std::strerror(error));
     }
     if (middle == 0) {
         ::setsid();
@@ -260,6 +220,50 @@ void start_relay(const std::string& subtree, std::uint64_t id, const std::string
         if (child != 0) ::_exit(child < 0 ? 1 : 0);
         ::signal(SIGPIPE, SIG_IGN);
         ::close(channel[1]);
+        body(channel[0]);
+        ::_exit(1);
+    }
+    ::close(channel[0]);
+    int status = 0;
+    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        ::close(channel[1]);
+        throw KernelError("cannot start the " + what + " (fork failed)");
+    }
+    return channel[1];
+}
+
+// The detached helper's settings, with its own copy of the log's stderr; its standard
+// streams on /dev/null and every descriptor closed but keep and those of the settings.
+RelaySettings detach_descriptors(const RelaySettings& relay, std::vector<int> keep) {
+    RelaySettings settings = relay;
+    if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
+    int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+    }
+    keep.push_back(settings.ring);
+    keep.push_back(settings.stderr_fd);
+    close_all_but(std::move(keep));
+    return settings;
+}
+
+}  // namespace
+
+int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay) {
+    return start_detached("cgroup reaper", [&](int channel) {
+        reap(channel, cgroup, id, pin_dir, detach_descriptors(relay, {channel}));
+    });
+}
+
+void start_relay(const std::string& subtree, std::uint64_t id, const std::string& pin_dir,
+                 const RelaySettings& relay) {
+    if (relay.ring < 0) return;
+    const int channel = start_detached("log relay", [&](int helper_end) {
         // Out of the caller's cgroup first: the answer is "ok" or the reason it could not.
         std::string answer = "ok", own;
         try {
@@ -268,33 +272,19 @@ void start_relay(const std::string& subtree, std::uint64_t id, const std::string
         } catch (const KernelError& error) {
             answer = error.what();
         }
-        (void)!::send(channel[0], answer.data(), answer.size(), MSG_NOSIGNAL);
+        (void)!::send(helper_end, answer.data(), answer.size(), MSG_NOSIGNAL);
         if (answer != "ok") ::_exit(1);
-        ::close(channel[0]);
-        RelaySettings settings = relay;
-        if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
-        int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            ::dup2(null, 0);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-        }
-        close_all_but({settings.ring, settings.stderr_fd});
-        relay_while_attached(own, id, pin_dir, settings);
-    }
-    ::close(channel[0]);
-    int status = 0;
-    while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-    }
+        ::close(helper_end);
+        relay_while_attached(own, id, pin_dir, detach_descriptors(relay, {}));
+    });
     std::string answer;
     char buffer[512];
-    for (ssize_t n; (n = ::read(channel[1], buffer, sizeof buffer)) != 0;) {
+    for (ssize_t n; (n = ::read(channel, buffer, sizeof buffer)) != 0;) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
         answer.append(buffer, static_cast<std::size_t>(n));
     }
-    ::close(channel[1]);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw KernelError("cannot start the log relay (fork failed)");
+    ::close(channel);
     if (answer != "ok")
         throw KernelError("the log relay cannot leave this cgroup: " + (answer.empty() ? std::string("it ended") : answer));
 }
