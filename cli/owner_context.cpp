@@ -32,9 +32,7 @@ std::optional<OwnerContext> unit_context(pid_t pid) {
         auto policy = unit_variable(unit, "BINDGUARD_POLICY");
         auto service = unit_variable(unit, "BINDGUARD_SERVICE");
         if (!unit.ld_preload && !policy && !service) return std::nullopt;
-        OwnerContext context{OwnerContext::Source::systemd_unit, pid, policy, service};
-        context.unit = name;
-        return context;
+        return OwnerContext{OwnerContext::Source::systemd_unit, pid, policy, service, name};
     } catch (const std::exception&) {
         return std::nullopt;
     }
@@ -58,11 +56,11 @@ OwnerContext owner_context(const ProcessInfo& owner) {
     for (int hop = 0; hop <= kMaxAncestors; ++hop) {
         if (current.environ_readable) {
             return OwnerContext{hop == 0 ? OwnerContext::Source::environment : OwnerContext::Source::parent_environment,
-                                current.pid, current.policy_var, current.service_var};
+                                current.pid, current.policy_var, current.service_var, {}};
         }
         if (current.start_time != 0) {
             if (auto record = read_launch_record(current.pid, current.start_time, current.uid))
-                return OwnerContext{OwnerContext::Source::launch_record, current.pid, record->policy, record->service};
+                return OwnerContext{OwnerContext::Source::launch_record, current.pid, record->policy, record->service, {}};
         }
         if (current.parent <= 1) break;  // pid 1 (a service manager) passes nothing readable here
         // Only a process forked from the same program (a worker from its master) shares its
