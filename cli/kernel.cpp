@@ -31,9 +31,11 @@ std::vector<std::string> subtree_cgroups(const std::string& subtree) {
     return paths;
 }
 
-// The mode of a compiled rule set and how many entries it has, e.g. "enforce, 3 entries".
+// The mode of a compiled rule set, how many entries it has and what its full ring buffer
+// dropped, e.g. "enforce, 3 rule entries, 0 events dropped".
 std::string describe_rules(const bg_policy& policy) {
-    return std::string(policy.audit ? "audit" : "enforce") + ", " + std::to_string(policy.count) + " rule entries";
+    return std::string(policy.audit ? "audit" : "enforce") + ", " + std::to_string(policy.count) + " rule entries, " +
+           std::to_string(policy.dropped) + " events dropped";
 }
 
 // Prints the status. Returns 0.

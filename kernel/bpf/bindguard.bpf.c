@@ -215,9 +215,9 @@ static __always_inline void decide(const struct bg_policy *p, const struct reque
 
 /* The rule set of the calling task's cgroup, or of its nearest protected ancestor;
  * NULL when there is none. *cgroup receives the id of the cgroup it belongs to. */
-static __always_inline const struct bg_policy *current_policy(__u64 *cgroup) {
+static __always_inline struct bg_policy *current_policy(__u64 *cgroup) {
     __u64 id = bpf_get_current_cgroup_id();
-    const struct bg_policy *found = bpf_map_lookup_elem(&bg_policies, &id);
+    struct bg_policy *found = bpf_map_lookup_elem(&bg_policies, &id);
     if (found) {
         *cgroup = id;
         return found;
@@ -225,7 +225,7 @@ static __always_inline const struct bg_policy *current_policy(__u64 *cgroup) {
     for (int level = 0; level < BG_MAX_LEVELS; level++) {
         __u64 ancestor = bpf_get_current_ancestor_cgroup_id(level);
         if (ancestor == 0) break;
-        const struct bg_policy *p = bpf_map_lookup_elem(&bg_policies, &ancestor);
+        struct bg_policy *p = bpf_map_lookup_elem(&bg_policies, &ancestor);
         if (p) {
             found = p;
             *cgroup = ancestor;
@@ -239,9 +239,9 @@ static __always_inline const struct bg_policy *current_policy(__u64 *cgroup) {
  * cgroup used from outside), fail closed as the library does without a policy: loopback
  * only. Returns the rule set (NULL when none); *cgroup receives the id of the cgroup it
  * belongs to, *audit its mode. */
-static __always_inline const struct bg_policy *decide_current(const struct request *r, struct decision *d,
+static __always_inline struct bg_policy *decide_current(const struct request *r, struct decision *d,
                                                               __u64 *cgroup, __u8 *audit) {
-    const struct bg_policy *p = current_policy(cgroup);
+    struct bg_policy *p = current_policy(cgroup);
     *audit = 0;
     if (p) {
         *audit = p->audit;
@@ -272,14 +272,16 @@ static __always_inline void set_ipv6(struct request *r, __u32 a0, __u32 a1, __u3
     r->addr[3] = a3;
 }
 
-/* Reports one decision on the ring buffer (dropped and counted when it is full). */
-static __always_inline void report(__u64 cgroup, __u8 call, const struct request *r, const struct decision *d,
-                                   __u8 audit, __s32 error) {
+/* Reports one decision of the rule set p (of cgroup) on the cgroup's ring buffer; when it
+ * is full, the event is dropped and counted, in all and in p->dropped. */
+static __always_inline void report(struct bg_policy *p, __u64 cgroup, __u8 call, const struct request *r,
+                                   const struct decision *d, __u8 audit, __s32 error) {
     void *ring = bpf_map_lookup_elem(&bg_rings, &cgroup);
     if (!ring) return; /* nobody reads this cgroup's decisions */
     struct bg_event *e = bpf_ringbuf_reserve(ring, sizeof *e, 0);
     if (!e) {
         count(BG_STAT_DROPPED);
+        if (p) __sync_fetch_and_add(&p->dropped, 1);
         return;
     }
     e->cgroup = cgroup;
@@ -326,15 +328,15 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r,
     __u64 cgroup = 0;
     __u8 audit = 0;
     struct decision d = {};
-    const struct bg_policy *p = decide_current(r, &d, &cgroup, &audit);
+    struct bg_policy *p = decide_current(r, &d, &cgroup, &audit);
     int logged = d.action != BG_ACTION_ALLOW || (p && p->log_all);
     if (audit || d.action == BG_ACTION_ALLOW) {
-        if (logged) report(cgroup, BG_CALL_BIND, r, &d, audit, 0);
+        if (logged) report(p, cgroup, BG_CALL_BIND, r, &d, audit, 0);
         if (!is_loopback(r)) remember_bind(ctx, r->addr, r->port);
         return 1;
     }
     if (d.action == BG_ACTION_DENY) {
-        report(cgroup, BG_CALL_BIND, r, &d, 0, EACCES);
+        report(p, cgroup, BG_CALL_BIND, r, &d, 0, EACCES);
         bpf_set_retval(-EACCES);
         return 0;
     }
@@ -346,7 +348,7 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r,
         ctx->user_ip6[2] = d.addr[2];
         ctx->user_ip6[3] = d.addr[3];
     }
-    report(cgroup, BG_CALL_BIND, r, &d, 0, 0);
+    report(p, cgroup, BG_CALL_BIND, r, &d, 0, 0);
     return 1; /* on loopback now: no note needed */
 }
 
@@ -412,9 +414,9 @@ int bg_sockops(struct bpf_sock_ops *ctx) {
     __u64 cgroup = 0;
     __u8 audit = 0;
     struct decision d = {};
-    const struct bg_policy *p = decide_current(&r, &d, &cgroup, &audit);
+    struct bg_policy *p = decide_current(&r, &d, &cgroup, &audit);
     if (d.action == BG_ACTION_ALLOW) {
-        if (p && p->log_all) report(cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
+        if (p && p->log_all) report(p, cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
         return 1;
     }
     /* A rewrite or a deny: confined to lo (a listener cannot be refused from here); the
@@ -422,7 +424,7 @@ int bg_sockops(struct bpf_sock_ops *ctx) {
     d.action = BG_ACTION_REWRITE;
     for (int i = 0; i < 4; i++) d.addr[i] = r.addr[i];
     r.port = port;
-    report(cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
+    report(p, cgroup, BG_CALL_LISTEN, &r, &d, audit, 0);
     if (audit) return 1;
     char device[] = "lo";
     bpf_setsockopt(ctx, SOL_SOCKET, SO_BINDTODEVICE, device, sizeof device);

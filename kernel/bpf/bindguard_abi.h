@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump when anything below changes: pinned programs of another layout are refused. */
-#define BG_ABI_VERSION 3
+#define BG_ABI_VERSION 4
 
 #define BG_MAX_ENTRIES 256   /* (address x port range) pairs of all rules of one cgroup */
 #define BG_MAX_CGROUPS 4096  /* protected cgroups at once */
@@ -65,6 +65,8 @@ struct bg_policy {
     __u8 dual_stack_ipv4;  /* '::' on a dual-stack socket goes to ::ffff:<loopback4> */
     __u8 log_all;          /* log.level = "debug": report allowed binds too */
     __u8 pad[3];
+    __u64 dropped;         /* this cgroup's events its full ring buffer dropped (the programs
+                              count, atomically; the relay reports them in the log) */
     __u32 loopback4;       /* network byte order */
     __u32 loopback6[4];    /* network byte order */
     char label[512];       /* for `bindguard kernel status` only: "service=... program=... policy=..." */

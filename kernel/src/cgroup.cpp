@@ -205,7 +205,8 @@ int sweep(const Programs& programs, const std::string& subtree) {
             continue;
         if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // still there (or a reused pid)
         std::string path = subtree + "/" + entry->d_name;
-        if (!cgroup_populated(path)) stale.push_back(path);
+        // A reaper still relaying (a slow log sink) removes its cgroup itself when done.
+        if (!cgroup_populated(path) && !reaper_holds(path)) stale.push_back(path);
     }
     ::closedir(dir);
     for (const std::string& path : stale) {

@@ -63,7 +63,7 @@ bool wants_log(const Policy& policy) {
 }
 
 std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
-                         const std::string& service) {
+                         const std::string& service, std::uint64_t suppressed) {
     const int family = event.family == AF_INET ? AF_INET : AF_INET6;
     Request request;
     request.address = endpoint_of(event.requested, event.requested_port, family);
@@ -96,6 +96,7 @@ std::string format_event(const bg_event& event, const Policy& policy, const std:
                                {"rule", rule},
                                {"mode", to_string(policy.mode)},
                                {"errno", event.error}};
+        if (suppressed > 0) line["suppressed"] = suppressed;
         return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
     std::string line = "bindguard[" + std::to_string(event.pid) + "]: ";
@@ -108,6 +109,15 @@ std::string format_event(const bg_event& event, const Policy& policy, const std:
     }
     line += " rule=" + rule + " program=" + program + " service=" + (service.empty() ? "-" : service) + " call=kernel\n";
     return line;
+}
+
+std::string format_lost(std::uint64_t lost, const Policy& policy, const std::string& service) {
+    if (policy.log.format == LogFormat::json) {
+        nlohmann::json line = {{"ts", timestamp()}, {"service", service}, {"call", "kernel"}, {"lost", lost}};
+        return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    }
+    return "bindguard: " + std::to_string(lost) + " kernel decisions not logged (the event ring buffer was full) service=" +
+           (service.empty() ? "-" : service) + " call=kernel\n";
 }
 
 }  // namespace bindguard::kernel

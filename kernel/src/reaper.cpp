@@ -8,6 +8,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -18,6 +19,7 @@
 #include <ctime>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "bindguard/kernel.hpp"
@@ -40,6 +42,21 @@ public:
         }
     }
 
+    // Writes a line for the decisions of the cgroup id that its full ring buffer dropped
+    // since the last such line (the rule set's count, in the pinned map_policies). Looks at
+    // most once a second unless now is true (the end: whatever is left is reported).
+    void report_lost(int policies, std::uint64_t id, bool now = false) {
+        const std::time_t second = std::time(nullptr);
+        if (policies < 0 || (!now && second == lost_checked_)) return;
+        lost_checked_ = second;
+        auto rules = std::make_unique<bg_policy>();
+        if (bpf_map_lookup_elem(policies, &id, rules.get()) != 0) return;
+        if (rules->dropped < lost_reported_) lost_reported_ = 0;  // a new rule set (attached again)
+        if (rules->dropped == lost_reported_) return;
+        emit(format_lost(rules->dropped - lost_reported_, settings_.policy, settings_.service), LOG_WARNING);
+        lost_reported_ = rules->dropped;
+    }
+
     // The ring buffer callback. Returns 0 (go on).
     static int on_event(void* self, void* data, std::size_t size) {
         if (size >= sizeof(bg_event)) static_cast<Relay*>(self)->write(*static_cast<const bg_event*>(data));
@@ -58,14 +75,13 @@ private:
             ++suppressed_;
             return;
         }
-        if (suppressed_ > 0) {
+        if (suppressed_ > 0 && settings_.policy.log.format == LogFormat::text)
             emit("bindguard[" + std::to_string(event.pid) + "]: suppressed " + std::to_string(suppressed_) +
                      " log lines\n",
                  LOG_WARNING);
-            suppressed_ = 0;
-        }
-        emit(format_event(event, settings_.policy, program_of(event), settings_.service),
+        emit(format_event(event, settings_.policy, program_of(event), settings_.service, suppressed_),
              event.action == BG_ACTION_ALLOW ? LOG_DEBUG : LOG_INFO);
+        suppressed_ = 0;
     }
 
     // The binding process's executable. A process that has already exited is named by
@@ -103,12 +119,14 @@ private:
     std::time_t window_ = 0;
     std::uint32_t in_window_ = 0;
     std::uint64_t suppressed_ = 0;
+    std::time_t lost_checked_ = 0;
+    std::uint64_t lost_reported_ = 0;
 };
 
 // Relays events until the cgroup at path is empty (cgroup.events says "populated 0"):
 // woken by the ring buffer, by the kernel's notification on cgroup.events, and by a 1 s
 // poll as a backstop. Then takes what is left in the ring buffer.
-void relay_until_empty(const std::string& path, ring_buffer* ring) {
+void relay_until_empty(const std::string& path, ring_buffer* ring, Relay& relay, int policies, std::uint64_t id) {
     const std::string events = path + "/cgroup.events";
     int fd = ::open(events.c_str(), O_RDONLY | O_CLOEXEC);
     while (fd >= 0 && cgroup_populated(path)) {
@@ -118,9 +136,11 @@ void relay_until_empty(const std::string& path, ring_buffer* ring) {
         pollfd fds[2] = {{fd, POLLPRI, 0}, {ring != nullptr ? ring_buffer__epoll_fd(ring) : -1, POLLIN, 0}};
         ::poll(fds, 2, 1000);
         if (ring != nullptr) ring_buffer__consume(ring);
+        relay.report_lost(policies, id);
     }
     if (fd >= 0) ::close(fd);
     if (ring != nullptr) ring_buffer__consume(ring);
+    relay.report_lost(policies, id, true);
 }
 
 // The reaper's whole life. Never returns.
@@ -128,17 +148,17 @@ void relay_until_empty(const std::string& path, ring_buffer* ring) {
                        const RelaySettings& settings) {
     Relay relay(settings);
     ring_buffer* ring = settings.ring >= 0 ? ring_buffer__new(settings.ring, Relay::on_event, &relay, nullptr) : nullptr;
+    const int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
     char byte;
     while (::read(joined, &byte, 1) < 0 && errno == EINTR) {
     }
     ::close(joined);
     for (int attempt = 0; attempt < 600; ++attempt) {  // a program that keeps making sub-cgroups: give up after ~10 min
-        relay_until_empty(cgroup, ring);
+        relay_until_empty(cgroup, ring, relay, ring != nullptr ? policies : -1, id);
         if (remove_cgroup(cgroup)) break;
         ::sleep(1);
     }
     if (cgroup_gone(id)) {
-        int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
         int rings = bpf_obj_get((pin_dir + "/map_rings").c_str());
         if (policies >= 0) bpf_map_delete_elem(policies, &id);
         if (rings >= 0) bpf_map_delete_elem(rings, &id);
@@ -164,14 +184,18 @@ std::uint32_t map_id(int fd) {
     ring_buffer* ring = ring_buffer__new(settings.ring, Relay::on_event, &relay, nullptr);
     const std::uint32_t own = map_id(settings.ring);
     const int rings = bpf_obj_get((pin_dir + "/map_rings").c_str());
+    const int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
     auto registered = [&] {
         std::uint32_t current = 0;
         return bpf_map_lookup_elem(rings, &id, &current) == 0 && current == own;
     };
-    while (ring != nullptr && rings >= 0 && own != 0 && registered() && !cgroup_gone(id)) ring_buffer__poll(ring, 1000);
+    while (ring != nullptr && rings >= 0 && own != 0 && registered() && !cgroup_gone(id)) {
+        ring_buffer__poll(ring, 1000);
+        relay.report_lost(policies, id);
+    }
     if (ring != nullptr) ring_buffer__consume(ring);
+    relay.report_lost(policies, id, true);
     if (rings >= 0 && registered() && cgroup_gone(id)) {  // the unit's cgroup went without a detach
-        int policies = bpf_obj_get((pin_dir + "/map_policies").c_str());
         if (policies >= 0) bpf_map_delete_elem(policies, &id);
         bpf_map_delete_elem(rings, &id);
     }
@@ -255,9 +279,32 @@ RelaySettings detach_descriptors(const RelaySettings& relay, std::vector<int> ke
 
 int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
                  const RelaySettings& relay) {
-    return start_detached("cgroup reaper", [&](int channel) {
-        reap(channel, cgroup, id, pin_dir, detach_descriptors(relay, {channel}));
-    });
+    // The reaper's claim on the cgroup (see reaper_holds()): a shared lock on the cgroup's
+    // directory, taken here so that it exists before the program can run, and held by the
+    // reaper alone (this process's descriptor is closed below and at exec).
+    int claim = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (claim >= 0 && ::flock(claim, LOCK_SH) != 0) {
+        ::close(claim);
+        claim = -1;
+    }
+    try {
+        const int channel = start_detached("cgroup reaper", [&](int helper_end) {
+            reap(helper_end, cgroup, id, pin_dir, detach_descriptors(relay, {helper_end, claim}));
+        });
+        if (claim >= 0) ::close(claim);
+        return channel;
+    } catch (...) {
+        if (claim >= 0) ::close(claim);
+        throw;
+    }
+}
+
+bool reaper_holds(const std::string& cgroup) {
+    int fd = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // also releases the lock when it was taken
+    return held;
 }
 
 void start_relay(const std::string& subtree, std::uint64_t id, const std::string& pin_dir,

@@ -2,9 +2,11 @@
 // would: real programs (a static binary, raw system calls, io_uring, Caddy) in private
 // network namespaces, checked by what the sockets end on and who can connect to them.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -34,11 +36,15 @@ protected:
     // COMMAND joins its cgroup first, then gets a private network namespace.
     Result run_in_private_netns(const std::string& script, const std::string& policy = bgtest::default_policy(),
                                 const std::vector<std::string>& extra = {}) {
+        return bgtest::run(in_private_netns(script, policy, extra));
+    }
+    static std::vector<std::string> in_private_netns(const std::string& script, const std::string& policy,
+                                                     const std::vector<std::string>& extra = {}) {
         std::vector<std::string> argv = {bgtest::cli_path(), "run", "--kernel", "--policy", policy};
         argv.insert(argv.end(), extra.begin(), extra.end());
         for (const char* word : {"--", "unshare", "-n", "sh", "-c"}) argv.push_back(word);
         argv.push_back("ip link set lo up && " + script);
-        return bgtest::run(argv);
+        return argv;
     }
 
     // The fields of the first line of out that starts with prefix ("" for the first line).
@@ -322,6 +328,66 @@ TEST_F(RunKernel, AuditModeChangesNothingAndLogsJsonToTheFile) {
 }  // namespace
 
 namespace {
+
+// A log sink nobody reads (a FIFO without a reader: the relay cannot even open it) must
+// not hold a bind: the program's 10,000 binds all complete; the cgroup's ring buffer
+// fills, and what it cannot take is dropped and counted, in `kernel status` and, once
+// the sink is read, in one line of the log.
+TEST_F(RunKernel, AFullRingBufferDropsAndCountsDecisionsAndNeverHoldsABind) {
+    const std::string fifo = bgtest::temp_dir() + "/kernel.fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string policy =
+        bgtest::write_policy("version = 1\n[log]\nto = \"file\"\npath = \"" + fifo + "\"\nrate = 0\n");
+    // Not bgtest::run(): the relay holds the command's stderr (its fallback sink) until it
+    // ends, and it cannot end before the FIFO is read. The program's own end is what counts.
+    auto program = bgtest::Process::start(in_private_netns(static_helper() + " repeat 10000 0.0.0.0:0", policy,
+                                                           {"--service", "web"}));
+    for (int i = 0; i < 600 && program.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_FALSE(program.running()) << "the binds did not complete while nobody read the log";
+    Result r = program.stop();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("binds=10000 failures=0"), std::string::npos) << r.out;
+
+    Result status = bgtest::run({bgtest::cli_path(), "kernel", "status"});
+    unsigned long long reported = 0, dropped = 0;
+    for (const std::string& line : bgtest::lines(status.out))
+        if (line.starts_with("events: ")) std::sscanf(line.c_str(), "events: %llu reported, %llu dropped", &reported, &dropped);
+    EXPECT_GT(dropped, 0u) << status.out;
+    EXPECT_EQ(reported + dropped, 10000u) << status.out;
+    // The cgroup is empty but its reaper is still relaying: it stays, with its count.
+    EXPECT_NE(status.out.find(", " + std::to_string(dropped) + " events dropped"), std::string::npos) << status.out;
+
+    Result read = bgtest::run({"timeout", "30", "cat", fifo});
+    ASSERT_EQ(read.status, 0) << read.err;
+    std::size_t decisions = 0;
+    std::vector<std::string> lost;
+    for (const std::string& line : bgtest::lines(read.out)) {
+        if (line.find("rewrite tcp 0.0.0.0:0 -> 127.0.0.1:0 rule=default") != std::string::npos) ++decisions;
+        if (line.starts_with("bindguard: ") && line.find("not logged") != std::string::npos) lost.push_back(line);
+    }
+    EXPECT_EQ(decisions, reported);
+    ASSERT_EQ(lost.size(), 1u) << read.out.substr(read.out.size() > 2000 ? read.out.size() - 2000 : 0);
+    EXPECT_EQ(lost[0], "bindguard: " + std::to_string(dropped) +
+                           " kernel decisions not logged (the event ring buffer was full) service=web call=kernel");
+    expect_cgroups_removed();
+}
+
+// log.rate holds lines back as the library does: in JSON, the next line written says how
+// many with "suppressed" (a line of text would break a JSON log).
+TEST_F(RunKernel, RateLimitedJsonLinesCarryTheSuppressedCount) {
+    const std::string log = bgtest::temp_dir() + "/rate.log";
+    const std::string policy = bgtest::write_policy("version = 1\n[log]\nto = \"file\"\npath = \"" + log +
+                                                    "\"\nformat = \"json\"\nrate = 3\n");
+    Result r = run_in_private_netns(static_helper() + " repeat 10 0.0.0.0:0 pause=1500 again=1", policy);
+    ASSERT_EQ(r.status, 0) << r.err;
+    expect_cgroups_removed();  // the relay has finished
+    const std::vector<std::string> logged = bgtest::lines(bgtest::read_file(log));
+    ASSERT_GE(logged.size(), 2u);
+    for (const std::string& line : logged) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+    const nlohmann::json last = nlohmann::json::parse(logged.back());
+    ASSERT_TRUE(last.contains("suppressed")) << logged.back();
+    EXPECT_EQ(logged.size() - 1 + last["suppressed"].get<std::size_t>(), 10u) << logged.back();
+}
 
 TEST_F(RunKernel, AuditSaysTheOwnerIsProtectedByTheKernel) {
     auto held = bgtest::Process::start({bgtest::cli_path(), "run", "--kernel", "--policy", bgtest::default_policy(),

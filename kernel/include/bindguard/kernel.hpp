@@ -166,8 +166,14 @@ bool wants_log(const Policy& policy);
 
 // One kernel decision as one log line of policy's format (text or JSON, newline included),
 // with call=kernel. program is the binding process's executable; service may be "".
+// suppressed: the lines log.rate held back since the last one written (as the library's
+// JSON lines, a "suppressed" key; text gets a line of its own from the relay).
 std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
-                         const std::string& service);
+                         const std::string& service, std::uint64_t suppressed = 0);
+
+// The line that says lost decisions of the cgroup were dropped by its full ring buffer and
+// never reached the log (text, or JSON with the key "lost").
+std::string format_lost(std::uint64_t lost, const Policy& policy, const std::string& service);
 
 // Starts the process that relays the cgroup's decisions to the policy's log sink and
 // removes the cgroup at path (and its rule set) once it has been joined and has emptied
@@ -178,6 +184,10 @@ std::string format_event(const bg_event& event, const Policy& policy, const std:
 // Throws KernelError.
 int start_reaper(const std::string& cgroup, std::uint64_t id, const std::string& pin_dir,
                  const RelaySettings& relay);
+
+// True while the reaper of the cgroup at path lives (it holds a lock on the cgroup's
+// directory for its whole life): sweep() then leaves the cgroup and its rule set to it.
+bool reaper_holds(const std::string& path);
 
 // For a cgroup someone else owns (a systemd unit's, `bindguard kernel attach`): starts the
 // process that relays the cgroup's decisions (relay.ring) to the policy's log sink until
