@@ -329,6 +329,10 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx, struct request *r,
     __u8 audit = 0;
     struct decision d = {};
     struct bg_policy *p = decide_current(r, &d, &cgroup, &audit);
+    /* AF_UNSPEC on an AF_INET socket binds the wildcard and nothing else, and a hook cannot
+     * change the family: a rewrite would fail with EAFNOSUPPORT after a log line saying
+     * "rewrite". Refused instead (the library, which makes the call itself, rewrites it). */
+    if (ipv4 && d.action == BG_ACTION_REWRITE && ctx->user_family == AF_UNSPEC) d.action = BG_ACTION_DENY;
     int logged = d.action != BG_ACTION_ALLOW || (p && p->log_all);
     if (audit || d.action == BG_ACTION_ALLOW) {
         if (logged) report(p, cgroup, BG_CALL_BIND, r, &d, audit, 0);

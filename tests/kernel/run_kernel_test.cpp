@@ -123,6 +123,21 @@ TEST_F(RunKernel, DenyGivesEacces) {
     EXPECT_EQ(bgtest::fields(out[1])["local"], "127.0.0.1:3005");
 }
 
+// bind(AF_UNSPEC) on an AF_INET socket is the kernel's other spelling of 0.0.0.0 (row 14).
+// A hook cannot change the family, so the twin cannot rewrite it: it refuses it with
+// EACCES and logs a deny (a rewrite would end in EAFNOSUPPORT under a log line saying
+// "rewrite"). The same policy still rewrites the ordinary wildcard.
+TEST_F(RunKernel, AnAfUnspecWildcardBindIsRefusedWhereItCannotBeRewritten) {
+    Result r = run_in_private_netns(static_helper() + " bind-family 0; " + static_helper() + " bind tcp 0.0.0.0:3006");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> out = bgtest::lines(r.out);
+    ASSERT_EQ(out.size(), 2u) << r.out;
+    EXPECT_EQ(bgtest::fields(out[0])["ret"], "-1") << r.out;
+    EXPECT_EQ(bgtest::fields(out[0])["errno"], "13") << r.out;
+    EXPECT_EQ(bgtest::fields(out[1])["local"], "127.0.0.1:3006") << r.out;
+    EXPECT_NE(r.err.find(": deny tcp 0.0.0.0:0 -> EACCES rule=default"), std::string::npos) << r.err;
+}
+
 TEST_F(RunKernel, UdpClientSocketsLoopbackAndDualStack) {
     Result r = run_in_private_netns(static_helper() + " bind udp 0.0.0.0:0; " + static_helper() +
                                     " bind tcp 127.0.0.5:3006; " + static_helper() + " bind tcp [::]:3007 v6only=0; " +
