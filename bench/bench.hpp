@@ -53,11 +53,13 @@ void register_paired_startup_benchmarks(const std::string& noop_path, const std:
                                         const std::string& empty_path);
 
 // The cgroups of the paired kernel-twin cases (bench/compare makes them): the twin
-// attached to protected_cgroup, nothing to open and open_again.
+// attached to protected_cgroup, nothing to open and open_again; pins: the directory its
+// programs are pinned in (--bg_kernel_pins; "": no pristine side, see kernel_paired_bench.cpp).
 struct KernelCgroups {
     std::string protected_cgroup;
     std::string open;
     std::string open_again;
+    std::string pins;
 };
 // Parses "PROTECTED,OPEN,OPEN_AGAIN" (--bg_kernel_cgroups). Returns false when it is not three paths.
 bool parse_kernel_cgroups(const std::string& text, KernelCgroups& cgroups);

@@ -11,7 +11,13 @@
 //   bare_again  the "open again" cgroup: nothing attached either (the method's A/A)
 //   with        the "protected" cgroup: bind4/bind6/sockops of the twin attached, with a
 //               policy that rewrites every public bind to loopback
-// The three rotate (order shifted by one every iteration), so every block follows a
+//   pristine    (with --bg_kernel_pins) the "open" cgroup again, with the twin detached
+//               from "protected" for the block: with no cgroup bind program attached
+//               anywhere on the machine, the kernel skips its cgroup BPF check (a static
+//               key) that the open cgroups' sockets otherwise pay too. Detached and
+//               attached again outside the timed region; not pristine when something
+//               else has a cgroup bind program attached (another installation, a test).
+// The sides rotate (order shifted by one every iteration), so every block follows a
 // migration. Before each timed block an untimed probe binds 0.0.0.0:0 where the block
 // runs and reads getsockname(): 127.0.0.1 in the protected cgroup, 0.0.0.0 in the open
 // ones, or the case stops with an error (a broken setup cannot report a fine ratio).
@@ -20,7 +26,8 @@
 // removes everything afterwards; it passes the paths with --bg_kernel_cgroups. The
 // sides bind through libc's own bind() (looked up in libc.so.6), so a preloaded library
 // would not change what is measured. Counters: NAME_ns per side (CPU time of the thread
-// per call), ratio = with / bare, aa_ratio = bare_again / bare.
+// per call), ratio = with / bare, aa_ratio = bare_again / bare; with the pristine side
+// also pristine_ratio = with / pristine and key_ratio = bare / pristine.
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -32,6 +39,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -130,7 +138,7 @@ private:
 };
 
 struct KernelCase {
-    const KernelCgroups* cgroups;
+    const KernelCgroups* cgroups;  // .pins: "" for no pristine side
     sockaddr_in bare_address;  // bound in the open cgroups
     sockaddr_in with_address;  // bound in the protected one
 };
@@ -141,7 +149,46 @@ struct Side {
     const std::string* cgroup;
     const sockaddr_in* address;
     const char* probe_expects;  // what the probe's 0.0.0.0:0 must end on there
+    bool detached;              // the twin is detached from "protected" during the block
     std::int64_t spent_ns;
+};
+
+// The twin's programs (pinned by `bindguard kernel attach`), for the pristine side:
+// detach() before its block and attach() after it. The destructor attaches them again
+// if a block ended between the two.
+class Detacher {
+public:
+    Detacher(const std::string& pins, const std::string& protected_cgroup) : protected_(protected_cgroup) {
+        std::optional<k::Programs> found = k::Programs::open_pinned(pins);
+        if (!found) throw k::KernelError("nothing is pinned under " + pins);
+        programs_.emplace(std::move(*found));
+    }
+    Detacher(const Detacher&) = delete;
+    Detacher& operator=(const Detacher&) = delete;
+    ~Detacher() {
+        try {
+            if (detached_) attach();
+        } catch (const k::KernelError& error) {
+            std::fprintf(stderr, "bindguard-bench: cannot attach the twin to %s again: %s\n", protected_.c_str(),
+                         error.what());
+        }
+    }
+    // Returns "" or what failed.
+    std::string detach() {
+        if (!programs_->detach(protected_)) return "cannot detach the twin from " + protected_;
+        detached_ = true;
+        return "";
+    }
+    // Throws KernelError.
+    void attach() {
+        programs_->attach(protected_);
+        detached_ = false;
+    }
+
+private:
+    std::string protected_;
+    std::optional<k::Programs> programs_;
+    bool detached_ = false;
 };
 
 // Moves into side's cgroup and probes it. Returns "" or what is wrong.
@@ -158,6 +205,16 @@ std::string enter(const Side& side, BindFunction bind_function) {
            (side.probe_expects[0] == '1' ? " (the kernel twin is not attached there)" : " (something rewrites there)");
 }
 
+// Attaches the twin again after the pristine side's block. Returns "" or what failed.
+std::string attach_again(Detacher& detacher) {
+    try {
+        detacher.attach();
+    } catch (const k::KernelError& error) {
+        return std::string("pristine: ") + error.what();
+    }
+    return "";
+}
+
 void kernel_paired(benchmark::State& state, KernelCase c) {
     const BindFunction bind_function = libc_bind();
     if (bind_function == nullptr) {
@@ -170,17 +227,30 @@ void kernel_paired(benchmark::State& state, KernelCase c) {
         return;
     }
     ReturnToCgroup back(home);
-    Side sides[] = {{"bare", &c.cgroups->open, &c.bare_address, "0.0.0.0", 0},
-                    {"bare_again", &c.cgroups->open_again, &c.bare_address, "0.0.0.0", 0},
-                    {"with", &c.cgroups->protected_cgroup, &c.with_address, "127.0.0.1", 0}};
-    constexpr std::size_t kSides = sizeof sides / sizeof sides[0];
+    std::optional<Detacher> detacher;
+    if (!c.cgroups->pins.empty()) {
+        try {
+            detacher.emplace(c.cgroups->pins, c.cgroups->protected_cgroup);
+        } catch (const k::KernelError& error) {
+            state.SkipWithError((std::string("pristine: ") + error.what()).c_str());
+            return;
+        }
+    }
+    Side sides[] = {{"bare", &c.cgroups->open, &c.bare_address, "0.0.0.0", false, 0},
+                    {"bare_again", &c.cgroups->open_again, &c.bare_address, "0.0.0.0", false, 0},
+                    {"with", &c.cgroups->protected_cgroup, &c.with_address, "127.0.0.1", false, 0},
+                    {"pristine", &c.cgroups->open, &c.bare_address, "0.0.0.0", true, 0}};
+    const std::size_t kSides = detacher ? 4 : 3;
     // Blocks of about 100-300 µs: long against the clock reads and the migration before
     // each, short against changes of the machine's load.
     constexpr int kCalls = 32;
-    for (const Side& side : sides) {  // one untimed block per side: warm caches, first-use costs
-        std::string problem = enter(side, bind_function);
+    for (std::size_t i = 0; i < kSides; ++i) {  // one untimed block per side: warm caches, first-use costs
+        const Side& side = sides[i];
+        std::string problem = side.detached ? detacher->detach() : "";
+        if (problem.empty()) problem = enter(side, bind_function);
         if (problem.empty() && !socket_bind_close_block(bind_function, kCalls, *side.address))
             problem = std::string(side.name) + ": call failed: " + std::strerror(errno);
+        if (side.detached && problem.empty()) problem = attach_again(*detacher);
         if (!problem.empty()) {
             state.SkipWithError(problem.c_str());
             return;
@@ -190,7 +260,9 @@ void kernel_paired(benchmark::State& state, KernelCase c) {
     for (auto _ : state) {
         for (std::size_t step = 0; step < kSides; ++step) {
             Side& side = sides[(static_cast<std::size_t>(iterations) + step) % kSides];
-            if (const std::string problem = enter(side, bind_function); !problem.empty()) {
+            std::string problem = side.detached ? detacher->detach() : "";
+            if (problem.empty()) problem = enter(side, bind_function);
+            if (!problem.empty()) {
                 state.SkipWithError(problem.c_str());
                 return;
             }
@@ -200,16 +272,27 @@ void kernel_paired(benchmark::State& state, KernelCase c) {
                 return;
             }
             side.spent_ns += thread_cpu_ns() - start;
+            if (side.detached) {
+                if (const std::string again = attach_again(*detacher); !again.empty()) {
+                    state.SkipWithError(again.c_str());
+                    return;
+                }
+            }
         }
         ++iterations;
     }
     if (iterations == 0 || sides[0].spent_ns == 0) return;
     const double calls = static_cast<double>(iterations) * kCalls;
-    for (const Side& side : sides)
-        state.counters[std::string(side.name) + "_ns"] = static_cast<double>(side.spent_ns) / calls;
+    for (std::size_t i = 0; i < kSides; ++i)
+        state.counters[std::string(sides[i].name) + "_ns"] = static_cast<double>(sides[i].spent_ns) / calls;
     const auto bare_ns = static_cast<double>(sides[0].spent_ns);
     state.counters["aa_ratio"] = static_cast<double>(sides[1].spent_ns) / bare_ns;
     state.counters["ratio"] = static_cast<double>(sides[2].spent_ns) / bare_ns;
+    if (kSides == 4 && sides[3].spent_ns > 0) {
+        const auto pristine_ns = static_cast<double>(sides[3].spent_ns);
+        state.counters["pristine_ratio"] = static_cast<double>(sides[2].spent_ns) / pristine_ns;
+        state.counters["key_ratio"] = bare_ns / pristine_ns;
+    }
 }
 
 void needs_private_netns(benchmark::State& state) {

@@ -11,6 +11,8 @@
 //                    cgroup v2 directories for the paired/kernel/... cases: the kernel
 //                    twin attached to PROTECTED, nothing to the other two (bench/compare
 //                    --kernel makes them); without it those cases are not registered
+//   --bg_kernel_pins=DIR  where the twin's programs are pinned (/sys/fs/bpf/NAME): adds the
+//                    pristine side to those cases (the twin detached during its blocks)
 // Every --benchmark_* option of Google Benchmark works as usual.
 #include <unistd.h>
 
@@ -35,6 +37,7 @@ struct HarnessOptions {
     std::string empty_path;     // the empty preload library ("": no third start-up side)
     std::string rewriter_path;  // the reference rewriter ("": no rewrite-floor case)
     std::string kernel_cgroups;  // --bg_kernel_cgroups ("": no paired/kernel/ cases)
+    std::string kernel_pins;     // --bg_kernel_pins ("": no pristine side)
 };
 
 // The directory of this executable, from /proc/self/exe; "." when unknown.
@@ -66,6 +69,8 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
             options.empty_path = std::string(arg.substr(std::strlen("--bg_empty=")));
         } else if (arg.rfind("--bg_rewriter=", 0) == 0) {
             options.rewriter_path = std::string(arg.substr(std::strlen("--bg_rewriter=")));
+        } else if (arg.rfind("--bg_kernel_pins=", 0) == 0) {
+            options.kernel_pins = std::string(arg.substr(std::strlen("--bg_kernel_pins=")));
         } else if (arg.rfind("--bg_kernel_cgroups=", 0) == 0) {
             options.kernel_cgroups = std::string(arg.substr(std::strlen("--bg_kernel_cgroups=")));
         } else {
@@ -87,6 +92,7 @@ int main(int argc, char** argv) {
                      options.kernel_cgroups.c_str());
         return 2;
     }
+    kernel_cgroups.pins = options.kernel_pins;
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
