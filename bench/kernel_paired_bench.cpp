@@ -301,7 +301,7 @@ void needs_private_netns(benchmark::State& state) {
 
 const char* const kCaseNames[] = {"paired/kernel/socket-bind-close/loopback", "paired/kernel/socket-bind-close/wildcard",
                                   "paired/kernel/socket-bind-close/wildcard-port",
-                                  "paired/kernel/rewrite-floor/wildcard-port"};
+                                  "paired/kernel/rewrite-floor/wildcard-port", "paired/kernel/rewrite-floor/wildcard"};
 
 }  // namespace
 
@@ -335,6 +335,9 @@ void register_kernel_paired_benchmarks(bool in_private_netns, const KernelCgroup
     // twin's own cost, without the kernel's charge for the loopback address.
     benchmark::RegisterBenchmark(kCaseNames[3], kernel_paired,
                                  KernelCase{cgroups, ipv4("127.0.0.1", kFloorPort), ipv4("0.0.0.0", kFloorPort)});
+    // The same for port 0, where the kernel's search for a free port costs more on
+    // 127.0.0.1 than on 0.0.0.0 (paired/kernel-floor/bind-127.0.0.1-vs-0.0.0.0).
+    benchmark::RegisterBenchmark(kCaseNames[4], kernel_paired, KernelCase{cgroups, loopback, wildcard});
 }
 
 }  // namespace bgbench
