@@ -8,7 +8,8 @@
 //   pass/...     calls the library passes through (syscall(), posix_spawn)
 //   threads/...  the loopback bind loop in 1, 2 and 4 threads
 //   startup/...  posix_spawn + waitpid of a whole program
-//   paired/...   in-process: linked symbol vs libc's own, alternating (counters)
+//   paired/...   in-process: linked symbol vs libc's own, alternating (counters);
+//                paired/kernel/...: cgroups with and without the kernel twin, alternating
 #pragma once
 
 #include <netinet/in.h>
@@ -50,6 +51,24 @@ void register_spawn_benchmarks(const std::string& noop_path);
 // the library back into the "bare" child's environment).
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
                                         const std::string& empty_path);
+
+// The cgroups of the paired kernel-twin cases (bench/compare makes them): the twin
+// attached to protected_cgroup, nothing to open and open_again; pins: the directory its
+// programs are pinned in (--bg_kernel_pins; "": no pristine side, see kernel_paired_bench.cpp).
+struct KernelCgroups {
+    std::string protected_cgroup;
+    std::string open;
+    std::string open_again;
+    std::string pins;
+};
+// Parses "PROTECTED,OPEN,OPEN_AGAIN" (--bg_kernel_cgroups). Returns false when it is not three paths.
+bool parse_kernel_cgroups(const std::string& text, KernelCgroups& cgroups);
+
+// The kernel twin's cost in one thread (paired/kernel/...): socket+bind+close blocks
+// alternating between the open cgroups and the protected one (kernel_paired_bench.cpp).
+// cgroups must outlive the run. Without a private network namespace the cases are
+// registered as skipped, with the reason.
+void register_kernel_paired_benchmarks(bool in_private_netns, const KernelCgroups* cgroups);
 
 // Moves the calling thread (call it before any other thread exists) into a new network
 // namespace with only `lo`, brought up. Returns false and sets error when that fails.

@@ -7,6 +7,12 @@
 //   --bg_noop=PATH   the do-nothing program for startup/noop (default: next to this binary)
 //   --bg_shim=PATH   libbindguard.so for the paired start-up cases (children started with
 //                    and without LD_PRELOAD=PATH, alternating; with the built-in policy)
+//   --bg_kernel_cgroups=PROTECTED,OPEN,OPEN_AGAIN
+//                    cgroup v2 directories for the paired/kernel/... cases: the kernel
+//                    twin attached to PROTECTED, nothing to the other two (bench/compare
+//                    --kernel makes them); without it those cases are not registered
+//   --bg_kernel_pins=DIR  where the twin's programs are pinned (/sys/fs/bpf/NAME): adds the
+//                    pristine side to those cases (the twin detached during its blocks)
 // Every --benchmark_* option of Google Benchmark works as usual.
 #include <unistd.h>
 
@@ -30,6 +36,8 @@ struct HarnessOptions {
     std::string shim_path;    // empty: no paired start-up cases
     std::string empty_path;     // the empty preload library ("": no third start-up side)
     std::string rewriter_path;  // the reference rewriter ("": no rewrite-floor case)
+    std::string kernel_cgroups;  // --bg_kernel_cgroups ("": no paired/kernel/ cases)
+    std::string kernel_pins;     // --bg_kernel_pins ("": no pristine side)
 };
 
 // The directory of this executable, from /proc/self/exe; "." when unknown.
@@ -61,6 +69,10 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
             options.empty_path = std::string(arg.substr(std::strlen("--bg_empty=")));
         } else if (arg.rfind("--bg_rewriter=", 0) == 0) {
             options.rewriter_path = std::string(arg.substr(std::strlen("--bg_rewriter=")));
+        } else if (arg.rfind("--bg_kernel_pins=", 0) == 0) {
+            options.kernel_pins = std::string(arg.substr(std::strlen("--bg_kernel_pins=")));
+        } else if (arg.rfind("--bg_kernel_cgroups=", 0) == 0) {
+            options.kernel_cgroups = std::string(arg.substr(std::strlen("--bg_kernel_cgroups=")));
         } else {
             argv[kept++] = argv[i];
         }
@@ -74,6 +86,13 @@ HarnessOptions take_harness_options(int& argc, char** argv) {
 
 int main(int argc, char** argv) {
     const HarnessOptions options = take_harness_options(argc, argv);
+    bgbench::KernelCgroups kernel_cgroups;
+    if (!options.kernel_cgroups.empty() && !bgbench::parse_kernel_cgroups(options.kernel_cgroups, kernel_cgroups)) {
+        std::fprintf(stderr, "bindguard-bench: --bg_kernel_cgroups=%s: expected PROTECTED,OPEN,OPEN_AGAIN (three cgroup paths)\n",
+                     options.kernel_cgroups.c_str());
+        return 2;
+    }
+    kernel_cgroups.pins = options.kernel_pins;
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -96,6 +115,7 @@ int main(int argc, char** argv) {
     bgbench::register_paired_benchmarks(in_private_netns, options.rewriter_path);
     bgbench::register_paired_startup_benchmarks(options.noop_path, options.shim_path,
                                                 options.empty_path);
+    if (!options.kernel_cgroups.empty()) bgbench::register_kernel_paired_benchmarks(in_private_netns, &kernel_cgroups);
 
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
