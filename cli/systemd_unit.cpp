@@ -181,6 +181,12 @@ ServiceUnit unit_from_systemctl(const std::string& name) {
     }
     apply_environment(systemctl_property(name, "Environment"), unit);
     unit.no_exec_paths = !systemctl_property(name, "NoExecPaths").empty();
+    // One "{ path=... ; argv[]=... ; ... }" per command line.
+    const std::string conditions = systemctl_property(name, "ExecCondition");
+    for (std::size_t at = conditions.find("argv[]="); at != std::string::npos; at = conditions.find("argv[]=", at + 7)) {
+        std::string line = conditions.substr(at + 7, conditions.find(" ;", at) - at - 7);
+        if (line.find(" kernel attach ") == std::string::npos) unit.exec_conditions.push_back(line);
+    }
     return unit;
 }
 
@@ -226,6 +232,10 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
                 apply_environment(setting.value, unit);
             } else if (setting.key == "NoExecPaths") {
                 unit.no_exec_paths = !setting.value.empty();
+            } else if (setting.key == "ExecCondition") {
+                if (setting.value.empty()) unit.exec_conditions.clear();  // "ExecCondition=" resets the list
+                else if (setting.value.find(" kernel attach ") == std::string::npos)
+                    unit.exec_conditions.push_back(exec_command(setting.value));
             }
         }
     }

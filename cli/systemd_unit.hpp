@@ -20,6 +20,7 @@ struct ServiceUnit {
     std::optional<std::string> ld_preload;  // LD_PRELOAD from its Environment=, when set
     std::map<std::string, std::string> environment;  // every Environment= assignment, the last one winning
     bool no_exec_paths = false;       // NoExecPaths= is set: libraries must be in ExecPaths=
+    std::vector<std::string> exec_conditions;  // its ExecCondition= command lines (but bindguard's `kernel attach`)
 };
 
 // "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.

@@ -74,6 +74,9 @@ bool cgroup_populated(const std::string& path);
 bool remove_cgroup(const std::string& path);
 // The pids in cgroup.procs of path.
 std::vector<int> cgroup_pids(const std::string& path);
+// The pids in the cgroup at path and in every cgroup below it (a unit's delegated
+// sub-cgroups, its ".control").
+std::vector<int> cgroup_tree_pids(const std::string& path);
 
 // ---- the loaded programs ------------------------------------------------------------
 
