@@ -176,7 +176,7 @@ TEST_F(KernelAttach, FailsClosedWhenItCannotAttach) {
     EXPECT_EQ(bgtest::fields(bound[0])["local"], "0.0.0.0:3102") << unprotected.out;
 }
 
-// The value of the first line of text that starts with key ("ExecStartPre=+"), without it.
+// The value of the first line of text that starts with key ("ExecCondition=+"), without it.
 std::string setting(const std::string& text, const std::string& key) {
     for (const std::string& line : bgtest::lines(text))
         if (line.starts_with(key)) return line.substr(key.size());

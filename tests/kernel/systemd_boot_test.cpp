@@ -123,6 +123,11 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     // KillMode=process: each start's waiter outlives the stop, then binds.
     unit("left", "KillMode=process\nExecStart=/bin/sh -c '(while [ ! -e " + results + "/go ]; do sleep 0.05; done; exec " +
                      helper + " bind tcp 0.0.0.0:0 >> " + results + "/left-late.txt) & exec sleep infinity'\n");
+    // --kernel --with-preload: the library in the program too (and in attach's environment).
+    unit("both", "Type=oneshot\nExecStart=/bin/sh -c 'exec " + bgtest::bin_path("bg-bindtest") +
+                     " bind tcp 0.0.0.0:3206 > " + results + "/both-start.txt'\n");
+    // A sanitized build's library needs its runtime preloaded first, which the drop-in does not do.
+    const bool with_preload = !bgtest::sanitized_build();
     // Its policy turns invalid after `protect` checked it: attach fails, the unit must fail.
     unit("bad", "ExecStartPre=/bin/sh -c 'echo ran > " + results + "/bad-pre.txt'\nExecStart=/bin/sh -c 'echo ran > " +
                     results + "/bad-start.txt; exec sleep infinity'\n");
@@ -133,13 +138,16 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
         "cp " + dir + "/units/*.service /etc/systemd/system/\n"
         "for u in demo left; do " + cli + " protect $u --kernel --policy " + policy + " >> " + results +
         "/protect.txt 2>&1; done\n" +
-        cli + " protect bad --kernel --policy " + bad_policy + " >> " + results + "/protect.txt 2>&1\n"
+        cli + " protect bad --kernel --policy " + bad_policy + " >> " + results + "/protect.txt 2>&1\n" +
+        (with_preload ? cli + " protect both --kernel --with-preload --policy " + policy + " >> " + results +
+                            "/protect.txt 2>&1\n"
+                      : std::string()) +
         "mkdir -p /etc/systemd/system/old.service.d\n"
         "printf '[Service]\\nExecStartPre=+%s kernel attach --policy %s\\nExecStopPost=+%s kernel detach\\n' " + cli +
         " " + policy + " " + cli + " > /etc/systemd/system/old.service.d/bindguard.conf\n"
         "printf 'version = 1\\n[default]\\naction = \"open\"\\n' > " + bad_policy + "\n"
         "systemctl daemon-reload\n"
-        "for u in demo old left bad; do systemctl start $u.service; echo \"$u started: $?\" >> " + results +
+        "for u in demo old left bad " + (with_preload ? "both" : "") + "; do systemctl start $u.service; echo \"$u started: $?\" >> " + results +
         "/systemctl.txt; done\n"
         "for i in $(seq 100); do [ -s " + results + "/demo-start.txt ] && break; sleep 0.05; done\n"  // Type=simple
         "ss -ltnH > " + results + "/listeners.txt\n" +
@@ -233,6 +241,15 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     const std::vector<std::string> late = bgtest::lines(bgtest::read_file(results + "/left-late.txt"));
     ASSERT_EQ(late.size(), 2u) << log("left");
     for (const std::string& line : late) EXPECT_TRUE(bgtest::fields(line)["local"].starts_with("127.0.0.1:")) << line;
+
+    if (with_preload) {
+        // The library rewrote the bind (and logged it); attach ran with LD_PRELOAD set too.
+        EXPECT_NE(systemctl.find("both started: 0\n"), std::string::npos) << systemctl << log("both");
+        EXPECT_EQ(field_in(results + "/both-start.txt", "local"), "127.0.0.1:3206") << log("both");
+        EXPECT_NE(log("both").find("bindguard kernel attach: protecting the cgroup "), std::string::npos) << log("both");
+        EXPECT_NE(log("both").find("rewrite tcp 0.0.0.0:3206 -> 127.0.0.1:3206 rule=default"), std::string::npos)
+            << log("both");
+    }
 
     // The invalid policy: attach exits 255, the unit failed (not skipped), nothing of it ran.
     EXPECT_NE(systemctl.find("bad started: 1\n"), std::string::npos) << systemctl;
