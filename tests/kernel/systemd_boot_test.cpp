@@ -123,6 +123,9 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     // KillMode=process: each start's waiter outlives the stop, then binds.
     unit("left", "KillMode=process\nExecStart=/bin/sh -c '(while [ ! -e " + results + "/go ]; do sleep 0.05; done; exec " +
                      helper + " bind tcp 0.0.0.0:0 >> " + results + "/left-late.txt) & exec sleep infinity'\n");
+    // Its own ExecCondition= binds: systemd runs it before the drop-in's, unprotected (protect warns).
+    unit("cond", "Type=oneshot\nExecCondition=" + binds("0.0.0.0:3207", "cond-condition.txt") + "\nExecStart=" +
+                     binds("0.0.0.0:3208", "cond-start.txt") + "\n");
     // --kernel --with-preload: the library in the program too (and in attach's environment).
     unit("both", "Type=oneshot\nExecStart=/bin/sh -c 'exec " + bgtest::bin_path("bg-bindtest") +
                      " bind tcp 0.0.0.0:3206 > " + results + "/both-start.txt'\n");
@@ -136,7 +139,7 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
         "set -u\n"
         "cd /\n"
         "cp " + dir + "/units/*.service /etc/systemd/system/\n"
-        "for u in demo left; do " + cli + " protect $u --kernel --policy " + policy + " >> " + results +
+        "for u in demo left cond; do " + cli + " protect $u --kernel --policy " + policy + " >> " + results +
         "/protect.txt 2>&1; done\n" +
         cli + " protect bad --kernel --policy " + bad_policy + " >> " + results + "/protect.txt 2>&1\n" +
         (with_preload ? cli + " protect both --kernel --with-preload --policy " + policy + " >> " + results +
@@ -147,7 +150,7 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
         " " + policy + " " + cli + " > /etc/systemd/system/old.service.d/bindguard.conf\n"
         "printf 'version = 1\\n[default]\\naction = \"open\"\\n' > " + bad_policy + "\n"
         "systemctl daemon-reload\n"
-        "for u in demo old left bad " + (with_preload ? "both" : "") + "; do systemctl start $u.service; echo \"$u started: $?\" >> " + results +
+        "for u in demo old left bad cond " + (with_preload ? "both" : "") + "; do systemctl start $u.service; echo \"$u started: $?\" >> " + results +
         "/systemctl.txt; done\n"
         "for i in $(seq 100); do [ -s " + results + "/demo-start.txt ] && break; sleep 0.05; done\n"  // Type=simple
         "ss -ltnH > " + results + "/listeners.txt\n" +
@@ -241,6 +244,13 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     const std::vector<std::string> late = bgtest::lines(bgtest::read_file(results + "/left-late.txt"));
     ASSERT_EQ(late.size(), 2u) << log("left");
     for (const std::string& line : late) EXPECT_TRUE(bgtest::fields(line)["local"].starts_with("127.0.0.1:")) << line;
+
+    // A unit's own ExecCondition= runs before attach: unprotected, as protect warned.
+    EXPECT_NE(protect.find("bindguard protect: warning: cond.service has its own ExecCondition=/bin/sh -c "),
+              std::string::npos)
+        << protect;
+    EXPECT_EQ(field_in(results + "/cond-condition.txt", "local"), "0.0.0.0:3207") << log("cond");
+    EXPECT_EQ(field_in(results + "/cond-start.txt", "local"), "127.0.0.1:3208") << log("cond");
 
     if (with_preload) {
         // The library rewrote the bind (and logged it); attach ran with LD_PRELOAD set too.
