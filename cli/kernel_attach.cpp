@@ -148,7 +148,8 @@ int attach(const AttachOptions& options) {
         programs->set_policy(id, *compiled);  // before the programs can run for anyone in it
         stored = true;
         k::RelaySettings relay{own, program, service, -1, STDERR_FILENO};
-        if (k::wants_log(own)) relay.ring = programs->make_ring(id);
+        if (k::wants_log(own)) relay.ring = programs->make_ring(id);  // replaces an earlier attach's: its relay ends
+        else programs->remove_ring(id);  // an earlier attach's relay must not go on with the old [log]
         programs->attach(cgroup);
         try {
             k::start_relay(names.cgroup_subtree, id, names.pin_dir, relay);

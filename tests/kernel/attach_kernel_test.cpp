@@ -234,7 +234,7 @@ TEST_F(KernelAttach, DetachKeepsTheProgramsWhileProcessesTheUnitLeftBehindRun) {
     ASSERT_EQ(::mkdir(payload.c_str(), 0755), 0) << payload;
     const std::string program = bgtest::bin_path("bg-bindtest-static");
     const std::string opens_3106 = bgtest::write_policy(
-        "version = 1\n[[rule]]\nname = \"public-3106\"\naction = \"allow\"\nport = [3106]\n");
+        "version = 1\n[log]\nlevel = \"warn\"\n[[rule]]\nname = \"public-3106\"\naction = \"allow\"\nport = [3106]\n");
     const std::string attach = bindguard_kernel("attach --exec-condition --program " + program + " --policy ");
     const std::string leftover_starts = start_leftover(payload);
     Result r = run_as_systemd(
@@ -264,6 +264,10 @@ TEST_F(KernelAttach, DetachKeepsTheProgramsWhileProcessesTheUnitLeftBehindRun) {
     EXPECT_NE(r.out.find("; it was still attached (kept), its rule set is replaced\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("bindguard kernel detach: detached from " + unit), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("cgroups: none protected"), std::string::npos) << r.out;
+    // Its [log] too: the first policy's relay logged 3104; the second asks for warnings
+    // only, so the rewrite of 3105 is not logged (the first relay ended with the re-attach).
+    EXPECT_NE(r.err.find("rewrite tcp 0.0.0.0:3104 -> 127.0.0.1:3104"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(":3105"), std::string::npos) << r.err;
 }
 
 TEST_F(KernelAttach, DetachForceLeavesTheProcessesLeftBehindUnprotected) {

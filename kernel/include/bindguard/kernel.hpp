@@ -121,6 +121,9 @@ public:
     // programs report that cgroup's decisions into it. Returns its fd (close-on-exec; the
     // caller owns it). Throws KernelError.
     int make_ring(std::uint64_t cgroup) const;
+    // Unregisters the cgroup's ring buffer (its decisions are no longer reported; the relay
+    // that read it ends). Nothing when there is none.
+    void remove_ring(std::uint64_t cgroup) const;
 
     // True when the process pid is in a protected cgroup or below one (its cgroup v2 path
     // from /proc/PID/cgroup, then each ancestor, has a rule set); nullopt when that cannot
