@@ -211,6 +211,18 @@ std::string kernel_lines(const ServiceUnit& unit, const std::string& policy_path
            attach + "\nExecStopPost=+" + self + " kernel detach\n";
 }
 
+// Refuses a systemd older than 243, which would ignore ExecCondition= (with a warning)
+// and start the unit unprotected. Returns normally (also when systemctl cannot tell);
+// stops with 126.
+void require_exec_condition() {
+    std::optional<int> version = systemd_version();
+    if (version && *version < 243)
+        fail("protect", "--kernel needs systemd 243 or later (ExecCondition=, which attaches before anything of the "
+                        "unit runs); this is systemd " + std::to_string(*version) +
+                            ", which would ignore that line and start the unit unprotected",
+             kExitCannotRun);
+}
+
 // Warns that the unit's own ExecCondition= lines run before bindguard's attach (systemd
 // runs a drop-in's after the unit file's), so unprotected. Returns nothing.
 void warn_about_conditions(const ServiceUnit& unit) {
@@ -284,6 +296,7 @@ int protect(const ProtectOptions& options) {
     try {
         auto [policy_path, policy] = service_policy(options);
         if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");
+        if (options.kernel && options.root.empty()) require_exec_condition();
         const bool preload = !options.kernel || options.with_preload;
         std::string shim = preload ? loadable_shim() : "";
         ServiceUnit unit;

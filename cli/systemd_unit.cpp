@@ -211,6 +211,19 @@ bool systemd_running() {
     return ::lstat("/run/systemd/system", &status) == 0 && S_ISDIR(status.st_mode);
 }
 
+std::optional<int> systemd_version() {
+    FILE* pipe = ::popen("systemctl --version 2>/dev/null", "r");
+    if (pipe == nullptr) return std::nullopt;
+    char line[256] = {}, rest[256];
+    const bool read = std::fgets(line, sizeof line, pipe) != nullptr;
+    while (std::fgets(rest, sizeof rest, pipe) != nullptr) {  // the features line: drained
+    }
+    if (::pclose(pipe) != 0 || !read) return std::nullopt;
+    int version = 0;
+    if (std::sscanf(line, "systemd %d", &version) != 1 || version <= 0) return std::nullopt;
+    return version;
+}
+
 ServiceUnit read_service_unit(const std::string& name, const std::string& root, bool use_systemctl,
                               bool with_own_dropin) {
     if (use_systemctl) return unit_from_systemctl(name);

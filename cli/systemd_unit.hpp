@@ -34,6 +34,10 @@ std::vector<std::string> unit_search_path(const std::string& root);
 // True when systemd is the running service manager (/run/systemd/system exists).
 bool systemd_running();
 
+// The version of the installed systemd ("systemd 252 (...)" from `systemctl --version`),
+// or nullopt when systemctl cannot be run or says something else.
+std::optional<int> systemd_version();
+
 // Reads the unit: with `systemctl show` when use_systemctl, else from the unit file
 // (for "a@b.service" the template "a@.service" when there is no instance file) and its
 // drop-ins (UNIT.d/*.conf and the template's; bindguard.conf only with with_own_dropin)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -262,4 +263,28 @@ TEST(CliProtect, KernelTwinWarnsThatTheUnitsOwnExecConditionRunsFirst) {
     result = bindguard({"protect", "cond", "--root", root, "--kernel"});
     ASSERT_EQ(result.status, 0) << result.err;
     EXPECT_EQ(result.err, "") << result.err;
+}
+
+TEST(CliProtect, KernelTwinRefusesASystemdWithoutExecCondition) {
+    // systemd before 243 ignores ExecCondition= (with a warning) and would start the unit
+    // unprotected: refused. A systemctl that says which systemd it is, first on PATH.
+    // --dry-run: nothing is written under the real /etc either way.
+    std::string bin = bgtest::temp_dir();
+    auto with_systemctl = [&](const std::string& version) {
+        bgtest::write_file(bin + "/systemctl", "#!/bin/sh\n[ \"$1\" = --version ] || exec /bin/systemctl \"$@\"\n"
+                                               "echo 'systemd " + version + " (" + version + ")'\necho '+PAM +AUDIT'\n");
+        ::chmod((bin + "/systemctl").c_str(), 0755);
+        return std::vector<std::string>{"PATH=" + bin + ":" + ::getenv("PATH")};
+    };
+    bgtest::Result old = bindguard({"protect", "caddy", "--kernel", "--dry-run"}, with_systemctl("241"));
+    EXPECT_EQ(old.status, 126) << old.out << old.err;
+    EXPECT_NE(old.err.find("bindguard protect: --kernel needs systemd 243 or later (ExecCondition=, which attaches "
+                           "before anything of the unit runs); this is systemd 241, which would ignore that line and "
+                           "start the unit unprotected"),
+              std::string::npos)
+        << old.err;
+    EXPECT_EQ(old.out, "");
+    bgtest::Result current = bindguard({"protect", "caddy", "--kernel", "--dry-run"}, with_systemctl("252"));
+    EXPECT_EQ(current.status, 0) << current.err;
+    EXPECT_NE(current.out.find("\nExecCondition=+"), std::string::npos) << current.out;
 }
