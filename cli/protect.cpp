@@ -364,7 +364,8 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "--kernel protects it with the kernel twin instead of the library (any program: Go, static,\n"
         "set-uid): ExecCondition=+`bindguard kernel attach` attaches the BPF programs to the unit's own\n"
         "cgroup at each start, before its ExecStartPre= lines, and fails the unit when it cannot;\n"
-        "ExecStopPost=+`kernel detach` (kept while processes it left behind still run).\n"
+        "ExecStopPost=+`kernel detach` (kept while processes it left behind still run). Needs\n"
+        "systemd 243 or later (refused, exit 126, when `systemctl --version` says older).\n"
         "--with-preload (with --kernel) sets up the library as well.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
         "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");
