@@ -19,6 +19,9 @@ inline constexpr int kExitFailure = 1;   // invalid policy (check/explain), expo
 inline constexpr int kExitUsage = 2;     // bad arguments; also: run with an invalid policy, audit error
 inline constexpr int kExitCannotRun = 126;
 inline constexpr int kExitNotFound = 127;
+// `kernel attach --exec-condition` (a unit's ExecCondition=): systemd marks the unit failed
+// only for 255 (1-254 skip it quietly), so every failure of it exits 255.
+inline constexpr int kExitConditionFailed = 255;
 
 void add_version_command(CLI::App& app, CommandAction& action);
 void add_shim_path_command(CLI::App& app, CommandAction& action);
@@ -31,6 +34,10 @@ void add_protect_commands(CLI::App& app, CommandAction& action);  // protect and
 void add_kernel_command(CLI::App& app, CommandAction& action);
 // `kernel attach` and `kernel detach`, under the `kernel` subcommand (kernel_attach.cpp).
 void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action);
+
+// True for `bindguard kernel attach ... --exec-condition ...` (args as main() has them):
+// then every failure, a usage error too, must exit kExitConditionFailed.
+bool attach_as_exec_condition(const std::vector<std::string>& args);
 
 // For `bindguard run`: the index in args (the arguments after "run") where COMMAND
 // begins - after "--", or at the first argument that is neither an option of `run` nor

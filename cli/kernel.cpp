@@ -63,7 +63,7 @@ int status() {
         if (!path || !policy) continue;
         const bg_policy& rules = **policy;
         std::string attached = programs->attached(*path);
-        std::cout << "cgroup " << *path << ": " << k::cgroup_pids(*path).size() << " processes; attached: "
+        std::cout << "cgroup " << *path << ": " << k::cgroup_tree_pids(*path).size() << " processes; attached: "
                   << (attached.empty() ? "NOTHING" : attached) << "; " << rules.label << "; " << describe_rules(rules)
                   << '\n';
         ++shown;
@@ -89,11 +89,11 @@ int unload(bool force) {
             if (std::optional<std::string> path = k::cgroup_path(id)) cgroups.insert(*path);
     for (const std::string& path : subtree_cgroups(names.cgroup_subtree)) cgroups.insert(path);
     std::size_t busy = 0;
-    for (const std::string& path : cgroups) busy += k::cgroup_pids(path).empty() ? 0 : 1;
+    for (const std::string& path : cgroups) busy += k::cgroup_tree_pids(path).empty() ? 0 : 1;
     if (busy > 0 && !force) {
         std::cerr << "bindguard kernel unload: " << busy << " protected cgroup(s) still have processes:\n";
         for (const std::string& path : cgroups)
-            if (!k::cgroup_pids(path).empty()) std::cerr << "  " << path << '\n';
+            if (!k::cgroup_tree_pids(path).empty()) std::cerr << "  " << path << '\n';
         std::cerr << "stop them first, or use --force to leave them UNPROTECTED\n";
         return kExitFailure;
     }
@@ -110,7 +110,7 @@ int unload(bool force) {
                 programs->remove_policy(id);
         }
         const bool ours = path.starts_with(names.cgroup_subtree + "/");  // not a systemd unit's (kernel attach)
-        if (k::cgroup_pids(path).empty()) {
+        if (k::cgroup_tree_pids(path).empty()) {
             if (ours) k::remove_cgroup(path);
         } else std::cerr << "bindguard kernel unload: warning: " << path << " is left UNPROTECTED (--force)\n";
     }
@@ -135,7 +135,7 @@ void add_kernel_command(CLI::App& app, CommandAction& action) {
         "`status` shows the loaded BPF programs, the protected cgroups (`run --kernel`'s and the\n"
         "systemd units' of `protect --kernel`: attachments, processes, service, program and policy)\n"
         "and the events dropped; `attach`/`detach` protect the caller's own cgroup (a unit's\n"
-        "ExecStartPre=+/ExecStopPost=+); `unload` detaches the programs from every cgroup, removes\n"
+        "ExecCondition=+/ExecStopPost=+); `unload` detaches the programs from every cgroup, removes\n"
         "the empty cgroups and unpins everything.");
     sub->require_subcommand(1);
     CLI::App* status_command = sub->add_subcommand("status", "Show what is loaded and where it is attached (exit 0).");

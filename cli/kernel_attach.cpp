@@ -1,12 +1,15 @@
 // `bindguard kernel attach` and `bindguard kernel detach`: the kernel twin for a cgroup
 // someone else made, the caller's own: what a systemd unit protected with
-// `bindguard protect UNIT --kernel` runs as ExecStartPre=+ and ExecStopPost=+ (they run in
-// the unit's cgroup). attach fails closed: any error is a non-zero exit, which stops the
-// unit's start.
+// `bindguard protect UNIT --kernel` runs as ExecCondition=+ (before anything else of the
+// unit) and ExecStopPost=+ (they run in the unit's cgroup). attach fails closed: any error
+// is a non-zero exit (255 with --exec-condition), which stops the unit's start. detach
+// leaves the programs attached while other processes still run in the cgroup (a unit with
+// KillMode=process, mixed or none), so that nothing runs there unprotected.
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -29,6 +32,12 @@ struct AttachOptions {
     std::string program;
     std::string command;
     bool any_cgroup = false;
+    bool exec_condition = false;  // a unit's ExecCondition=: every failure exits 255
+};
+
+struct DetachOptions {
+    bool any_cgroup = false;
+    bool force = false;  // detach even while other processes run in the cgroup
 };
 
 // Thrown when the command stops; carries the exit status (the message is already printed).
@@ -65,7 +74,7 @@ std::string checked_cgroup(const std::string& verb, const std::string& mount, bo
     if (relative.empty()) fail(verb, "this process has no cgroup v2 path in /proc/self/cgroup", kExitCannotRun);
     if (relative == "/")
         fail(verb, "refusing the root cgroup " + mount + ": that would be every process on the machine. Run it from "
-                   "inside the cgroup to protect (a unit's ExecStartPre=+, see `bindguard protect UNIT --kernel`)",
+                   "inside the cgroup to protect (a unit's ExecCondition=+, see `bindguard protect UNIT --kernel`)",
              kExitCannotRun);
     const std::string last = relative.substr(relative.rfind('/') + 1);
     if (!last.ends_with(".service") && !any_cgroup)
@@ -81,6 +90,21 @@ std::string service_of_cgroup(const std::string& path) {
     if (!last.ends_with(".service")) return last;
     last.resize(last.size() - 8);
     return last.substr(0, last.find('@'));
+}
+
+// The processes in the cgroup at path and below it, but this one (the command itself;
+// the log relay lives in a cgroup of its own). Returns their pids.
+std::vector<int> other_processes(const std::string& path) {
+    std::vector<int> pids = k::cgroup_tree_pids(path);
+    std::erase(pids, static_cast<int>(::getpid()));
+    return pids;
+}
+
+// "N process(es) (pids 12 34 ...)", at most ten pids shown. Returns it.
+std::string describe_processes(const std::vector<int>& pids) {
+    std::string text = std::to_string(pids.size()) + (pids.size() == 1 ? " process (pid" : " processes (pids");
+    for (std::size_t i = 0; i < pids.size() && i < 10; ++i) text += " " + std::to_string(pids[i]);
+    return text + (pids.size() > 10 ? " ...)" : ")");
 }
 
 // The whole of `bindguard kernel attach`. Returns 0; stops with 2 (invalid policy) or 126.
@@ -111,9 +135,11 @@ int attach(const AttachOptions& options) {
     std::optional<k::Programs> programs;
     std::uint64_t id = 0;
     bool stored = false;
+    bool attached_before = false;  // by an earlier attach whose detach kept it for processes left behind
     try {
         std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);
         programs.emplace(k::Programs::open_or_load(names.pin_dir));
+        attached_before = !programs->attached(cgroup).empty();
         if (programs->loaded_build() != k::embedded_build())
             std::cerr << "bindguard kernel attach: warning: the BPF programs loaded under " << names.pin_dir
                       << " come from another bindguard build; they are used as they are (same layout).\n";
@@ -122,7 +148,8 @@ int attach(const AttachOptions& options) {
         programs->set_policy(id, *compiled);  // before the programs can run for anyone in it
         stored = true;
         k::RelaySettings relay{own, program, service, -1, STDERR_FILENO};
-        if (k::wants_log(own)) relay.ring = programs->make_ring(id);
+        if (k::wants_log(own)) relay.ring = programs->make_ring(id);  // replaces an earlier attach's: its relay ends
+        else programs->remove_ring(id);  // an earlier attach's relay must not go on with the old [log]
         programs->attach(cgroup);
         try {
             k::start_relay(names.cgroup_subtree, id, names.pin_dir, relay);
@@ -132,27 +159,34 @@ int attach(const AttachOptions& options) {
         }
         if (relay.ring >= 0) ::close(relay.ring);  // the relay has its own
     } catch (const k::KernelError& error) {
-        if (programs) {
+        // Undone, unless processes of an earlier start still run there under an earlier
+        // attach: they stay protected (with whichever rule set is stored).
+        const std::vector<int> others = attached_before ? other_processes(cgroup) : std::vector<int>{};
+        if (programs && others.empty()) {
             programs->detach(cgroup);
             if (stored) programs->remove_policy(id);
         }
-        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start",
+        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start" +
+                           (others.empty() ? "" : " (the programs attached before stay, for the " +
+                                                      describe_processes(others) + " still in it)"),
              kExitCannotRun);
     }
-    std::cout << "bindguard kernel attach: protecting the cgroup " << cgroup << " (" << label << ")" << std::endl;
+    std::cout << "bindguard kernel attach: protecting the cgroup " << cgroup << " (" << label << ")"
+              << (attached_before ? "; it was still attached (kept), its rule set is replaced" : "") << std::endl;
     return kExitOk;
 }
 
-// The whole of `bindguard kernel detach`. Returns 0 (also when nothing was attached);
-// stops with 126 when the cgroup is refused, 1 when the pins cannot be opened.
-int detach(bool any_cgroup) {
+// The whole of `bindguard kernel detach`. Returns 0 (also when nothing was attached, and
+// when the programs are kept for processes still in the cgroup); stops with 126 when the
+// cgroup is refused, 1 when the pins cannot be opened.
+int detach(const DetachOptions& options) {
     k::Names names;
     try {
         names = k::names();
     } catch (const k::KernelError& error) {
         fail("detach", error.what(), kExitCannotRun);
     }
-    const std::string cgroup = checked_cgroup("detach", k::cgroup2_mount(), any_cgroup);
+    const std::string cgroup = checked_cgroup("detach", k::cgroup2_mount(), options.any_cgroup);
     std::optional<k::Programs> programs;
     try {
         programs = k::Programs::open_pinned(names.pin_dir);
@@ -162,6 +196,20 @@ int detach(bool any_cgroup) {
     if (!programs) {
         std::cout << "bindguard kernel detach: nothing is loaded (no pins under " << names.pin_dir << ")\n";
         return kExitOk;
+    }
+    // Processes the unit left behind (KillMode=process, mixed or none, or a stop that has
+    // not killed them yet) keep the programs: detached, they would run unprotected.
+    const std::vector<int> others = other_processes(cgroup);
+    if (!others.empty() && !programs->attached(cgroup).empty()) {
+        if (!options.force) {
+            std::cout << "bindguard kernel detach: kept on " << cgroup << ": " << describe_processes(others)
+                      << " still run in it and would be left unprotected. The programs go with the cgroup when its "
+                         "last process ends; the unit's next `kernel attach` takes them over (with its policy)"
+                      << std::endl;
+            return kExitOk;
+        }
+        std::cerr << "bindguard kernel detach: warning: " << describe_processes(others) << " in " << cgroup
+                  << " are left UNPROTECTED (--force)\n";
     }
     const bool detached = programs->detach(cgroup);
     try {
@@ -175,15 +223,23 @@ int detach(bool any_cgroup) {
 
 }  // namespace
 
+bool attach_as_exec_condition(const std::vector<std::string>& args) {
+    return args.size() > 2 && args[1] == "kernel" && args[2] == "attach" &&
+           std::find(args.begin() + 3, args.end(), "--exec-condition") != args.end();
+}
+
 void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     auto options = std::make_shared<AttachOptions>();
     CLI::App* attach_command = kernel.add_subcommand(
         "attach",
-        "Protect the cgroup this command runs in (a unit's ExecStartPre=+); fails closed.\n"
+        "Protect the cgroup this command runs in (a unit's ExecCondition=+); fails closed.\n"
         "What `bindguard protect UNIT --kernel` writes: compile the policy for --program, load the BPF\n"
         "programs when needed, attach them to the caller's cgroup and start its log relay. Refuses the root cgroup, and any\n"
-        "cgroup not named *.service unless --any-cgroup. Fails closed: exit 2 on an invalid policy, 126\n"
-        "when anything cannot be set up (nothing is left attached), so the unit does not start.");
+        "cgroup not named *.service unless --any-cgroup. Already attached there (kept by a detach for\n"
+        "processes left behind): kept, its rule set replaced. Fails closed: exit 2 on an invalid policy,\n"
+        "126 when anything cannot be set up (nothing is left attached, but for processes left behind\n"
+        "that an earlier attach protects), so the unit does not start; with --exec-condition every\n"
+        "failure exits 255 (systemd skips a unit quietly for an ExecCondition= exit of 1-254).");
     attach_command->add_option("--policy", options->policy,
                                "Policy file (default: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else built-in)");
     attach_command->add_option("--service", options->service,
@@ -192,27 +248,35 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     attach_command->add_option("--command", options->command,
                                "Its command line, for `command` rules (default: the program)");
     attach_command->add_flag("--any-cgroup", options->any_cgroup, "Attach to a cgroup that is not a systemd service's");
+    attach_command->add_flag("--exec-condition", options->exec_condition,
+                             "Run as a unit's ExecCondition=: exit 255 on every failure, so that systemd fails the unit");
     attach_command->callback([&action, options] {
         action = [options](const std::vector<std::string>&) {
             try {
                 return attach(*options);
             } catch (const Stop& stop) {
-                return stop.status;
+                return options->exec_condition ? kExitConditionFailed : stop.status;
             }
         };
     });
 
-    auto any_cgroup = std::make_shared<bool>(false);
+    auto detach_options = std::make_shared<DetachOptions>();
     CLI::App* detach_command = kernel.add_subcommand(
         "detach",
         "Undo `kernel attach` for the cgroup this command runs in (a unit's ExecStopPost=+).\n"
         "Detaches the programs, removes its rule set and ring buffer (its log relay then ends).\n"
-        "Exit 0, also when nothing was attached.");
-    detach_command->add_flag("--any-cgroup", *any_cgroup, "Detach from a cgroup that is not a systemd service's");
-    detach_command->callback([&action, any_cgroup] {
-        action = [any_cgroup](const std::vector<std::string>&) {
+        "While other processes still run in the cgroup or below it (a unit with KillMode=process,\n"
+        "mixed or none leaves them), keeps everything and says so: the programs then go with the\n"
+        "cgroup, or the unit's next `kernel attach` takes them over. Exit 0, also when nothing was\n"
+        "attached.");
+    detach_command->add_flag("--any-cgroup", detach_options->any_cgroup,
+                             "Detach from a cgroup that is not a systemd service's");
+    detach_command->add_flag("--force", detach_options->force,
+                             "Detach even while other processes run in the cgroup (they run unprotected)");
+    detach_command->callback([&action, detach_options] {
+        action = [detach_options](const std::vector<std::string>&) {
             try {
-                return detach(*any_cgroup);
+                return detach(*detach_options);
             } catch (const Stop& stop) {
                 return stop.status;
             }

@@ -71,7 +71,8 @@ std::vector<std::string> split_off_command_line(const CLI::App& app, std::vector
 
 }  // namespace
 
-// Returns the exit status of the subcommand; 2 on a usage error or an unexpected error,
+// Returns the exit status of the subcommand; 2 on a usage error or an unexpected error
+// (255 for `kernel attach --exec-condition`),
 // 0 after --help.
 int main(int argc, char** argv) {
     CLI::App app{"bindguard: keep services on loopback at run time.\n"
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> passthrough = split_off_command_line(app, args);
     std::vector<const char*> own;
     for (const std::string& arg : args) own.push_back(arg.c_str());
+    const int usage_status = attach_as_exec_condition(args) ? kExitConditionFailed : kExitUsage;
     try {
         require_known_subcommand(app, args);
         app.parse(static_cast<int>(own.size()), own.data());
@@ -105,9 +107,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         std::cerr << "bindguard: " << e.what() << "\n\n";
         print_usage(app, std::cerr);
-        return kExitUsage;
+        return usage_status;
     } catch (const std::exception& e) {
         std::cerr << "bindguard: error: " << e.what() << '\n';
-        return kExitUsage;
+        return usage_status;
     }
 }

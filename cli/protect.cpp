@@ -37,7 +37,7 @@ struct ProtectOptions {
     std::string policy;
     std::string root;
     bool backstop = false;
-    bool kernel = false;        // the kernel twin, attached at each start (ExecStartPre=+)
+    bool kernel = false;        // the kernel twin, attached at each start (ExecCondition=+)
     bool with_preload = false;  // with --kernel: the library as well
     bool dry_run = false;
 };
@@ -182,7 +182,7 @@ std::vector<std::string> backstop_ports(const Policy& policy, const std::string&
     return entries;
 }
 
-// This bindguard command's own path (realpath of /proc/self/exe), for ExecStartPre=.
+// This bindguard command's own path (realpath of /proc/self/exe), for ExecCondition=.
 // Returns it; stops with 126 when it cannot be told.
 std::string own_path() {
     char resolved[PATH_MAX];
@@ -192,19 +192,45 @@ std::string own_path() {
     return resolved;
 }
 
-// The lines of --kernel: attach at each start (fail closed: the `+` runs it with full
-// privileges, and without a `-` its failure stops the start), detach after each stop.
-// Returns them.
+// The lines of --kernel: attach at each start, before anything else of the unit runs, and
+// fail closed; detach after each stop. ExecCondition= runs before every ExecStartPre= (a
+// drop-in's ExecStartPre= would come after the vendor's own, e.g. nginx's `nginx -t`,
+// which binds); `+` runs it with full privileges; --exec-condition makes each failure exit
+// 255, which fails the unit (1-254 would skip it quietly). Returns them.
 std::string kernel_lines(const ServiceUnit& unit, const std::string& policy_path, const std::string& service) {
     const std::string self = exec_quoted(own_path());
-    std::string attach = "ExecStartPre=+" + self + " kernel attach --service " + exec_quoted(service) +
-                         " --program " + exec_quoted(unit.program);
+    std::string attach = "ExecCondition=+" + self + " kernel attach --exec-condition --service " +
+                         exec_quoted(service) + " --program " + exec_quoted(unit.program);
     if (!unit.command.empty()) attach += " --command " + exec_quoted(unit.command);
     if (!policy_path.empty()) attach += " --policy " + exec_quoted(policy_path);
-    return "# --kernel: at each start, before the service runs, `bindguard kernel attach` protects this unit's\n"
-           "# own cgroup with the kernel twin (cgroup BPF: any program, Go and static ones too); if it\n"
-           "# cannot, the start fails. After each stop, `kernel detach` removes it again.\n" +
+    return "# --kernel: at each start, before anything else of the unit runs (ExecCondition= comes\n"
+           "# before ExecStartPre=), `bindguard kernel attach` protects this unit's own cgroup with the\n"
+           "# kernel twin (cgroup BPF: any program, Go and static ones too); if it cannot, it exits 255\n"
+           "# and the unit fails without starting. After each stop, `kernel detach` removes it again\n"
+           "# (kept while processes the unit left behind still run in its cgroup).\n" +
            attach + "\nExecStopPost=+" + self + " kernel detach\n";
+}
+
+// Refuses a systemd older than 243, which would ignore ExecCondition= (with a warning)
+// and start the unit unprotected. Returns normally (also when systemctl cannot tell);
+// stops with 126.
+void require_exec_condition() {
+    std::optional<int> version = systemd_version();
+    if (version && *version < 243)
+        fail("protect", "--kernel needs systemd 243 or later (ExecCondition=, which attaches before anything of the "
+                        "unit runs); this is systemd " + std::to_string(*version) +
+                            ", which would ignore that line and start the unit unprotected",
+             kExitCannotRun);
+}
+
+// Warns that the unit's own ExecCondition= lines run before bindguard's attach (systemd
+// runs a drop-in's after the unit file's), so unprotected. Returns nothing.
+void warn_about_conditions(const ServiceUnit& unit) {
+    for (const std::string& line : unit.exec_conditions)
+        std::cerr << "bindguard protect: warning: " << unit.name << " has its own ExecCondition=" << line << " ("
+                  << unit.source << "): systemd runs it before bindguard's `kernel attach`, so without the kernel "
+                     "twin; a condition check should not bind, but if it does, reset ExecCondition= in another "
+                     "drop-in and list it again after bindguard's\n";
 }
 
 // The drop-in's text. Returns it.
@@ -270,6 +296,7 @@ int protect(const ProtectOptions& options) {
     try {
         auto [policy_path, policy] = service_policy(options);
         if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");
+        if (options.kernel && options.root.empty()) require_exec_condition();
         const bool preload = !options.kernel || options.with_preload;
         std::string shim = preload ? loadable_shim() : "";
         ServiceUnit unit;
@@ -279,6 +306,7 @@ int protect(const ProtectOptions& options) {
             fail("protect", error.what(), kExitFailure);
         }
         if (preload) require_protectable(unit, shim);
+        if (options.kernel) warn_about_conditions(unit);
         std::string service = options.service.empty() ? default_service(name) : options.service;
         std::vector<std::string> backstop;
         if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
@@ -334,8 +362,10 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "--backstop adds SocketBindAllow= for the ports the policy gives the service, and\n"
         "SocketBindDeny=any: the kernel then refuses any other port, whatever the program does.\n"
         "--kernel protects it with the kernel twin instead of the library (any program: Go, static,\n"
-        "set-uid): ExecStartPre=+`bindguard kernel attach` attaches the BPF programs to the unit's own\n"
-        "cgroup at each start and fails the start when it cannot; ExecStopPost=+`kernel detach`.\n"
+        "set-uid): ExecCondition=+`bindguard kernel attach` attaches the BPF programs to the unit's own\n"
+        "cgroup at each start, before its ExecStartPre= lines, and fails the unit when it cannot;\n"
+        "ExecStopPost=+`kernel detach` (kept while processes it left behind still run). Needs\n"
+        "systemd 243 or later (refused, exit 126, when `systemctl --version` says older).\n"
         "--with-preload (with --kernel) sets up the library as well.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
         "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");

@@ -181,6 +181,12 @@ ServiceUnit unit_from_systemctl(const std::string& name) {
     }
     apply_environment(systemctl_property(name, "Environment"), unit);
     unit.no_exec_paths = !systemctl_property(name, "NoExecPaths").empty();
+    // One "{ path=... ; argv[]=... ; ... }" per command line.
+    const std::string conditions = systemctl_property(name, "ExecCondition");
+    for (std::size_t at = conditions.find("argv[]="); at != std::string::npos; at = conditions.find("argv[]=", at + 7)) {
+        std::string line = conditions.substr(at + 7, conditions.find(" ;", at) - at - 7);
+        if (line.find(" kernel attach ") == std::string::npos) unit.exec_conditions.push_back(line);
+    }
     return unit;
 }
 
@@ -205,6 +211,19 @@ bool systemd_running() {
     return ::lstat("/run/systemd/system", &status) == 0 && S_ISDIR(status.st_mode);
 }
 
+std::optional<int> systemd_version() {
+    FILE* pipe = ::popen("systemctl --version 2>/dev/null", "r");
+    if (pipe == nullptr) return std::nullopt;
+    char line[256] = {}, rest[256];
+    const bool read = std::fgets(line, sizeof line, pipe) != nullptr;
+    while (std::fgets(rest, sizeof rest, pipe) != nullptr) {  // the features line: drained
+    }
+    if (::pclose(pipe) != 0 || !read) return std::nullopt;
+    int version = 0;
+    if (std::sscanf(line, "systemd %d", &version) != 1 || version <= 0) return std::nullopt;
+    return version;
+}
+
 ServiceUnit read_service_unit(const std::string& name, const std::string& root, bool use_systemctl,
                               bool with_own_dropin) {
     if (use_systemctl) return unit_from_systemctl(name);
@@ -226,6 +245,10 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
                 apply_environment(setting.value, unit);
             } else if (setting.key == "NoExecPaths") {
                 unit.no_exec_paths = !setting.value.empty();
+            } else if (setting.key == "ExecCondition") {
+                if (setting.value.empty()) unit.exec_conditions.clear();  // "ExecCondition=" resets the list
+                else if (setting.value.find(" kernel attach ") == std::string::npos)
+                    unit.exec_conditions.push_back(exec_command(setting.value));
             }
         }
     }

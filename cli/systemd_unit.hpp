@@ -20,6 +20,7 @@ struct ServiceUnit {
     std::optional<std::string> ld_preload;  // LD_PRELOAD from its Environment=, when set
     std::map<std::string, std::string> environment;  // every Environment= assignment, the last one winning
     bool no_exec_paths = false;       // NoExecPaths= is set: libraries must be in ExecPaths=
+    std::vector<std::string> exec_conditions;  // its ExecCondition= command lines (but bindguard's `kernel attach`)
 };
 
 // "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.
@@ -32,6 +33,10 @@ std::vector<std::string> unit_search_path(const std::string& root);
 
 // True when systemd is the running service manager (/run/systemd/system exists).
 bool systemd_running();
+
+// The version of the installed systemd ("systemd 252 (...)" from `systemctl --version`),
+// or nullopt when systemctl cannot be run or says something else.
+std::optional<int> systemd_version();
 
 // Reads the unit: with `systemctl show` when use_systemctl, else from the unit file
 // (for "a@b.service" the template "a@.service" when there is no instance file) and its

@@ -184,6 +184,20 @@ std::vector<int> cgroup_pids(const std::string& path) {
     return pids;
 }
 
+std::vector<int> cgroup_tree_pids(const std::string& path) {
+    std::vector<int> pids = cgroup_pids(path);
+    if (DIR* dir = ::opendir(path.c_str())) {
+        std::vector<std::string> children;
+        while (dirent* entry = ::readdir(dir))
+            if (entry->d_type == DT_DIR && std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0)
+                children.push_back(path + "/" + entry->d_name);
+        ::closedir(dir);
+        for (const std::string& child : children)
+            for (int pid : cgroup_tree_pids(child)) pids.push_back(pid);
+    }
+    return pids;
+}
+
 int sweep(const Programs& programs, const std::string& subtree) {
     int deleted = 0;
     for (std::uint64_t id : programs.policy_cgroups()) {

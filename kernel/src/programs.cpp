@@ -318,6 +318,8 @@ int Programs::make_ring(std::uint64_t cgroup) const {
     return ring;
 }
 
+void Programs::remove_ring(std::uint64_t cgroup) const { bpf_map_delete_elem(rings_, &cgroup); }
+
 std::optional<std::unique_ptr<bg_policy>> Programs::policy(std::uint64_t cgroup) const {
     auto value = std::make_unique<bg_policy>();
     if (bpf_map_lookup_elem(policies_, &cgroup, value.get()) != 0) return std::nullopt;

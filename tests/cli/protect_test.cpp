@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -197,7 +198,7 @@ TEST(CliProtect, KernelTwinForAGoUnitAttachesAtEachStart) {
     EXPECT_EQ(settings_of(text),
               (std::vector<std::string>{
                   "[Service]",
-                  "ExecStartPre=+" + self + " kernel attach --service caddy --program /usr/bin/caddy --command "
+                  "ExecCondition=+" + self + " kernel attach --exec-condition --service caddy --program /usr/bin/caddy --command "
                       "\"/usr/bin/caddy run --environ --config /etc/caddy/Caddyfile\" --policy " + policy,
                   "ExecStopPost=+" + self + " kernel detach"}));  // no LD_PRELOAD: the kernel twin alone
     expect_verified(root, "caddy.service");
@@ -219,11 +220,18 @@ TEST(CliProtect, KernelTwinWithThePreloadToo) {
     EXPECT_EQ(settings_of(text),
               (std::vector<std::string>{
                   "[Service]",
-                  "ExecStartPre=+" + self + " kernel attach --service proxy --program /usr/sbin/nginx --command "
+                  "ExecCondition=+" + self + " kernel attach --exec-condition --service proxy --program /usr/sbin/nginx --command "
                       "\"/usr/sbin/nginx -g daemon on; master_process on;\"",
                   "ExecStopPost=+" + self + " kernel detach", "Environment=\"LD_PRELOAD=" + shim_real_path() + "\"",
                   "Environment=\"BINDGUARD_SERVICE=proxy\""}));
     expect_verified(root, "nginx.service");
+
+    // Attach is an ExecCondition=, which systemd runs before the unit's own ExecStartPre=
+    // (Debian's `nginx -t`, which binds 0.0.0.0:80 and [::]:80); the unit's lines stay as they are.
+    EXPECT_NE(bgtest::read_file(root + "/lib/systemd/system/nginx.service").find("\nExecStartPre=/usr/sbin/nginx -t "),
+              std::string::npos);
+    EXPECT_EQ(text.find("\nExecStartPre="), std::string::npos) << text;
+    EXPECT_EQ(result.err, "") << result.err;  // nginx.service has no ExecCondition= of its own
 
     // --with-preload keeps the library's check: Caddy (Go) is refused; alone it is a usage error.
     result = bindguard({"protect", "caddy", "--root", root, "--kernel", "--with-preload"}, {"-BINDGUARD_SHIM"});
@@ -232,4 +240,51 @@ TEST(CliProtect, KernelTwinWithThePreloadToo) {
     result = bindguard({"protect", "nginx", "--root", root, "--with-preload"}, {"-BINDGUARD_SHIM"});
     EXPECT_EQ(result.status, 2) << result.err;
     EXPECT_NE(result.err.find("--with-preload: only with --kernel"), std::string::npos) << result.err;
+}
+
+TEST(CliProtect, KernelTwinWarnsThatTheUnitsOwnExecConditionRunsFirst) {
+    // systemd runs a drop-in's ExecCondition= after the unit file's: the unit's own run
+    // before the attach, unprotected. Said on stderr; the drop-in is written all the same.
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    bgtest::write_file(root + "/lib/systemd/system/cond.service",
+                       "[Service]\nExecCondition=/bin/test -e /etc/hostname\nExecStart=/bin/sleep 1000\n");
+    bgtest::Result result = bindguard({"protect", "cond", "--root", root, "--kernel"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.err.find("bindguard protect: warning: cond.service has its own ExecCondition=/bin/test -e "
+                              "/etc/hostname (" + root + "/lib/systemd/system/cond.service): systemd runs it before "
+                              "bindguard's `kernel attach`"),
+              std::string::npos)
+        << result.err;
+    expect_verified(root, "cond.service");
+    // Reset in a drop-in read before bindguard's: no warning.
+    std::filesystem::create_directories(root + "/etc/systemd/system/cond.service.d");
+    bgtest::write_file(root + "/etc/systemd/system/cond.service.d/10-reset.conf", "[Service]\nExecCondition=\n");
+    result = bindguard({"protect", "cond", "--root", root, "--kernel"});
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_EQ(result.err, "") << result.err;
+}
+
+TEST(CliProtect, KernelTwinRefusesASystemdWithoutExecCondition) {
+    // systemd before 243 ignores ExecCondition= (with a warning) and would start the unit
+    // unprotected: refused. A systemctl that says which systemd it is, first on PATH.
+    // --dry-run: nothing is written under the real /etc either way.
+    std::string bin = bgtest::temp_dir();
+    auto with_systemctl = [&](const std::string& version) {
+        bgtest::write_file(bin + "/systemctl", "#!/bin/sh\n[ \"$1\" = --version ] || exec /bin/systemctl \"$@\"\n"
+                                               "echo 'systemd " + version + " (" + version + ")'\necho '+PAM +AUDIT'\n");
+        ::chmod((bin + "/systemctl").c_str(), 0755);
+        return std::vector<std::string>{"PATH=" + bin + ":" + ::getenv("PATH")};
+    };
+    bgtest::Result old = bindguard({"protect", "caddy", "--kernel", "--dry-run"}, with_systemctl("241"));
+    EXPECT_EQ(old.status, 126) << old.out << old.err;
+    EXPECT_NE(old.err.find("bindguard protect: --kernel needs systemd 243 or later (ExecCondition=, which attaches "
+                           "before anything of the unit runs); this is systemd 241, which would ignore that line and "
+                           "start the unit unprotected"),
+              std::string::npos)
+        << old.err;
+    EXPECT_EQ(old.out, "");
+    bgtest::Result current = bindguard({"protect", "caddy", "--kernel", "--dry-run"}, with_systemctl("252"));
+    EXPECT_EQ(current.status, 0) << current.err;
+    EXPECT_NE(current.out.find("\nExecCondition=+"), std::string::npos) << current.out;
 }

@@ -74,6 +74,9 @@ bool cgroup_populated(const std::string& path);
 bool remove_cgroup(const std::string& path);
 // The pids in cgroup.procs of path.
 std::vector<int> cgroup_pids(const std::string& path);
+// The pids in the cgroup at path and in every cgroup below it (a unit's delegated
+// sub-cgroups, its ".control").
+std::vector<int> cgroup_tree_pids(const std::string& path);
 
 // ---- the loaded programs ------------------------------------------------------------
 
@@ -118,6 +121,9 @@ public:
     // programs report that cgroup's decisions into it. Returns its fd (close-on-exec; the
     // caller owns it). Throws KernelError.
     int make_ring(std::uint64_t cgroup) const;
+    // Unregisters the cgroup's ring buffer (its decisions are no longer reported; the relay
+    // that read it ends). Nothing when there is none.
+    void remove_ring(std::uint64_t cgroup) const;
 
     // True when the process pid is in a protected cgroup or below one (its cgroup v2 path
     // from /proc/PID/cgroup, then each ancestor, has a rule set); nullopt when that cannot
