@@ -183,7 +183,9 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     bgtest::TestCgroupTree tree("bgtest-systemd");
     const std::string name = tree.path().substr(tree.path().rfind('/') + 1);
     const std::string v1 = name_systemd_mount(), v1_tree = v1.empty() ? "" : v1 + "/" + name;
-    if (!v1.empty()) ASSERT_EQ(::mkdir(v1_tree.c_str(), 0755), 0) << v1_tree;
+    if (!v1.empty()) {
+        ASSERT_EQ(::mkdir(v1_tree.c_str(), 0755), 0) << v1_tree;
+    }
     AtExit v1_removed{[&] {
         if (!v1_tree.empty()) remove_v1_tree(v1_tree);
     }};
