@@ -276,6 +276,7 @@ static __always_inline void set_ipv6(struct request *r, __u32 a0, __u32 a1, __u3
  * is full, the event is dropped and counted, in all and in p->dropped. */
 static __always_inline void report(struct bg_policy *p, __u64 cgroup, __u8 call, const struct request *r,
                                    const struct decision *d, __u8 audit, __s32 error) {
+    if (!p || !p->logged) return; /* no ring buffer to look up: the common case, log.to = "none" */
     void *ring = bpf_map_lookup_elem(&bg_rings, &cgroup);
     if (!ring) return; /* nobody reads this cgroup's decisions */
     struct bg_event *e = bpf_ringbuf_reserve(ring, sizeof *e, 0);

@@ -64,7 +64,8 @@ struct bg_policy {
     __u8 udp_ephemeral_allow;
     __u8 dual_stack_ipv4;  /* '::' on a dual-stack socket goes to ::ffff:<loopback4> */
     __u8 log_all;          /* log.level = "debug": report allowed binds too */
-    __u8 pad[3];
+    __u8 logged;           /* [log] wants the decisions (wants_log()): the cgroup has a ring buffer */
+    __u8 pad[2];
     __u64 dropped;         /* this cgroup's events its full ring buffer dropped (the programs
                               count, atomically; the relay reports them in the log) */
     __u32 loopback4;       /* network byte order */

@@ -66,6 +66,7 @@ std::unique_ptr<bg_policy> compile_policy(const Policy& policy, const std::strin
     out.udp_ephemeral_allow = policy.udp_ephemeral == UdpEphemeral::allow;
     out.dual_stack_ipv4 = policy.dual_stack == DualStack::ipv4;
     out.log_all = policy.log.level == LogLevel::debug;
+    out.logged = wants_log(policy);
     std::memcpy(&out.loopback4, policy.loopback_ipv4.bytes.data(), 4);
     std::memcpy(out.loopback6, policy.loopback_ipv6.bytes.data(), 16);
     std::snprintf(out.label, sizeof out.label, "%s", label.c_str());
