@@ -292,15 +292,15 @@ TEST_F(KernelAttach, UnloadDetachesAUnitButLeavesItsCgroupToSystemd) {
     auto held = bgtest::Process::start({"sh", "-c",
                                         "echo $$ > \"$0/cgroup.procs\" && " +
                                             bindguard_kernel("attach --policy " + bgtest::default_policy()) +
-                                            " && exec sleep 60",
+                                            " && echo ready && exec sleep 60",
                                         unit});
-    bool attached = false;
-    for (int i = 0; i < 100 && !attached; ++i) {
-        attached = bgtest::run({bgtest::cli_path(), "kernel", "status"}).out.find("cgroup " + unit + ":") !=
-                   std::string::npos;
-        if (!attached) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_TRUE(attached) << held.err_so_far();
+    // Ready once attach has ended: `kernel status` shows the cgroup as soon as its rule set
+    // is in, while attach still runs in the unit's cgroup (stopping the shell then would
+    // leave attach there, and unload would rightly refuse).
+    for (int i = 0; i < 200 && held.out_so_far().find("ready\n") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_NE(held.out_so_far().find("ready\n"), std::string::npos) << held.err_so_far();
+    ASSERT_NE(bgtest::run({bgtest::cli_path(), "kernel", "status"}).out.find("cgroup " + unit + ":"), std::string::npos);
     Result refused = bgtest::run({bgtest::cli_path(), "kernel", "unload"});
     EXPECT_EQ(refused.status, 1);
     EXPECT_NE(refused.err.find("  " + unit + "\n"), std::string::npos) << refused.err;
