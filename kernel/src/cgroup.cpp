@@ -164,15 +164,24 @@ bool cgroup_populated(const std::string& path) {
     return false;
 }
 
-bool remove_cgroup(const std::string& path) {
+namespace {
+
+// The paths of the cgroups directly below path (none when it cannot be read).
+std::vector<std::string> child_cgroups(const std::string& path) {
+    std::vector<std::string> children;
     if (DIR* dir = ::opendir(path.c_str())) {
-        std::vector<std::string> children;
         while (dirent* entry = ::readdir(dir))
             if (entry->d_type == DT_DIR && std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0)
                 children.push_back(path + "/" + entry->d_name);
         ::closedir(dir);
-        for (const std::string& child : children) remove_cgroup(child);
     }
+    return children;
+}
+
+}  // namespace
+
+bool remove_cgroup(const std::string& path) {
+    for (const std::string& child : child_cgroups(path)) remove_cgroup(child);
     return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
@@ -186,15 +195,8 @@ std::vector<int> cgroup_pids(const std::string& path) {
 
 std::vector<int> cgroup_tree_pids(const std::string& path) {
     std::vector<int> pids = cgroup_pids(path);
-    if (DIR* dir = ::opendir(path.c_str())) {
-        std::vector<std::string> children;
-        while (dirent* entry = ::readdir(dir))
-            if (entry->d_type == DT_DIR && std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0)
-                children.push_back(path + "/" + entry->d_name);
-        ::closedir(dir);
-        for (const std::string& child : children)
-            for (int pid : cgroup_tree_pids(child)) pids.push_back(pid);
-    }
+    for (const std::string& child : child_cgroups(path))
+        for (int pid : cgroup_tree_pids(child)) pids.push_back(pid);
     return pids;
 }
 
