@@ -240,7 +240,7 @@ static __always_inline struct bg_policy *current_policy(__u64 *cgroup) {
  * only. Returns the rule set (NULL when none); *cgroup receives the id of the cgroup it
  * belongs to, *audit its mode. */
 static __always_inline struct bg_policy *decide_current(const struct request *r, struct decision *d,
-                                                              __u64 *cgroup, __u8 *audit) {
+                                                        __u64 *cgroup, __u8 *audit) {
     struct bg_policy *p = current_policy(cgroup);
     *audit = 0;
     if (p) {
@@ -282,7 +282,7 @@ static __always_inline void report(struct bg_policy *p, __u64 cgroup, __u8 call,
     struct bg_event *e = bpf_ringbuf_reserve(ring, sizeof *e, 0);
     if (!e) {
         count(BG_STAT_DROPPED);
-        if (p) __sync_fetch_and_add(&p->dropped, 1);
+        __sync_fetch_and_add(&p->dropped, 1);
         return;
     }
     e->cgroup = cgroup;
