@@ -43,33 +43,21 @@ bool equal_filter_matches(const std::optional<std::string>& expected, std::strin
 
 // True when every filter that rule sets matches the request.
 bool rule_matches(const Rule& rule, const Request& request) noexcept {
-    if (rule.protocol != Protocol::any && rule.protocol != request.protocol) return false;
+    if (!protocol_matches(rule.protocol, request.protocol)) return false;
     if (!rule.addresses.empty()) {
         bool any = false;
         for (const auto& cidr : rule.addresses) any = any || cidr.contains(request.address);
         if (!any) return false;
     }
-    if (!rule.ports.empty()) {
-        bool any = false;
-        const auto port = request.address.port;
-        for (const auto& range : rule.ports) any = any || (range.first <= port && port <= range.last);
-        if (!any) return false;
-    }
+    if (!port_matches(rule.ports.data(), rule.ports.size(), request.address.port)) return false;
     return equal_filter_matches(rule.service, request.service) &&
            glob_filter_matches(rule.program, request.program) &&
            glob_filter_matches(rule.command, request.command);
 }
 
-// The decision for action taken by the rule called name. A rewrite whose target is the
-// address asked for changes nothing, so it is an allow: nothing is logged for it, and
-// listen() accepts a socket that an earlier rewrite already put on that target.
-Decision make_decision(const Policy& policy, const Request& request, Action action, const char* name) noexcept {
-    Decision decision{action, request.address, name};
-    if (action == Action::rewrite) {
-        decision.address = loopback_for(policy, request.address, request.v6only);
-        if (decision.address == request.address) decision.action = Action::allow;
-    }
-    return decision;
+DecisionSettings settings_of(const Policy& policy) noexcept {
+    return {policy.loopback_ipv4, policy.loopback_ipv6, policy.dual_stack, policy.udp_ephemeral,
+            policy.default_action};
 }
 
 }  // namespace
@@ -78,15 +66,12 @@ Decision decide(const Policy& policy, const Request& request) noexcept {
     // The index names the first rule whose address, port and protocol match; no rule
     // before it can match, so the scan starts there (at the end when none matches).
     const auto& rules = policy.rules;
+    const DecisionSettings settings = settings_of(policy);
     std::size_t first = 0;
     if (policy.index && policy.index->rule_count() == rules.size()) first = policy.index->first_candidate(request);
     for (std::size_t i = first; i < rules.size(); ++i)
-        if (rule_matches(rules[i], request)) return make_decision(policy, request, rules[i].action, rules[i].name.c_str());
-    if (is_loopback(request.address)) return make_decision(policy, request, Action::allow, "loopback");
-    if (request.protocol == Protocol::udp && request.address.port == 0 && is_wildcard(request.address) &&
-        policy.udp_ephemeral == UdpEphemeral::allow)
-        return make_decision(policy, request, Action::allow, "udp-ephemeral");
-    return make_decision(policy, request, policy.default_action, "default");
+        if (rule_matches(rules[i], request)) return rule_decision(settings, request, rules[i].action, rules[i].name.c_str());
+    return decision_without_rule(settings, request);
 }
 
 bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept {
@@ -97,22 +82,7 @@ bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept {
 }
 
 Endpoint loopback_for(const Policy& policy, const Endpoint& requested, bool v6only) noexcept {
-    Endpoint target;
-    if (requested.family == AF_INET) {
-        target = policy.loopback_ipv4;
-    } else {
-        const bool to_mapped_ipv4 =
-            is_v4_mapped(requested) ||
-            (!v6only && is_wildcard(requested) && policy.dual_stack == DualStack::ipv4);
-        target = policy.loopback_ipv6;
-        if (to_mapped_ipv4) {
-            target.bytes = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-            std::memcpy(target.bytes.data() + 12, policy.loopback_ipv4.bytes.data(), 4);
-        }
-    }
-    target.port = requested.port;
-    target.scope_id = 0;
-    return target;
+    return loopback_target(settings_of(policy), requested, v6only);
 }
 
 std::size_t describe(const Request& request, const Decision& decision, bool audit, char* buf,

@@ -1,4 +1,5 @@
-// Endpoints and CIDRs: parsing, formatting, classification and matching.
+// Endpoints and CIDRs: formatting, classification and matching (part of the freestanding
+// core that the preload library runs; parsing is in endpoint_text.cpp).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -30,46 +31,10 @@ bool same_prefix(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) no
     return (a[whole] & mask) == (b[whole] & mask);
 }
 
-// Parses a decimal port "0".."65535"; nullopt for anything else.
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-    if (text.empty() || text.size() > 5) return std::nullopt;
-    unsigned value = 0;
-    for (char c : text) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value > 65535) return std::nullopt;
-    return static_cast<std::uint16_t>(value);
-}
-
 }  // namespace
 
 bool detail::is_v4_mapped(const Endpoint& ep) noexcept {
     return ep.family == AF_INET6 && std::memcmp(ep.bytes.data(), kV4MappedPrefix, 12) == 0;
-}
-
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
-    Endpoint ep;
-    std::string host;
-    std::string_view port_text;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-            return std::nullopt;
-        host = std::string(text.substr(1, close - 1));
-        port_text = text.substr(close + 2);
-        ep.family = AF_INET6;
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) return std::nullopt;
-        host = std::string(text.substr(0, colon));
-        port_text = text.substr(colon + 1);
-        ep.family = AF_INET;
-    }
-    const auto port = parse_port(port_text);
-    if (!port || inet_pton(ep.family, host.c_str(), ep.bytes.data()) != 1) return std::nullopt;
-    ep.port = *port;
-    return ep;
 }
 
 std::size_t format_endpoint(const Endpoint& ep, char* buf, std::size_t size) noexcept {

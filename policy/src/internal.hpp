@@ -75,6 +75,44 @@ bool glob_matches(const char* pattern, std::string_view subject) noexcept;
 // True when ep is an AF_INET6 endpoint of the form ::ffff:a.b.c.d.
 bool is_v4_mapped(const Endpoint& ep) noexcept;
 
+// What a decision needs of a policy besides its rules: the same for a parsed Policy
+// (decide()) and a compiled image (image::ProcessPolicy), so both answer alike.
+// decision_core.cpp, part of the freestanding core.
+struct DecisionSettings {
+    Endpoint loopback_ipv4;
+    Endpoint loopback_ipv6;
+    DualStack dual_stack = DualStack::ipv4;
+    UdpEphemeral udp_ephemeral = UdpEphemeral::allow;
+    Action default_action = Action::rewrite;
+};
+
+// loopback_for() of policy.hpp, given the settings.
+Endpoint loopback_target(const DecisionSettings& settings, const Endpoint& requested, bool v6only) noexcept;
+
+// The decision for action taken by the rule called name. A rewrite whose target is the
+// address asked for changes nothing, so it is an allow: nothing is logged for it, and
+// listen() accepts a socket that an earlier rewrite already put on that target.
+Decision rule_decision(const DecisionSettings& settings, const Request& request, Action action,
+                       const char* name) noexcept;
+
+// The decision when no rule matches: loopback binds are allowed, wildcard UDP binds to
+// port 0 are allowed when udp_ephemeral = "allow", every other bind gets default_action.
+Decision decision_without_rule(const DecisionSettings& settings, const Request& request) noexcept;
+
+// True when port is in one of the ranges (count 0: any port).
+template <class Range>
+bool port_matches(const Range* ranges, std::size_t count, std::uint16_t port) noexcept {
+    if (count == 0) return true;
+    for (std::size_t i = 0; i < count; ++i)
+        if (ranges[i].first <= port && port <= ranges[i].last) return true;
+    return false;
+}
+
+// True when a rule's protocol filter admits the request's protocol.
+inline bool protocol_matches(Protocol filter, Protocol requested) noexcept {
+    return filter == Protocol::any || filter == requested;
+}
+
 // Appends a warning for every rule that can never match because an earlier rule
 // matches everything it does (filters, protocol, addresses and ports).
 void find_shadowed_rules(const std::vector<Rule>& rules, const std::string& file,

@@ -61,6 +61,14 @@ public:
 
     std::uint32_t rule_count() const noexcept { return rule_count_; }
 
+    // The parts, for the image compiler (image_writer.cpp), which stores them as they are.
+    const IntervalMap<std::uint32_t>& ipv4() const noexcept { return ipv4_; }
+    const IntervalMap<std::uint32_t>& v4_mapped() const noexcept { return v4_mapped_; }
+    const IntervalMap<Uint128>& ipv6() const noexcept { return ipv6_; }
+    const IntervalMap<std::uint32_t>& ports() const noexcept { return ports_; }
+    std::uint32_t port_class_count() const noexcept { return port_class_count_; }
+    const std::vector<std::uint32_t>& first_rule() const noexcept { return first_rule_; }
+
 private:
     std::uint32_t rule_count_ = 0;
     IntervalMap<std::uint32_t> ipv4_;         // AF_INET requests

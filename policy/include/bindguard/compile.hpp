@@ -1,0 +1,71 @@
+// The policy compiler: a parsed Policy as a compiled image (bindguard/image.h), and
+// where the image of a policy file lives. Used by the command (`bindguard compile`,
+// and `run`, `protect` and `kernel attach`, which compile when needed) and by the
+// build (the library's built-in and fail-closed images).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindguard/image_view.hpp"
+#include "bindguard/policy.hpp"
+
+namespace bindguard::image {
+
+// The source file's identity (stat(2) and a hash of its text), stored in the image
+// and compared by the library at every start.
+struct SourceIdentity {
+    std::string path;  // absolute
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_sec = 0;
+    std::int64_t mtime_nsec = 0;
+    std::uint64_t content_hash = 0;
+};
+
+// The image of policy: deterministic bytes (the same policy and source give the same
+// image). Never throws except std::bad_alloc.
+std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& source);
+
+// Where the library looks for the image of the policy file at absolute path source,
+// in order: beside it (SOURCE.compiled), the system cache (BG_IMAGE_SYSTEM_CACHE/KEY),
+// then the user's cache ($XDG_CACHE_HOME or $HOME/.cache, /bindguard/KEY; not for
+// set-uid programs). KEY is a hash of the path, so one cache holds many sources.
+std::string beside_path(const std::string& source);
+std::string cache_key(const std::string& source);
+std::string system_cache_path(const std::string& source);
+// The user's cache path, or "" when neither XDG_CACHE_HOME nor HOME is set (absolute).
+std::string user_cache_path(const std::string& source);
+
+// How a file on disk compares with the source it should be the image of.
+enum class Freshness : std::uint8_t {
+    fresh,         // checked, and its identity is the source's
+    stale,         // a valid image of an earlier version of the source (or of another file)
+    missing,       // no file there
+    unreadable,    // cannot be opened or read
+    invalid,       // not a valid image (image::Problem says why)
+};
+
+struct ImageStatus {
+    std::string path;
+    Freshness freshness = Freshness::missing;
+    Problem problem = Problem::none;  // for invalid
+    std::string detail;               // what differs (stale), or the error (unreadable)
+};
+
+// Reads the file at image_path (checksum verified) and compares it with the source
+// file at source (one stat, and its text's hash when the stat matches).
+ImageStatus image_status(const std::string& image_path, const std::string& source);
+
+// The image the library would use for source, in the library's order: the first fresh
+// one; else the first that exists (stale or invalid), else a missing beside_path().
+ImageStatus find_image(const std::string& source);
+
+// The identity of the file at path, with the hash of text (its content). nullopt and
+// error set when it cannot be stat'ed.
+std::optional<SourceIdentity> identify(const std::string& path, const std::string& text, std::string& error);
+
+}  // namespace bindguard::image

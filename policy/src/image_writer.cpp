@@ -1,0 +1,342 @@
+// The policy compiler (bindguard/compile.hpp): a Policy as image bytes, and where
+// images live.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "bindguard/compile.hpp"
+#include "internal.hpp"
+#include "rule_index.hpp"
+
+namespace bindguard::image {
+namespace {
+
+using detail::RuleIndex;
+using detail::Uint128;
+
+// The strings of an image: each distinct string once, offset 0 the empty string.
+class StringTable {
+public:
+    StringTable() { bytes_.push_back('\0'); }
+    std::uint32_t add(const std::string& text) {
+        if (text.empty()) return 0;
+        const auto [it, added] = offsets_.try_emplace(text, static_cast<std::uint32_t>(bytes_.size()));
+        if (added) bytes_.insert(bytes_.end(), text.c_str(), text.c_str() + text.size() + 1);
+        return it->second;
+    }
+    std::uint32_t add(const std::optional<std::string>& text) { return text ? add(*text) : BG_IMAGE_NONE; }
+    const std::vector<char>& bytes() const noexcept { return bytes_; }
+
+private:
+    std::vector<char> bytes_;
+    std::map<std::string, std::uint32_t> offsets_;
+};
+
+template <class T>
+void append(std::vector<unsigned char>& out, const T& value) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&value);
+    out.insert(out.end(), bytes, bytes + sizeof value);
+}
+
+bool rule_may_match_loopback(const Rule& rule) noexcept {
+    static const Cidr kLoopback[] = {
+        {AF_INET, {127}, 8},
+        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128},
+        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127}, 104},
+    };
+    if (rule.addresses.empty()) return true;
+    for (const Cidr& cidr : rule.addresses)
+        for (const Cidr& loopback : kLoopback)
+            if (cidr.covers(loopback) || loopback.covers(cidr)) return true;
+    return false;
+}
+
+// The arrays of every group's index, in the order they are written.
+struct IndexArrays {
+    std::vector<std::uint32_t> keys32;
+    std::vector<bg_image_key128> keys128;
+    std::vector<std::uint32_t> classes;
+    std::vector<std::uint32_t> cells;
+};
+
+bg_image_interval_map store_map(const detail::IntervalMap<std::uint32_t>& map, IndexArrays& arrays) {
+    bg_image_interval_map stored{};
+    stored.key_first = static_cast<std::uint32_t>(arrays.keys32.size());
+    stored.class_first = static_cast<std::uint32_t>(arrays.classes.size());
+    stored.count = static_cast<std::uint32_t>(map.starts.size());
+    arrays.keys32.insert(arrays.keys32.end(), map.starts.begin(), map.starts.end());
+    arrays.classes.insert(arrays.classes.end(), map.classes.begin(), map.classes.end());
+    return stored;
+}
+
+bg_image_interval_map store_map(const detail::IntervalMap<Uint128>& map, IndexArrays& arrays) {
+    bg_image_interval_map stored{};
+    stored.key_first = static_cast<std::uint32_t>(arrays.keys128.size());
+    stored.class_first = static_cast<std::uint32_t>(arrays.classes.size());
+    stored.count = static_cast<std::uint32_t>(map.starts.size());
+    for (const Uint128 key : map.starts)
+        arrays.keys128.push_back({static_cast<std::uint64_t>(key >> 64), static_cast<std::uint64_t>(key)});
+    arrays.classes.insert(arrays.classes.end(), map.classes.begin(), map.classes.end());
+    return stored;
+}
+
+// The group of the rules at positions (ascending) of policy, with its index when it
+// has enough rules for one to pay.
+bg_image_group make_group(const Policy& policy, std::uint32_t service, const std::vector<std::uint32_t>& positions,
+                          std::vector<std::uint32_t>& group_rules, IndexArrays& arrays) {
+    bg_image_group group{};
+    group.service = service;
+    group.rules_first = static_cast<std::uint32_t>(group_rules.size());
+    group.rule_count = static_cast<std::uint32_t>(positions.size());
+    group_rules.insert(group_rules.end(), positions.begin(), positions.end());
+    std::vector<Rule> rules;
+    rules.reserve(positions.size());
+    for (const std::uint32_t position : positions) {
+        const Rule& rule = policy.rules[position];
+        if (rule_may_match_loopback(rule)) group.may_match_loopback = 1;
+        if (rule.protocol != Protocol::any) group.filters_protocol = 1;
+        rules.push_back(rule);
+    }
+    if (rules.size() < detail::kIndexMinRules) return group;
+    const auto index = RuleIndex::build(rules);
+    if (!index) return group;  // past the build budget: this group is scanned
+    group.indexed = 1;
+    group.ipv4 = store_map(index->ipv4(), arrays);
+    group.v4_mapped = store_map(index->v4_mapped(), arrays);
+    group.ipv6 = store_map(index->ipv6(), arrays);
+    group.ports = store_map(index->ports(), arrays);
+    group.port_classes = index->port_class_count();
+    group.address_classes = group.port_classes == 0
+                                ? 0
+                                : static_cast<std::uint32_t>(index->first_rule().size() / group.port_classes);
+    group.cells_first = static_cast<std::uint32_t>(arrays.cells.size());
+    arrays.cells.insert(arrays.cells.end(), index->first_rule().begin(), index->first_rule().end());
+    return group;
+}
+
+// Appends a section of elements, padded to 8 bytes, and records where it is.
+template <class T>
+void add_section(std::vector<unsigned char>& out, bg_image_header& header, bg_image_section section,
+                 const T* data, std::size_t count) {
+    header.sections[section].offset = out.size();
+    header.sections[section].size = count * sizeof(T);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+    out.insert(out.end(), bytes, bytes + count * sizeof(T));
+    out.resize((out.size() + 7) / 8 * 8, 0);
+}
+
+std::string hex(std::uint64_t value) {
+    static const char digits[] = "0123456789abcdef";
+    std::string text(16, '0');
+    for (int i = 15; i >= 0; --i, value >>= 4) text[static_cast<std::size_t>(i)] = digits[value & 15];
+    return text;
+}
+
+std::string describe_stat_difference(const bg_image_source& stored, const struct stat& now) {
+    if (stored.device != static_cast<std::uint64_t>(now.st_dev) || stored.inode != static_cast<std::uint64_t>(now.st_ino))
+        return "the source was replaced (another file now) since it was compiled";
+    if (stored.size != static_cast<std::uint64_t>(now.st_size)) return "the source's size changed since it was compiled";
+    return "the source was modified since it was compiled";
+}
+
+}  // namespace
+
+std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& source) {
+    StringTable strings;
+    bg_image_header header{};
+    std::memcpy(header.magic, BG_IMAGE_MAGIC, sizeof header.magic);
+    header.format = BG_IMAGE_FORMAT;
+    header.arch = this_arch();
+    header.source = {source.device, source.inode, source.size, source.mtime_sec, source.mtime_nsec, source.content_hash};
+    header.source_path = strings.add(source.path);
+    header.rule_count = static_cast<std::uint32_t>(policy.rules.size());
+
+    bg_image_settings& settings = header.settings;
+    settings.version = static_cast<std::uint8_t>(policy.version);
+    settings.mode = static_cast<std::uint8_t>(policy.mode);
+    settings.dual_stack = static_cast<std::uint8_t>(policy.dual_stack);
+    settings.default_action = static_cast<std::uint8_t>(policy.default_action);
+    settings.udp_ephemeral = static_cast<std::uint8_t>(policy.udp_ephemeral);
+    settings.children_inherit = policy.children_inherit ? 1 : 0;
+    settings.log_to = static_cast<std::uint8_t>(policy.log.to);
+    settings.log_format = static_cast<std::uint8_t>(policy.log.format);
+    settings.log_level = static_cast<std::uint8_t>(policy.log.level);
+    settings.log_rate = policy.log.rate;
+    settings.log_path = strings.add(policy.log.path);
+    std::memcpy(settings.loopback_ipv4, policy.loopback_ipv4.bytes.data(), 4);
+    std::memcpy(settings.loopback_ipv6, policy.loopback_ipv6.bytes.data(), 16);
+
+    std::vector<bg_image_rule> rules;
+    std::vector<bg_image_cidr> cidrs;
+    std::vector<bg_image_port> ports;
+    std::vector<std::uint32_t> common;                            // positions of rules without a service
+    std::map<std::string, std::vector<std::uint32_t>> by_service;  // sorted bytewise (std::string's <)
+    for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+        const Rule& rule = policy.rules[i];
+        bg_image_rule stored{};
+        stored.name = strings.add(rule.name);
+        stored.program = strings.add(rule.program);
+        stored.command = strings.add(rule.command);
+        stored.service = strings.add(rule.service);
+        stored.cidr_first = static_cast<std::uint32_t>(cidrs.size());
+        stored.cidr_count = static_cast<std::uint32_t>(rule.addresses.size());
+        for (const Cidr& cidr : rule.addresses) {
+            bg_image_cidr c{};
+            c.family = cidr.family == AF_INET ? 4 : 6;
+            c.prefix = cidr.prefix;
+            std::memcpy(c.bytes, cidr.bytes.data(), 16);
+            cidrs.push_back(c);
+        }
+        stored.port_first = static_cast<std::uint32_t>(ports.size());
+        stored.port_count = static_cast<std::uint32_t>(rule.ports.size());
+        for (const PortRange& range : rule.ports) ports.push_back({range.first, range.last});
+        stored.line = rule.position.line;
+        stored.column = rule.position.column;
+        stored.action = static_cast<std::uint8_t>(rule.action);
+        stored.protocol = static_cast<std::uint8_t>(rule.protocol);
+        rules.push_back(stored);
+        if (rule.service)
+            by_service[*rule.service].push_back(static_cast<std::uint32_t>(i));
+        else
+            common.push_back(static_cast<std::uint32_t>(i));
+    }
+
+    std::vector<bg_image_group> groups;
+    std::vector<std::uint32_t> group_rules;
+    IndexArrays arrays;
+    groups.push_back(make_group(policy, BG_IMAGE_NONE, common, group_rules, arrays));
+    for (const auto& [service, positions] : by_service)
+        groups.push_back(make_group(policy, strings.add(service), positions, group_rules, arrays));
+    header.group_count = static_cast<std::uint32_t>(groups.size());
+
+    std::vector<unsigned char> out(sizeof header, 0);
+    const auto& text = strings.bytes();
+    add_section(out, header, BG_SECTION_STRINGS, text.data(), text.size());
+    add_section(out, header, BG_SECTION_RULES, rules.data(), rules.size());
+    add_section(out, header, BG_SECTION_CIDRS, cidrs.data(), cidrs.size());
+    add_section(out, header, BG_SECTION_PORTS, ports.data(), ports.size());
+    add_section(out, header, BG_SECTION_GROUPS, groups.data(), groups.size());
+    add_section(out, header, BG_SECTION_GROUP_RULES, group_rules.data(), group_rules.size());
+    add_section(out, header, BG_SECTION_KEYS32, arrays.keys32.data(), arrays.keys32.size());
+    add_section(out, header, BG_SECTION_KEYS128, arrays.keys128.data(), arrays.keys128.size());
+    add_section(out, header, BG_SECTION_CLASSES, arrays.classes.data(), arrays.classes.size());
+    add_section(out, header, BG_SECTION_CELLS, arrays.cells.data(), arrays.cells.size());
+    header.size = out.size();
+    std::memcpy(out.data(), &header, sizeof header);
+    header.checksum = hash(out.data() + BG_IMAGE_CHECKSUM_FROM, out.size() - BG_IMAGE_CHECKSUM_FROM);
+    std::memcpy(out.data(), &header, sizeof header);
+    return out;
+}
+
+std::string beside_path(const std::string& source) { return source + BG_IMAGE_SUFFIX; }
+
+std::string cache_key(const std::string& source) { return hex(hash(source.data(), source.size())) + BG_IMAGE_SUFFIX; }
+
+std::string system_cache_path(const std::string& source) {
+    return std::string(BG_IMAGE_SYSTEM_CACHE) + "/" + cache_key(source);
+}
+
+std::string user_cache_path(const std::string& source) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/bindguard/" + cache_key(source);
+    const char* home = std::getenv("HOME");
+    if (home != nullptr && home[0] == '/') return std::string(home) + "/.cache/bindguard/" + cache_key(source);
+    return {};
+}
+
+std::optional<SourceIdentity> identify(const std::string& path, const std::string& text, std::string& error) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+        error = std::strerror(errno);
+        return std::nullopt;
+    }
+    SourceIdentity identity;
+    identity.path = path;
+    identity.device = static_cast<std::uint64_t>(st.st_dev);
+    identity.inode = static_cast<std::uint64_t>(st.st_ino);
+    identity.size = static_cast<std::uint64_t>(st.st_size);
+    identity.mtime_sec = st.st_mtim.tv_sec;
+    identity.mtime_nsec = st.st_mtim.tv_nsec;
+    identity.content_hash = hash(text.data(), text.size());
+    return identity;
+}
+
+ImageStatus image_status(const std::string& image_path, const std::string& source) {
+    ImageStatus status;
+    status.path = image_path;
+    const int fd = open(image_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        status.freshness = errno == ENOENT || errno == ENOTDIR ? Freshness::missing : Freshness::unreadable;
+        status.detail = std::strerror(errno);
+        return status;
+    }
+    std::vector<unsigned char> bytes;
+    unsigned char chunk[65536];
+    for (;;) {
+        const ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            status.freshness = Freshness::unreadable;
+            status.detail = std::strerror(errno);
+            close(fd);
+            return status;
+        }
+        if (n == 0) break;
+        bytes.insert(bytes.end(), chunk, chunk + n);
+    }
+    close(fd);
+    // The bytes of a std::vector are suitably aligned for the header (operator new).
+    PolicyImage image;
+    status.problem = PolicyImage::check(bytes.data(), bytes.size(), true, image);
+    if (status.problem != Problem::none) {
+        status.freshness = Freshness::invalid;
+        status.detail = describe(status.problem);
+        return status;
+    }
+    struct stat st {};
+    if (stat(source.c_str(), &st) != 0) {
+        status.freshness = Freshness::stale;
+        status.detail = std::string("the source cannot be read: ") + std::strerror(errno);
+        return status;
+    }
+    const bg_image_source& stored = image.header().source;
+    if (std::string(image.source_path()) != source) {
+        status.freshness = Freshness::stale;
+        status.detail = std::string("it was compiled from ") + image.source_path();
+        return status;
+    }
+    if (stored.device != static_cast<std::uint64_t>(st.st_dev) || stored.inode != static_cast<std::uint64_t>(st.st_ino) ||
+        stored.size != static_cast<std::uint64_t>(st.st_size) || stored.mtime_sec != st.st_mtim.tv_sec ||
+        stored.mtime_nsec != st.st_mtim.tv_nsec) {
+        status.freshness = Freshness::stale;
+        status.detail = describe_stat_difference(stored, st);
+        return status;
+    }
+    status.freshness = Freshness::fresh;
+    return status;
+}
+
+ImageStatus find_image(const std::string& source) {
+    std::vector<std::string> candidates{beside_path(source), system_cache_path(source)};
+    if (const std::string user = user_cache_path(source); !user.empty()) candidates.push_back(user);
+    std::optional<ImageStatus> first_present;
+    for (const std::string& candidate : candidates) {
+        ImageStatus status = image_status(candidate, source);
+        if (status.freshness == Freshness::fresh) return status;
+        if (status.freshness != Freshness::missing && !first_present) first_present = std::move(status);
+    }
+    if (first_present) return *first_present;
+    ImageStatus missing;
+    missing.path = beside_path(source);
+    missing.freshness = Freshness::missing;
+    return missing;
+}
+
+}  // namespace bindguard::image
