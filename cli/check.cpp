@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bindguard/compile.hpp"
 #include "commands.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
@@ -43,6 +44,15 @@ bool check_one(const std::string& file) {
         return false;
     }
     std::cout << file << ": ok (" << result.policy->rules.size() << " rules)\n";
+    // What the library would map for it: a stale or damaged image is a warning (check
+    // never writes one; `compile` does, and `run`, `protect` and `kernel attach`).
+    const std::string source = image::source_name(file);
+    const image::ImageStatus status = image::find_image(source);
+    if (status.freshness != image::Freshness::fresh && status.freshness != image::Freshness::missing)
+        std::cerr << file << ":1:1: warning: its compiled image " << status.path << " "
+                  << (status.freshness == image::Freshness::stale ? "is stale (" + status.detail + ")" : status.detail)
+                  << ": processes that use it deny every non-loopback bind until `bindguard compile " << source
+                  << "`\n";
     return true;
 }
 
@@ -61,7 +71,8 @@ void add_check_command(CLI::App& app, CommandAction& action) {
         "check",
         "Validate policy files.\n"
         "Prints \"FILE: ok (N rules)\" to stdout for each valid file, and each problem as\n"
-        "\"FILE:LINE:COL: error: ...\" (or \"warning:\") to stderr. A warning also names each rule whose\n"
+        "\"FILE:LINE:COL: error: ...\" (or \"warning:\") to stderr; a compiled image of the file (what the\n"
+        "library maps) that is stale or damaged is a warning. check never writes one (see compile). A warning also names each rule whose\n"
         "program is a symlink (rules match the resolved path) and the path it should use.\n"
         "Exit 0 when every file is valid, 1 when any is not, 2 on a usage error.");
     sub->add_option("FILE", *files, "Policy files (TOML) to validate")->required();

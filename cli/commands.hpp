@@ -26,6 +26,7 @@ inline constexpr int kExitConditionFailed = 255;
 void add_version_command(CLI::App& app, CommandAction& action);
 void add_shim_path_command(CLI::App& app, CommandAction& action);
 void add_check_command(CLI::App& app, CommandAction& action);
+void add_compile_command(CLI::App& app, CommandAction& action);
 void add_explain_command(CLI::App& app, CommandAction& action);
 void add_run_command(CLI::App& app, CommandAction& action);
 void add_audit_command(CLI::App& app, CommandAction& action);

@@ -115,6 +115,11 @@ int attach(const AttachOptions& options) {
                            ") is invalid; nothing is attached and the unit must not start. Fix it and check it with "
                            "`bindguard check " + reported.source.path + "`",
              kExitUsage);
+    // The kernel twin needs no image; a library in the unit does (it fails closed without one).
+    if (const std::string problem = ensure_compiled(reported.source, std::cerr); !problem.empty())
+        std::cerr << "bindguard kernel attach: warning: the policy " << reported.source.path
+                  << " cannot be compiled for the library (" << problem
+                  << "); a preloaded library in the unit will deny every non-loopback bind\n";
     k::Names names;
     try {
         names = k::names();

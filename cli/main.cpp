@@ -35,6 +35,7 @@ void print_usage(CLI::App& app, std::ostream& out) {
 // Returns nothing.
 void add_all_commands(CLI::App& app, CommandAction& action) {
     add_run_command(app, action);
+    add_compile_command(app, action);
     add_check_command(app, action);
     add_explain_command(app, action);
     add_audit_command(app, action);

@@ -1,6 +1,8 @@
 // The policy lookup shared by every command.
 #include "policy_source.hpp"
 
+#include "bindguard/compile.hpp"
+
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -35,6 +37,19 @@ ReportedPolicy load_and_report_policy(const std::string& explicit_path, std::ost
     reported.loaded = load_policy(reported.source);
     print_diagnostics(reported.loaded.diagnostics, diagnostics_out);
     return reported;
+}
+
+std::string ensure_compiled(const PolicySource& source, std::ostream& messages_out) {
+    if (source.path.empty()) return {};
+    const std::string name = image::source_name(source.path);
+    if (image::find_image(name).freshness == image::Freshness::fresh) return {};
+    const image::CompileOutcome outcome = image::compile_file(name);
+    if (!outcome.ok) {
+        print_diagnostics(outcome.diagnostics, messages_out);
+        return outcome.error.empty() ? "it does not compile" : outcome.error;
+    }
+    messages_out << "bindguard: compiled " << outcome.source << " -> " << outcome.image_path << '\n';
+    return {};
 }
 
 }  // namespace bindguard::cli

@@ -39,4 +39,11 @@ struct ReportedPolicy {
 // invalid policy means (message, exit code) stays with the command.
 ReportedPolicy load_and_report_policy(const std::string& explicit_path, std::ostream& diagnostics_out);
 
+// For the commands that start or attach protected programs (run, protect, kernel attach):
+// makes sure the library will find a fresh compiled image of source (a valid policy
+// file), compiling it when its image is missing, stale or damaged, and saying so on
+// messages_out. Returns "" when it is ready, else why not (no place to write it).
+// The built-in policy needs nothing.
+std::string ensure_compiled(const PolicySource& source, std::ostream& messages_out);
+
 }  // namespace bindguard::cli

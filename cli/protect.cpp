@@ -99,6 +99,12 @@ std::pair<std::string, Policy> service_policy(const ProtectOptions& options) {
         fail("protect", "the policy " + load_from + " is invalid; fix it and check it with `bindguard check " + load_from + "`",
              kExitUsage);
     print_diagnostics(program_path_warnings(*loaded.policy), std::cerr);
+    // The unit's library maps the compiled image: make it now (not for a --root tree,
+    // whose paths are not this machine's, nor for a dry run, which writes nothing).
+    if (!load_from.empty() && options.root.empty() && !options.dry_run)
+        if (const std::string problem = ensure_compiled({load_from, "--policy"}, std::cerr); !problem.empty())
+            fail("protect", "the policy " + load_from + " cannot be compiled for the library: " + problem,
+                 kExitCannotRun);
     return {path, std::move(*loaded.policy)};
 }
 

@@ -32,7 +32,15 @@ namespace {
 ReportedPolicy require_valid_policy(const RunOptions& options) {
     ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
     auto& [source, loaded] = reported;
-    if (loaded.ok()) return reported;
+    if (loaded.ok()) {
+        // The library maps the compiled image, never the TOML file.
+        if (const std::string problem = ensure_compiled(source, std::cerr); !problem.empty()) {
+            say("refusing to start " + options.command.front() + ": the policy " + source.path +
+                " cannot be compiled for the library: " + problem);
+            throw Refusal{kExitCannotRun};
+        }
+        return reported;
+    }
     say("refusing to start " + options.command.front() + ": the policy " + source.path + " (from " +
         source.named_by + ") is invalid; fix it and check it with `bindguard check " + source.path + "`");
     throw Refusal{kExitUsage};

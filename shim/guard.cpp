@@ -70,7 +70,7 @@ Query read_socket_facts(int fd, const State* state, Request& request, bool compl
     const bool wildcard = is_wildcard(address);
     const bool need_protocol =
         complete || state == nullptr || state->rules_on_protocol ||
-        (address.port == 0 && wildcard && state->policy.udp_ephemeral == UdpEphemeral::allow);
+        (address.port == 0 && wildcard && state->policy.image().udp_ephemeral() == UdpEphemeral::allow);
     Query query = Query::ok;
     if (need_protocol) {
         int type = 0;
@@ -95,10 +95,10 @@ Decision fail_closed(const Request& request) noexcept {
 
 // The decision for request: the policy's, or the bootstrap one without state.
 Decision decide_for(const State* state, const Request& request) noexcept {
-    return state != nullptr ? decide(state->policy, request) : bootstrap_decision(request);
+    return state != nullptr ? state->policy.decide(request) : bootstrap_decision(request);
 }
 
-bool audit_mode(const State* state) noexcept { return state != nullptr && state->policy.mode == Mode::audit; }
+bool audit_mode(const State* state) noexcept { return state != nullptr && state->policy.image().mode() == Mode::audit; }
 
 // Logs one decision, with the socket's address after a successful call (only
 // looked up when the line will be written).
@@ -165,7 +165,7 @@ bool rewrite_public_ipv4(int fd, const sockaddr* addr, socklen_t len, const Stat
     sockaddr_in target{};
     target.sin_family = AF_INET;
     target.sin_port = asked.sin_port;
-    std::memcpy(&target.sin_addr, state->policy.loopback_ipv4.bytes.data(), sizeof target.sin_addr);
+    std::memcpy(&target.sin_addr, state->policy.image().header().settings.loopback_ipv4, sizeof target.sin_addr);
     if (real_bind(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0) {
         result = finish(0, 0, saved_errno);
         return true;

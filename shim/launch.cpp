@@ -72,6 +72,34 @@ __attribute__((noinline)) const char* keep_absolute(const char* name_with_equals
     return keep_joined({name_with_equals, directory, "/", value});
 }
 
+// Rewrites the absolute path at path in its lexical normal form, in place: no "." or
+// empty segments, ".." taken with the segment before it, no trailing '/' (as
+// std::filesystem's lexically_normal(), which `bindguard compile` uses, so that both
+// name one policy file by the same string: the key of its compiled image).
+BINDGUARD_LOAD_TIME void normalize_in_place(char* path) noexcept {
+    if (path[0] != '/') return;
+    std::size_t out = 0;  // path[0, out) is the normal form so far, without a trailing '/'
+    const char* in = path;
+    while (*in != '\0') {
+        while (*in == '/') ++in;
+        const char* end = in;
+        while (*end != '\0' && *end != '/') ++end;
+        const std::size_t length = static_cast<std::size_t>(end - in);
+        if (length == 1 && in[0] == '.') {
+        } else if (length == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > 0 && path[out - 1] != '/') --out;
+            if (out > 0) --out;
+        } else if (length > 0) {
+            path[out++] = '/';
+            std::memmove(path + out, in, length);
+            out += length;
+        }
+        in = end;
+    }
+    if (out == 0) path[out++] = '/';
+    path[out] = '\0';
+}
+
 // "NAME=value" for name_with_equals as the process started with it; nullptr
 // when unset or empty. Sets facts.lost when a set value cannot be kept.
 BINDGUARD_LOAD_TIME const char* capture_entry(const char* name_with_equals, bool make_absolute) noexcept {
@@ -84,6 +112,8 @@ BINDGUARD_LOAD_TIME const char* capture_entry(const char* name_with_equals, bool
     const char* entry = make_absolute && value[0] != '/' ? keep_absolute(name_with_equals, value)
                                                          : keep_joined({name_with_equals, value});
     if (entry == nullptr) facts.lost = true;
+    // The arena's copy is ours to rewrite.
+    else if (make_absolute) normalize_in_place(const_cast<char*>(entry) + std::strlen(name_with_equals));
     return entry;
 }
 

@@ -383,23 +383,31 @@ LogLevel level_of(const Decision& decision) noexcept {
     return decision.action == Action::allow ? LogLevel::debug : LogLevel::info;
 }
 
-void Logger::open(const LogSettings& settings, Mode mode, const char* program, const char* service) noexcept {
+template <class Line>
+void Logger::describe_sink(Line& line) const noexcept {
+    if (sink_ == LogSink::file) {
+        line.add("log file ");
+        line.add_text(sink_path_, kMessageBudget / 2);
+    } else {
+        line.add("syslog at ");
+        line.add(kSyslogPath);
+    }
+}
+
+void Logger::open(const LogTarget& target, Mode mode, const char* program, const char* service) noexcept {
     const int saved = errno;
-    sink_ = settings.to;
-    format_ = settings.format;
-    level_ = settings.level;
+    sink_ = target.to;
+    format_ = target.format;
+    level_ = target.level;
     mode_ = mode;
     program_ = program;
     service_ = service;
-    rate_ = settings.rate;
+    rate_ = target.rate;
+    sink_path_ = target.path != nullptr ? target.path : "";
     int fd = -1;
-    try {
-        sink_description_ = sink_ == LogSink::file ? "log file " + settings.path : std::string("syslog at ") + kSyslogPath;
-    } catch (...) {
-    }
     const char* refusal = nullptr;  // why the sink is refused, when it is not an errno
     if (sink_ == LogSink::file) {
-        fd = open_log_file(settings.path.c_str(), refusal);
+        fd = open_log_file(sink_path_, refusal);
     } else if (sink_ == LogSink::syslog) {
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         sockaddr_un address{};
@@ -422,7 +430,7 @@ void Logger::open(const LogSettings& settings, Mode mode, const char* program, c
         char storage[kMessageBudget];
         LineBuffer message(storage, sizeof storage);
         message.add(sink_ == LogSink::file ? "error: cannot open " : "error: cannot connect to ");
-        message.add_text(sink_description_, kMessageBudget / 2);
+        describe_sink(message);
         message.add(": ");
         if (refusal != nullptr) message.add(refusal);
         else message.add(strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error");
@@ -591,7 +599,7 @@ void Logger::emit(const char* line, std::size_t length, std::size_t body_offset,
             char storage[kMessageBudget];
             LineBuffer message(storage, sizeof storage);
             message.add(sink_ == LogSink::file ? "error: cannot write " : "error: cannot send to ");
-            message.add_text(sink_description_, kMessageBudget / 2);
+            describe_sink(message);
             message.add(": ");
             message.add(why != nullptr ? why : (strerrordesc_np(error) ? strerrordesc_np(error) : "unknown error"));
             message.add("; logging to stderr from now on");

@@ -90,12 +90,21 @@ struct LogLineContext {
 std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
                             std::size_t capacity, std::size_t& body_offset) noexcept;
 
+// The [log] settings of a policy, as the compiled image holds them.
+struct LogTarget {
+    LogSink to = LogSink::stderr_sink;
+    const char* path = "";  // for to == file
+    LogFormat format = LogFormat::text;
+    LogLevel level = LogLevel::info;
+    std::uint32_t rate = 50;
+};
+
 class Logger {
 public:
-    // Opens the sink described by settings. Runs once during initialisation:
-    // may allocate and do I/O. program and service must outlive the Logger (they
-    // live in the never-destroyed process state). Never throws.
-    void open(const LogSettings& settings, Mode mode, const char* program, const char* service) noexcept;
+    // Opens the sink described by target. Runs once during initialisation: does I/O,
+    // never allocates. target.path, program and service must outlive the Logger (they
+    // live in the mapped image and the never-destroyed process state). Never throws.
+    void open(const LogTarget& target, Mode mode, const char* program, const char* service) noexcept;
 
     // True when a line of this level would be written (before the rate limit).
     bool enabled(LogLevel level) const noexcept { return level <= level_ && sink_ != LogSink::none; }
@@ -119,7 +128,10 @@ private:
     Mode mode_ = Mode::enforce;
     const char* program_ = "";
     const char* service_ = "";
-    std::string sink_description_;  // "log file PATH" or "syslog at /dev/log", for error lines
+    // Appends "log file PATH" or "syslog at /dev/log" (for error lines) to a line.
+    template <class Line>
+    void describe_sink(Line& line) const noexcept;
+    const char* sink_path_ = "";    // log.path, for error lines
     OwnedFd sink_fd_;               // the file or the syslog socket
 
     // The only parts that change after initialisation (all atomics, no locks).

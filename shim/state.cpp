@@ -8,11 +8,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
-#include <vector>
 
 #include "launch.hpp"
+#include "policy_image.hpp"
 #include "real.hpp"
 
 namespace bindguard::shim {
@@ -55,94 +56,78 @@ void register_fork_handlers() noexcept {
 alignas(State) unsigned char state_storage[sizeof(State)];
 State* state = nullptr;  // set before status becomes ready (release)
 
-std::string program_path() {
-    std::vector<char> buffer(4096);
-    for (;;) {
-        const ssize_t length = readlink("/proc/self/exe", buffer.data(), buffer.size());
-        if (length < 0) return {};
-        if (static_cast<std::size_t>(length) < buffer.size()) return std::string(buffer.data(), length);
-        buffer.resize(buffer.size() * 2);
+// The program's path, and what the rules' program and command filters answered for
+// this process (image::FilterMemo: the first 64 Ki rules; later ones are matched each time).
+char program_storage[4096];
+std::atomic<std::uint8_t> filter_memo[65536];
+
+const char* program_path() noexcept {
+    const ssize_t length = readlink("/proc/self/exe", program_storage, sizeof program_storage);
+    if (length < 0 || static_cast<std::size_t>(length) >= sizeof program_storage) return "";
+    program_storage[length] = '\0';
+    return program_storage;
+}
+
+// The user's cache directory of compiled images: $XDG_CACHE_HOME/bindguard or
+// $HOME/.cache/bindguard, read with secure_getenv() (none in a set-uid program, whose
+// caller must not choose its policy), or "".
+const char* user_image_cache() noexcept {
+    static char directory[4096];
+    const char* xdg = secure_getenv("XDG_CACHE_HOME");
+    const char* home = secure_getenv("HOME");
+    int n = -1;
+    if (xdg != nullptr && xdg[0] == '/')
+        n = std::snprintf(directory, sizeof directory, "%s/bindguard", xdg);
+    else if (home != nullptr && home[0] == '/')
+        n = std::snprintf(directory, sizeof directory, "%s/.cache/bindguard", home);
+    return n > 0 && static_cast<std::size_t>(n) < sizeof directory ? directory : "";
+}
+
+// The image of launch.policy_file (BINDGUARD_POLICY as the process started with it,
+// else /etc/bindguard/policy.toml if anything existed there, launch.hpp), else the
+// built-in one. A policy file whose image cannot be used (none, stale, damaged) gives the
+// fail-closed image and one error line on stderr that names the file and
+// `bindguard compile FILE`. The environment was read with secure_getenv(): in a
+// set-uid/set-gid or file-capability program (glibc's secure-execution mode, where the
+// library can only be loaded system-wide) the caller's environment must not choose the
+// policy, nor through log.path make the program create or append to files of the
+// caller's choosing.
+image::PolicyImage process_image(const LaunchFacts& launch) noexcept {
+    if (launch.lost) {
+        write_stderr_line("error: what the process started with (BINDGUARD_POLICY, BINDGUARD_SERVICE, its "
+                          "command line) could not be kept when the library was loaded (out of memory, or no "
+                          "working directory for a relative policy path); every non-loopback bind and listen "
+                          "is denied");
+        return fail_closed_image();
     }
-}
-
-// The policy of launch.policy_file (BINDGUARD_POLICY as the process started
-// with it, else /etc/bindguard/policy.toml if anything existed there, launch.hpp),
-// else the built-in one. A policy that cannot be loaded gives the fail-closed
-// policy and its diagnostics (printed later). The environment was read with
-// secure_getenv(): in a set-uid/set-gid or file-capability program (glibc's
-// secure-execution mode, where the library can only be loaded system-wide) the
-// caller's environment must not choose the policy, nor through log.path make
-// the program create or append to files of the caller's choosing.
-Policy load_policy(const LaunchFacts& launch, std::vector<Diagnostic>& diagnostics) {
-    if (launch.policy_file == nullptr) return builtin_policy();
-    // Warnings are never printed here (see build_state()), so they are not looked for:
-    // the shadowing check compares every pair of rules, at every process start.
-    LoadResult loaded = load_policy_file(launch.policy_file, Warnings::skip);
-    diagnostics = std::move(loaded.diagnostics);
-    if (loaded.ok()) return std::move(*loaded.policy);
-    return fail_closed_policy(launch.policy_file);
-}
-
-// True when some rule of policy may match a bind to a loopback address (127.0.0.0/8,
-// ::1, ::ffff:127.0.0.0/104): a rule without addresses, or with a CIDR that overlaps one.
-bool rules_may_match_loopback(const Policy& policy) noexcept {
-    static const Cidr kLoopback[] = {
-        {AF_INET, {127}, 8},
-        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128},
-        {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127}, 104},
-    };
-    for (const Rule& rule : policy.rules) {
-        if (rule.addresses.empty()) return true;
-        for (const Cidr& cidr : rule.addresses)
-            for (const Cidr& loopback : kLoopback)
-                if (cidr.covers(loopback) || loopback.covers(cidr)) return true;
-    }
-    return false;
-}
-
-bool rules_filter_protocol(const Policy& policy) noexcept {
-    for (const Rule& rule : policy.rules)
-        if (rule.protocol != Protocol::any) return true;
-    return false;
+    if (launch.policy_file == nullptr) return builtin_image();
+    image::PolicyImage mapped;
+    char message[1024];
+    if (map_policy_image(launch.policy_file, user_image_cache(), mapped, message, sizeof message)) return mapped;
+    write_stderr_line(message);
+    return fail_closed_image();
 }
 
 void build_state() noexcept {
     record_stderr_identity();
-    try {
-        resolve_real_functions();
-        const LaunchFacts& launch = launch_facts();
-        std::vector<Diagnostic> diagnostics;
-        Policy policy = launch.lost ? fail_closed_policy("(lost at start)") : load_policy(launch, diagnostics);
-        if (launch.lost)
-            write_stderr_line("error: what the process started with (BINDGUARD_POLICY, BINDGUARD_SERVICE, its "
-                              "command line) could not be kept when the library was loaded (out of memory, or no "
-                              "working directory for a relative policy path); every non-loopback bind and listen "
-                              "is denied");
-        auto* built = new (state_storage) State{};
-        built->program = program_path();
-        built->command = launch.command;
-        built->service = launch.service();
-        built->policy = for_process(policy, built->program, built->command, built->service);
-        built->logger.open(built->policy.log, built->policy.mode, built->program.c_str(),
-                           built->service.c_str());
-        // The errors of a policy that failed to load go to stderr, one line each
-        // (the process then runs on the fail-closed policy). A valid policy's
-        // warnings (shadowed rules, CIDR host bits) are not printed (load_policy()
-        // does not even look for them): every program would repeat them at every
-        // start; `bindguard check` and `explain` show them.
-        for (const Diagnostic& diagnostic : diagnostics) write_stderr_line(diagnostic.to_string());
-        built->loopback_unlogged_allow =
-            !rules_may_match_loopback(built->policy) && !built->logger.enabled(LogLevel::debug);
-        built->rules_on_protocol = rules_filter_protocol(built->policy);
-        built->public_ipv4_rewrite = rewrites_every_public_ipv4_bind(built->policy) &&
-                                     built->policy.mode == Mode::enforce && !built->logger.enabled(LogLevel::info);
-        state = built;
-        status.store(ready, std::memory_order_release);
-    } catch (...) {
-        write_stderr_line(
-            "error: initialisation failed (out of memory?); every non-loopback bind and listen is denied");
-        status.store(failed, std::memory_order_release);
-    }
+    resolve_real_functions();
+    const LaunchFacts& launch = launch_facts();
+    const image::PolicyImage image = process_image(launch);
+    auto* built = new (state_storage) State{};
+    built->program = program_path();
+    built->command = launch.command != nullptr ? launch.command : "";
+    built->service = launch.service();
+    built->policy = image::ProcessPolicy(image, built->program, built->command, built->service,
+                                         image::FilterMemo{filter_memo, sizeof filter_memo});
+    const LogTarget target{image.log_to(), image.log_path(), image.log_format(), image.log_level(), image.log_rate()};
+    built->logger.open(target, image.mode(), built->program, built->service);
+    built->loopback_unlogged_allow =
+        !built->policy.rules_may_match_loopback() && !built->logger.enabled(LogLevel::debug);
+    built->rules_on_protocol = built->policy.rules_filter_protocol();
+    built->public_ipv4_rewrite = built->policy.rewrites_every_public_ipv4_bind() && image.mode() == Mode::enforce &&
+                                 !built->logger.enabled(LogLevel::info);
+    state = built;
+    status.store(ready, std::memory_order_release);
 }
 
 // Builds the state, once: the first call wins, the others return at once.
@@ -170,9 +155,9 @@ void prepare_state_at_load() noexcept {
 }
 
 bool policy_children_inherit() noexcept {
-    if (launch_facts().policy_file == nullptr) return Policy{}.children_inherit;  // the built-in policy's
+    if (launch_facts().policy_file == nullptr) return builtin_image().children_inherit();
     const State* current = process_state();
-    return current == nullptr || current->policy.children_inherit;
+    return current == nullptr || current->policy.image().children_inherit();
 }
 
 const State* process_state() noexcept {

@@ -10,20 +10,20 @@
 // failure), which are designed for concurrent use.
 #pragma once
 
-#include <string>
-
+#include "bindguard/image_view.hpp"
 #include "bindguard/policy.hpp"
 #include "log.hpp"
 
 namespace bindguard::shim {
 
 struct State {
-    // The policy specialised for this process by for_process(), so that decide()
-    // on the hot path runs no fnmatch(3).
-    Policy policy;
-    std::string program;  // readlink(/proc/self/exe)
-    std::string command;  // argv at start, joined by single spaces (launch.hpp)
-    std::string service;  // BINDGUARD_SERVICE at start, empty when unset
+    // The rules of the process's compiled policy image that can apply to it (its
+    // program, command and service), read from the mapped image: the built-in one,
+    // the policy file's, or the fail-closed one when the file's cannot be used.
+    image::ProcessPolicy policy;
+    const char* program = "";  // readlink(/proc/self/exe), "" when unknown
+    const char* command = "";  // argv at start, joined by single spaces (launch.hpp)
+    const char* service = "";  // BINDGUARD_SERVICE at start, "" when unset
     Logger logger;
     // Facts of the policy that let bind()/listen() skip work they do not need,
     // computed once with the state:
@@ -31,7 +31,7 @@ struct State {
     //   not logged, so a bind to loopback goes straight to the kernel;
     // - rules_on_protocol: some rule filters on the protocol, so every decision needs
     //   the socket's protocol (otherwise only the UDP-ephemeral clause does).
-    // - public_ipv4_rewrite: rewrites_every_public_ipv4_bind() in enforce mode, and
+    // - public_ipv4_rewrite: the policy rewrites every public IPv4 bind, in enforce mode, and
     //   rewrites are not logged: bind() sends a public IPv4 address with a port
     //   straight to loopback_ipv4 (guard.cpp's rewrite_public_ipv4()).
     bool loopback_unlogged_allow = false;

@@ -1,5 +1,6 @@
-// The pure decision function and what surrounds it: to_string(), loopback_for(),
-// describe() and for_process(). Nothing here allocates except for_process().
+// decide() on a parsed policy and what surrounds it: loopback_for() and for_process()
+// (to_string() and describe() are in decision_core.cpp, which the library runs too).
+// Nothing here allocates except for_process().
 // decide() is a scan of the rules, started where the compiled index (rule_index.hpp) says.
 #include <fnmatch.h>
 
@@ -13,13 +14,6 @@
 namespace bindguard {
 
 using namespace detail;
-
-const char* to_string(Mode v) noexcept { return name_of<Mode>(kModeNames, v); }
-const char* to_string(Action v) noexcept { return name_of<Action>(kActionNames, v); }
-const char* to_string(Protocol v) noexcept {
-    return v == Protocol::other ? "other" : name_of<Protocol>(kRuleProtocolNames, v);
-}
-const char* to_string(LogLevel v) noexcept { return name_of<LogLevel>(kLogLevelNames, v); }
 
 bool detail::glob_matches(const char* pattern, std::string_view subject) noexcept {
     char buf[kMaxGlobSubject];
@@ -83,26 +77,6 @@ bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept {
 
 Endpoint loopback_for(const Policy& policy, const Endpoint& requested, bool v6only) noexcept {
     return loopback_target(settings_of(policy), requested, v6only);
-}
-
-std::size_t describe(const Request& request, const Decision& decision, bool audit, char* buf,
-                     std::size_t size) noexcept {
-    if (size == 0) return 0;
-    char from[64];
-    format_endpoint(request.address, from, sizeof from);
-    char to[64] = "EACCES";
-    if (decision.action == Action::rewrite) format_endpoint(decision.address, to, sizeof to);
-    const char* prefix = audit && decision.action != Action::allow ? "would-" : "";
-    const char* verb = to_string(decision.action);
-    const char* proto = to_string(request.protocol);
-    const int n = decision.action == Action::allow
-                      ? std::snprintf(buf, size, "allow %s %s", proto, from)
-                      : std::snprintf(buf, size, "%s%s %s %s -> %s", prefix, verb, proto, from, to);
-    if (n < 0) {
-        buf[0] = '\0';
-        return 0;
-    }
-    return static_cast<std::size_t>(n) < size ? static_cast<std::size_t>(n) : size - 1;
 }
 
 Policy for_process(const Policy& policy, std::string_view program, std::string_view command,

@@ -1,5 +1,6 @@
 // The parts of a decision shared by decide() on a parsed policy and by the compiled
 // image's ProcessPolicy::decide() (internal.hpp). Freestanding: no allocation.
+#include <cstdio>
 #include <cstring>
 
 #include "internal.hpp"
@@ -44,3 +45,36 @@ Decision decision_without_rule(const DecisionSettings& settings, const Request& 
 }
 
 }  // namespace bindguard::detail
+
+namespace bindguard {
+
+using namespace detail;
+
+const char* to_string(Mode v) noexcept { return name_of<Mode>(kModeNames, v); }
+const char* to_string(Action v) noexcept { return name_of<Action>(kActionNames, v); }
+const char* to_string(Protocol v) noexcept {
+    return v == Protocol::other ? "other" : name_of<Protocol>(kRuleProtocolNames, v);
+}
+const char* to_string(LogLevel v) noexcept { return name_of<LogLevel>(kLogLevelNames, v); }
+
+std::size_t describe(const Request& request, const Decision& decision, bool audit, char* buf,
+                     std::size_t size) noexcept {
+    if (size == 0) return 0;
+    char from[64];
+    format_endpoint(request.address, from, sizeof from);
+    char to[64] = "EACCES";
+    if (decision.action == Action::rewrite) format_endpoint(decision.address, to, sizeof to);
+    const char* prefix = audit && decision.action != Action::allow ? "would-" : "";
+    const char* verb = to_string(decision.action);
+    const char* proto = to_string(request.protocol);
+    const int n = decision.action == Action::allow
+                      ? std::snprintf(buf, size, "allow %s %s", proto, from)
+                      : std::snprintf(buf, size, "%s%s %s %s -> %s", prefix, verb, proto, from, to);
+    if (n < 0) {
+        buf[0] = '\0';
+        return 0;
+    }
+    return static_cast<std::size_t>(n) < size ? static_cast<std::size_t>(n) : size - 1;
+}
+
+}  // namespace bindguard

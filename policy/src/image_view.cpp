@@ -168,11 +168,24 @@ std::uint32_t this_arch() noexcept {
     return BG_IMAGE_ARCH_CODE(machine, __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
 }
 
+void cache_key(const char* path, std::size_t length, char (&out)[kCacheKeySize]) noexcept {
+    static const char digits[] = "0123456789abcdef";
+    std::uint64_t value = hash(path, length);
+    for (int i = 15; i >= 0; --i, value >>= 4) out[i] = digits[value & 15];
+    std::memcpy(out + 16, BG_IMAGE_SUFFIX, sizeof(BG_IMAGE_SUFFIX));
+}
+
+bool same_source(const bg_image_source& stored, const SourceStat& now) noexcept {
+    return stored.device == now.device && stored.inode == now.inode && stored.size == now.size &&
+           stored.mtime_sec == now.mtime_sec && stored.mtime_nsec == now.mtime_nsec;
+}
+
 Problem PolicyImage::check(const void* data, std::size_t size, bool verify_checksum, PolicyImage& out) noexcept {
     const auto* base = static_cast<const unsigned char*>(data);
-    if (base == nullptr || size < sizeof(bg_image_header) ||
+    if (base == nullptr || size < sizeof(bg_image_header::magic) ||
         std::memcmp(base, BG_IMAGE_MAGIC, sizeof(bg_image_header::magic)) != 0)
         return Problem::not_an_image;
+    if (size < sizeof(bg_image_header)) return Problem::truncated;
     if (reinterpret_cast<std::uintptr_t>(base) % alignof(bg_image_header) != 0) return Problem::bad_layout;
     const auto* header = reinterpret_cast<const bg_image_header*>(base);
     if (header->format != BG_IMAGE_FORMAT) return Problem::other_format;

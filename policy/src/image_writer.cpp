@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "bindguard/compile.hpp"
@@ -132,13 +133,6 @@ void add_section(std::vector<unsigned char>& out, bg_image_header& header, bg_im
     out.resize((out.size() + 7) / 8 * 8, 0);
 }
 
-std::string hex(std::uint64_t value) {
-    static const char digits[] = "0123456789abcdef";
-    std::string text(16, '0');
-    for (int i = 15; i >= 0; --i, value >>= 4) text[static_cast<std::size_t>(i)] = digits[value & 15];
-    return text;
-}
-
 std::string describe_stat_difference(const bg_image_source& stored, const struct stat& now) {
     if (stored.device != static_cast<std::uint64_t>(now.st_dev) || stored.inode != static_cast<std::uint64_t>(now.st_ino))
         return "the source was replaced (another file now) since it was compiled";
@@ -237,7 +231,11 @@ std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& s
 
 std::string beside_path(const std::string& source) { return source + BG_IMAGE_SUFFIX; }
 
-std::string cache_key(const std::string& source) { return hex(hash(source.data(), source.size())) + BG_IMAGE_SUFFIX; }
+std::string cache_key(const std::string& source) {
+    char key[kCacheKeySize];
+    image::cache_key(source.c_str(), source.size(), key);
+    return key;
+}
 
 std::string system_cache_path(const std::string& source) {
     return std::string(BG_IMAGE_SYSTEM_CACHE) + "/" + cache_key(source);
@@ -312,9 +310,9 @@ ImageStatus image_status(const std::string& image_path, const std::string& sourc
         status.detail = std::string("it was compiled from ") + image.source_path();
         return status;
     }
-    if (stored.device != static_cast<std::uint64_t>(st.st_dev) || stored.inode != static_cast<std::uint64_t>(st.st_ino) ||
-        stored.size != static_cast<std::uint64_t>(st.st_size) || stored.mtime_sec != st.st_mtim.tv_sec ||
-        stored.mtime_nsec != st.st_mtim.tv_nsec) {
+    const SourceStat now{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                         static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    if (!same_source(stored, now)) {
         status.freshness = Freshness::stale;
         status.detail = describe_stat_difference(stored, st);
         return status;
@@ -337,6 +335,111 @@ ImageStatus find_image(const std::string& source) {
     missing.path = beside_path(source);
     missing.freshness = Freshness::missing;
     return missing;
+}
+
+}  // namespace bindguard::image
+
+namespace bindguard::image {
+namespace {
+
+// True when this process may create files in the directory of path.
+bool directory_writable(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const std::string directory = slash == 0 ? "/" : path.substr(0, slash);
+    return access(directory.c_str(), W_OK | X_OK) == 0;
+}
+
+// Makes the directories of path's parent (0755), as mkdir -p.
+void make_parents(const std::string& path) {
+    for (std::size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1))
+        mkdir(path.substr(0, slash).c_str(), 0755);
+}
+
+}  // namespace
+
+std::string source_name(const std::string& path) {
+    std::error_code error;
+    std::filesystem::path made = std::filesystem::absolute(path, error);
+    if (error) made = path;
+    std::string normal = made.lexically_normal().string();
+    while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+    return normal;
+}
+
+std::string write_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
+    std::string temporary = path + ".XXXXXX";
+    const int fd = mkostemp(temporary.data(), O_CLOEXEC);
+    if (fd < 0) return std::string("cannot create a file beside ") + path + ": " + std::strerror(errno);
+    std::size_t written = 0;
+    int error = 0;
+    while (written < bytes.size()) {
+        const ssize_t n = write(fd, bytes.data() + written, bytes.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error = errno;
+            break;
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    if (error == 0 && fchmod(fd, 0644) != 0) error = errno;
+    if (error == 0 && fsync(fd) != 0) error = errno;
+    if (close(fd) != 0 && error == 0) error = errno;
+    if (error == 0 && rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+    if (error != 0) {
+        unlink(temporary.c_str());
+        return std::string("cannot write ") + path + ": " + std::strerror(error);
+    }
+    return {};
+}
+
+CompileOutcome compile_file(const std::string& path, Warnings warnings) {
+    CompileOutcome outcome;
+    outcome.source = source_name(path);
+    // The text is read once: its identity is taken right after, and a file that changes
+    // in between makes the image stale at once (the library then refuses it), never wrong.
+    std::string text;
+    {
+        const int fd = open(outcome.source.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            char chunk[8192];
+            for (;;) {
+                const ssize_t n = read(fd, chunk, sizeof chunk);
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                text.append(chunk, static_cast<std::size_t>(n));
+            }
+            close(fd);
+        }
+    }
+    LoadResult loaded = load_policy_file(outcome.source, warnings);
+    outcome.diagnostics = std::move(loaded.diagnostics);
+    if (!loaded.ok()) return outcome;
+    std::string error;
+    const auto identity = identify(outcome.source, text, error);
+    if (!identity) {
+        outcome.error = outcome.source + ": " + error;
+        return outcome;
+    }
+    const std::vector<unsigned char> bytes = compile(*loaded.policy, *identity);
+    std::vector<std::string> places{beside_path(outcome.source)};
+    if (geteuid() == 0) places.push_back(system_cache_path(outcome.source));
+    if (const std::string user = user_cache_path(outcome.source); !user.empty()) places.push_back(user);
+    for (const std::string& place : places) {
+        if (place != places.front()) make_parents(place);
+        if (!directory_writable(place)) continue;
+        error = write_atomically(place, bytes);
+        if (error.empty()) {
+            outcome.ok = true;
+            outcome.image_path = place;
+            // An image in a place the library looks at first would win if it were
+            // fresh; an older one there is stale and skipped, so nothing else to do.
+            return outcome;
+        }
+    }
+    outcome.error = error.empty() ? "no place to write the image of " + outcome.source +
+                                        " (its directory, " BG_IMAGE_SYSTEM_CACHE " and the user's cache are not writable)"
+                                  : error;
+    return outcome;
 }
 
 }  // namespace bindguard::image

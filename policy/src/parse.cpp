@@ -13,6 +13,7 @@
 #include <limits>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
 #include <toml++/toml.h>
 
 #include "bindguard/policy.hpp"
@@ -82,6 +83,9 @@ private:
     Warnings warnings_;
     Policy policy_;
     std::vector<Diagnostic> diagnostics_;
+    // The line of the first rule of each name, for the duplicate check (a scan of the
+    // earlier rules made parsing quadratic in the number of rules).
+    std::unordered_map<std::string, std::uint32_t> rule_lines_;
 
     void report(Diagnostic::Severity severity, SourcePosition where, std::string message) {
         if (severity == Diagnostic::Severity::warning && warnings_ == Warnings::skip) return;
@@ -285,16 +289,15 @@ void Validator::read_rule(const toml::table& table, std::size_t number) {
         rule.name = name->get();
         label = "[[rule]] " + quoted(rule.name);
         const auto reserved = std::find(std::begin(kReservedRuleNames), std::end(kReservedRuleNames), rule.name);
-        const auto earlier = std::find_if(policy_.rules.begin(), policy_.rules.end(),
-                                          [&](const Rule& r) { return r.name == rule.name; });
+        const auto [earlier, first_use] = rule_lines_.try_emplace(rule.name, rule.position.line);
         if (rule.name.empty())
             error(*name, "rule.name: must not be empty");
         else if (reserved != std::end(kReservedRuleNames))
             error(*name, "rule.name: " + quoted(rule.name) +
                              " is reserved (default, loopback and udp-ephemeral name built-in decisions)");
-        else if (earlier != policy_.rules.end())
+        else if (!first_use)
             error(*name, "rule.name: duplicate rule name " + quoted(rule.name) + " (first used by the rule at line " +
-                             std::to_string(earlier->position.line) + ")");
+                             std::to_string(earlier->second) + ")");
     } else if (!table.contains("name")) {
         error(rule.position, label + " has no name (every rule needs a unique name)");
     }

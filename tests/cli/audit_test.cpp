@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bindguard/compile.hpp"
+
 #include "cli_support.hpp"
 
 namespace {
@@ -301,10 +303,14 @@ TEST(CliAudit, CommandLineThatIsNotUtf8StillGivesValidJson) {
 namespace {
 
 // A policy that allows service "api" on port 4000 and nothing else. Returns its path.
+// Compiled: some tests give it to a program directly (not through `bindguard run`).
 std::string api_policy() {
-    return clitest::temp_file("api.toml",
-                              "version = 1\n"
-                              "[[rule]]\nname = \"public-api\"\naction = \"allow\"\nservice = \"api\"\nport = [4000]\n");
+    const std::string path =
+        clitest::temp_file("api.toml",
+                           "version = 1\n"
+                           "[[rule]]\nname = \"public-api\"\naction = \"allow\"\nservice = \"api\"\nport = [4000]\n");
+    bindguard::image::compile_file(path);
+    return path;
 }
 
 // realpath(3) of path, or path. Returns it.

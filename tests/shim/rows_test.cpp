@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "bindguard/compile.hpp"
 #include "shim_test_util.hpp"
 
 namespace {
@@ -317,22 +318,48 @@ TEST(Row15, ErrnoIsUntouchedBySuccessfulCalls) {
     }
 }
 
-// Row 20: each broken policy fails closed with one error line naming FILE:LINE:COL.
+// Row 20: each broken policy fails closed with one error line naming the file and what
+// is wrong. The library parses no TOML: an invalid policy has no compiled image (compile
+// names its LINE:COL), so the library says that it is not compiled; a stale, corrupt or
+// truncated image is refused the same way.
 struct BrokenPolicy {
     std::string name;
     std::string path;        // the file to name in BINDGUARD_POLICY
-    std::string location;    // the expected "FILE:LINE:COL" of the error line
+    std::string location;    // the expected "FILE:1:1" of the error line
+    std::string says;        // a part of its message
 };
 
 std::vector<BrokenPolicy> broken_policies() {
     std::vector<BrokenPolicy> out;
     const std::string dir = bgtest::temp_dir();
-    out.push_back({"missing", dir + "/no-such-policy.toml", dir + "/no-such-policy.toml:1:1"});
-    out.push_back({"directory", dir, dir + ":1:1"});
+    out.push_back({"missing", dir + "/no-such-policy.toml", dir + "/no-such-policy.toml:1:1", "cannot read policy"});
+    out.push_back({"directory", dir, dir + ":1:1", "not compiled"});
     bgtest::write_file(dir + "/invalid.toml", "version = 1\n[default]\naction = \n");
-    out.push_back({"invalid-toml", dir + "/invalid.toml", dir + "/invalid.toml:3:"});
+    bindguard::image::compile_file(dir + "/invalid.toml");  // fails: no image
+    out.push_back({"invalid-toml", dir + "/invalid.toml", dir + "/invalid.toml:1:1", "not compiled"});
     bgtest::write_file(dir + "/unknown.toml", "version = 1\n[default]\naction = \"rewrite\"\nactoin = \"allow\"\n");
-    out.push_back({"unknown-key", dir + "/unknown.toml", dir + "/unknown.toml:4:1"});
+    out.push_back({"unknown-key", dir + "/unknown.toml", dir + "/unknown.toml:1:1", "not compiled"});
+    const std::string allow_all = "version = 1\n[default]\naction = \"allow\"\n";
+    bgtest::write_file(dir + "/stale.toml", allow_all);
+    bindguard::image::compile_file(dir + "/stale.toml");
+    bgtest::write_file(dir + "/stale.toml", allow_all + "# edited after compiling\n");
+    out.push_back({"stale", dir + "/stale.toml", dir + "/stale.toml:1:1", "is stale"});
+    bgtest::write_file(dir + "/corrupt.toml", allow_all);
+    bindguard::image::compile_file(dir + "/corrupt.toml");
+    {
+        std::string bytes = bgtest::read_file(dir + "/corrupt.toml.compiled");
+        bytes[bytes.size() - 9] ^= 0x40;
+        // Over the image in place: its identity (the source's) is kept, only a byte differs.
+        bgtest::write_file(dir + "/corrupt.toml.compiled", bytes);
+    }
+    out.push_back({"corrupt", dir + "/corrupt.toml", dir + "/corrupt.toml:1:1", "is corrupt"});
+    bgtest::write_file(dir + "/truncated.toml", allow_all);
+    bindguard::image::compile_file(dir + "/truncated.toml");
+    {
+        std::string bytes = bgtest::read_file(dir + "/truncated.toml.compiled");
+        bgtest::write_file(dir + "/truncated.toml.compiled", bytes.substr(0, bytes.size() / 2));
+    }
+    out.push_back({"truncated", dir + "/truncated.toml", dir + "/truncated.toml:1:1", "is truncated"});
     return out;
 }
 
@@ -350,7 +377,8 @@ TEST(Row20, BrokenPolicyFailsClosed) {
             if (line.find(": error: ") != std::string::npos) {
                 ++error_lines;
                 EXPECT_TRUE(std::regex_search(line, std::regex("^bindguard\\[[0-9]+\\]: "))) << line;
-                EXPECT_NE(line.find("]: " + broken.location), std::string::npos) << line;
+                EXPECT_NE(line.find("]: " + broken.location + ": error: "), std::string::npos) << line;
+                EXPECT_NE(line.find(broken.says), std::string::npos) << line;
             }
         EXPECT_EQ(error_lines, 1) << result_public.err;
         EXPECT_NE(result_public.err.find("deny tcp 0.0.0.0:0 -> EACCES"), std::string::npos) << result_public.err;

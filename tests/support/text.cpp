@@ -1,8 +1,11 @@
 // Text and file helpers shared by the test folders (see text.hpp).
 #include "support/text.hpp"
 
+#include <sys/stat.h>
+
 #include <sstream>
 
+#include "bindguard/compile.hpp"
 #include "support/process.hpp"
 
 namespace bgtest {
@@ -25,11 +28,28 @@ std::vector<std::string> lines(const std::string& text) {
     return out;
 }
 
-std::string default_policy() { return source_dir() + "/examples/policy/default.toml"; }
+std::string default_policy() {
+    // A compiled copy: the library maps images, and none is kept in the source tree.
+    // Readable by everyone, as the source tree's file is: some tests run programs as nobody.
+    static const std::string copy = [] {
+        const std::string path = write_policy(read_file(source_dir() + "/examples/policy/default.toml"));
+        chmod(path.substr(0, path.rfind('/')).c_str(), 0755);
+        chmod(path.c_str(), 0644);
+        return path;
+    }();
+    return copy;
+}
 
-std::string write_policy(const std::string& text) {
+std::string write_uncompiled_policy(const std::string& text) {
     const std::string path = temp_dir() + "/policy.toml";
     write_file(path, text);
+    return path;
+}
+
+std::string write_policy(const std::string& text) {
+    const std::string path = write_uncompiled_policy(text);
+    // An invalid policy has no image: the library then fails closed, as it must.
+    bindguard::image::compile_file(path);
     return path;
 }
 

@@ -19,7 +19,11 @@ std::vector<std::string> lines(const std::string& text);
 // Returns the path of examples/policy/default.toml, the policy every "default policy"
 // test names explicitly (so that no /etc/bindguard/policy.toml on the machine matters).
 std::string default_policy();
-// Writes a policy file with text into a fresh temporary directory; returns its path.
+// Writes a policy file with text into a fresh temporary directory and compiles it
+// (`bindguard compile`'s library call), so that the library finds its image beside it;
+// returns its path. An invalid policy is written but has no image.
 std::string write_policy(const std::string& text);
+// The same without compiling: the library refuses it ("not compiled") and fails closed.
+std::string write_uncompiled_policy(const std::string& text);
 
 }  // namespace bgtest

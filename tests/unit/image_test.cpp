@@ -196,6 +196,8 @@ TEST(PolicyImage, RefusesWhatIsNotAGoodImage) {
 
     bad = good;
     bad.data.resize(10);
+    EXPECT_EQ(bad.check(view), image::Problem::truncated);
+    bad.data.resize(5);
     EXPECT_EQ(bad.check(view), image::Problem::not_an_image);
 
     bad = good;

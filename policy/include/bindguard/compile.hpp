@@ -69,3 +69,31 @@ ImageStatus find_image(const std::string& source);
 std::optional<SourceIdentity> identify(const std::string& path, const std::string& text, std::string& error);
 
 }  // namespace bindguard::image
+
+namespace bindguard::image {
+
+// The absolute, lexically normal form of path (as the library makes BINDGUARD_POLICY):
+// the name of a policy file that its image is keyed by.
+std::string source_name(const std::string& path);
+
+// What compile_file() did.
+struct CompileOutcome {
+    bool ok = false;
+    std::string source;                    // source_name() of the file
+    std::string image_path;                // where the image was written (ok)
+    std::vector<Diagnostic> diagnostics;   // the policy's errors (and warnings, when asked)
+    std::string error;                     // why nothing was written, when not a policy error
+};
+
+// Parses the policy file at path, compiles it and writes its image to the first place
+// the library looks that this process can write: beside it, else (as root) the system
+// cache, else the user's cache. Written to a temporary file in the same directory, then
+// renamed over the old image, so that a reader never sees half an image; mode 0644.
+// With warnings = report the policy's warnings are in diagnostics too.
+CompileOutcome compile_file(const std::string& path, Warnings warnings = Warnings::skip);
+
+// Writes bytes to path through a temporary file in its directory and rename(2).
+// Returns "" or the error.
+std::string write_atomically(const std::string& path, const std::vector<unsigned char>& bytes);
+
+}  // namespace bindguard::image

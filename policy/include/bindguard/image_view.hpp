@@ -37,6 +37,18 @@ std::uint64_t hash(const void* data, std::size_t size) noexcept;
 // This machine's BG_IMAGE_ARCH_CODE.
 std::uint32_t this_arch() noexcept;
 
+// The file name of the image of the source at path (absolute) in a cache directory:
+// 16 hex digits of hash(path) and BG_IMAGE_SUFFIX, NUL-terminated, into out.
+inline constexpr std::size_t kCacheKeySize = 16 + sizeof(BG_IMAGE_SUFFIX);
+void cache_key(const char* path, std::size_t length, char (&out)[kCacheKeySize]) noexcept;
+
+// True when the source file's identity now (its stat) is the one stored in the image.
+struct SourceStat {
+    std::uint64_t device, inode, size;
+    std::int64_t mtime_sec, mtime_nsec;
+};
+bool same_source(const bg_image_source& stored, const SourceStat& now) noexcept;
+
 // An image that passed check(). It points into the caller's bytes, which must stay
 // mapped and unchanged as long as it (and anything decided from it) is used.
 class PolicyImage {
