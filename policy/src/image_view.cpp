@@ -100,13 +100,18 @@ Cidr to_cidr(const bg_image_cidr& stored) noexcept {
     return cidr;
 }
 
-// True when the rule's action and protocol are values of their enums and the arrays of
-// its filters lie inside the image.
+// True when the rule's action and protocol are values of their enums, the arrays of its
+// filters lie inside the image and its CIDRs have a family and a prefix length that fits.
 bool rule_fits(const PolicyImage& image, const bg_image_rule& rule) noexcept {
-    return rule.action <= static_cast<std::uint8_t>(Action::deny) &&
-           rule.protocol <= static_cast<std::uint8_t>(Protocol::any) &&
-           std::uint64_t{rule.cidr_first} + rule.cidr_count <= image.elements(BG_SECTION_CIDRS, sizeof(bg_image_cidr)) &&
-           std::uint64_t{rule.port_first} + rule.port_count <= image.elements(BG_SECTION_PORTS, sizeof(bg_image_port));
+    if (rule.action > static_cast<std::uint8_t>(Action::deny) || rule.protocol > static_cast<std::uint8_t>(Protocol::any) ||
+        std::uint64_t{rule.cidr_first} + rule.cidr_count > image.elements(BG_SECTION_CIDRS, sizeof(bg_image_cidr)) ||
+        std::uint64_t{rule.port_first} + rule.port_count > image.elements(BG_SECTION_PORTS, sizeof(bg_image_port)))
+        return false;
+    for (std::uint32_t c = 0; c < rule.cidr_count; ++c) {
+        const bg_image_cidr& cidr = *image.element<bg_image_cidr>(BG_SECTION_CIDRS, std::uint64_t{rule.cidr_first} + c);
+        if (!(cidr.family == 4 && cidr.prefix <= 32) && !(cidr.family == 6 && cidr.prefix <= 128)) return false;
+    }
+    return true;
 }
 
 }  // namespace
