@@ -42,6 +42,9 @@ void register_paired_benchmarks(bool in_private_netns, const std::string& rewrit
 // and the posix_spawn pass-through with a clean environment.
 void register_spawn_benchmarks(const std::string& noop_path);
 
+// N rules, each allowing TCP on ports 8000-8999 of its own 10.x.y.0/24 (decide_bench.cpp).
+std::string generated_policy(int rules);
+
 // Start-up side by side: the same program spawned from this (bare) process without
 // LD_PRELOAD, with LD_PRELOAD=empty_path (an empty library: the floor of any preload
 // library; left out when empty_path is "" or missing) and with LD_PRELOAD=shim_path,

@@ -1,8 +1,9 @@
-// decide() alone, on a policy prepared the way the shim prepares it: for_process() once,
-// then decide() for every bind. Each case checks, before it is registered, that the
+// decide() alone, as the library runs it: the policy compiled into an image, the
+// process's rules found once (image::ProcessPolicy), then decide() for every bind. Each case checks, before it is registered, that the
 // request gets the decision the case is named after (which rule, or none).
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +12,8 @@
 #include <benchmark/benchmark.h>
 
 #include "bench.hpp"
+#include "bindguard/compile.hpp"
+#include "bindguard/image_view.hpp"
 #include "bindguard/policy.hpp"
 
 namespace bgbench {
@@ -56,7 +59,8 @@ struct DecideCase {
     bool prepared = false;
     std::string label;
     ProcessIdentity identity;
-    Policy policy;
+    std::vector<unsigned char> image;  // the compiled policy (a vector's bytes are 8-aligned)
+    bindguard::image::ProcessPolicy process;
     Request request;
 };
 
@@ -86,15 +90,24 @@ Policy parse_or_die(const std::string& text, const std::string& name) {
 // by its expected rule (any rule when expected_rule is empty: a policy file of the
 // project that may change). The rule that decides is the case's label.
 void prepare(DecideCase& c) {
-    c.policy = bindguard::for_process(c.full_policy(), c.identity.program, c.identity.command, c.identity.service);
+    const Policy& policy = c.full_policy();
+    c.image = bindguard::image::compile(policy, {});
+    bindguard::image::PolicyImage view;
+    if (bindguard::image::PolicyImage::check(c.image.data(), c.image.size(), true, view) !=
+        bindguard::image::Problem::none)
+        die(c.name + ": the compiled image does not check");
+    c.process = bindguard::image::ProcessPolicy(view, c.identity.program.c_str(), c.identity.command.c_str(),
+                                                c.identity.service.c_str());
     c.request.program = c.identity.program;
     c.request.command = c.identity.command;
     c.request.service = c.identity.service;
-    const Decision check = bindguard::decide(c.policy, c.request);
+    const Decision check = c.process.decide(c.request);
+    if (std::strcmp(check.rule, bindguard::decide(policy, c.request).rule) != 0)
+        die(c.name + ": the image and decide() disagree");
     if (!c.expected_rule.empty() && c.expected_rule != check.rule)
         die(c.name + ": expected rule " + c.expected_rule + ", decide() answered " + check.rule);
     c.label = std::string(bindguard::to_string(check.action)) + " rule=" + check.rule +
-              " rules=" + std::to_string(c.policy.rules.size());
+              " rules=" + std::to_string(policy.rules.size());
     c.prepared = true;
 }
 
@@ -113,10 +126,10 @@ void register_case(const std::string& name, PolicySource full_policy, ProcessIde
     benchmark::RegisterBenchmark(name.c_str(), [shared](benchmark::State& state) {
         if (!shared->prepared) prepare(*shared);
         state.SetLabel(shared->label);
-        const Policy& policy = shared->policy;
+        const bindguard::image::ProcessPolicy& process = shared->process;
         const Request& request = shared->request;
         for (auto _ : state) {
-            Decision decision = bindguard::decide(policy, request);
+            Decision decision = process.decide(request);
             benchmark::DoNotOptimize(decision);
         }
     });
@@ -259,6 +272,8 @@ void register_generated_cases() {
 }
 
 }  // namespace
+
+std::string generated_policy(int rules) { return generated_policy_text(Family::ipv4, rules); }
 
 void register_decide_benchmarks() {
     register_builtin_cases();

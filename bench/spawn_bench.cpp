@@ -2,6 +2,7 @@
 // The child inherits this process's environment, so in the run with LD_PRELOAD the
 // child loads the library too: the difference between the runs is its start-up cost.
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +21,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench.hpp"
+#include "bindguard/compile.hpp"
 
 extern char** environ;
 
@@ -218,6 +221,27 @@ void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> comman
     }
 }
 
+// A policy file of rules generated rules (generated_policy()), compiled, in a directory
+// of this user's kept between runs (made once: 10,000 rules take a second to compile).
+// Returns its path, or "" when it cannot be made.
+std::string compiled_policy_file(int rules) {
+    const std::string directory = "/tmp/bindguard-bench-policies-" + std::to_string(getuid());
+    mkdir(directory.c_str(), 0700);
+    const std::string path = directory + "/rules-" + std::to_string(rules) + ".toml";
+    if (bindguard::image::find_image(path).freshness == bindguard::image::Freshness::fresh) return path;
+    {
+        std::ofstream out(path, std::ios::trunc);
+        out << generated_policy(rules);
+        if (!out) return {};
+    }
+    const auto outcome = bindguard::image::compile_file(path);
+    if (!outcome.ok) {
+        std::fprintf(stderr, "bindguard-bench: cannot compile %s: %s\n", path.c_str(), outcome.error.c_str());
+        return {};
+    }
+    return path;
+}
+
 }  // namespace
 
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,
@@ -259,6 +283,20 @@ void register_paired_startup_benchmarks(const std::string& noop_path, const std:
     }
     if (const std::string node = find_on_path("node"); !node.empty())
         register_pair("paired/startup/node-e0", {node, {"node", "-e", "0"}}, three_sides());
+    // Start-up under a policy file of 0 to 10,000 rules: what every process pays once
+    // the package's /etc/bindguard/policy.toml is there. The library maps the compiled
+    // image; it should cost the same at any size.
+    if (access(noop_path.c_str(), X_OK) == 0)
+        for (const int rules : {0, 1, 100, 1000, 10000}) {
+            const std::string policy = compiled_policy_file(rules);
+            if (policy.empty()) continue;
+            auto with_policy = std::make_shared<const Environment>(
+                std::vector<std::string>{"LD_PRELOAD=" + shim_path, "BINDGUARD_POLICY=" + policy});
+            std::vector<Side> sides{{"bare", bare}, {"with", with_policy}};
+            if (empty) sides.insert(sides.begin() + 1, Side{"empty", empty});
+            register_pair("paired/startup/policy-rules-" + std::to_string(rules), {noop_path, {"bindguard-bench-noop"}},
+                          std::move(sides));
+        }
 }
 
 void register_spawn_benchmarks(const std::string& noop_path) {
