@@ -21,8 +21,10 @@
 #include "elf.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
+#include "protect_socket.hpp"
 #include "protectable.hpp"
 #include "shim_locate.hpp"
+#include "socket_unit.hpp"
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
@@ -290,10 +292,54 @@ std::string next_steps(const std::string& unit, const std::string& root) {
            (root.empty() ? "" : "(for an image under " + root + ", the next boot reads it; `" + systemctl + " cat " + unit + "` shows it)\n");
 }
 
+// `bindguard protect UNIT.socket`: refused without --kernel (pid 1 binds its sockets);
+// with --kernel, the drop-in that attaches the kernel twin to the socket unit's cgroup
+// before systemd binds there. Returns the exit status; stops with 1, 2 or 126.
+int protect_socket_unit(const ProtectOptions& options, const std::string& name) {
+    if (options.with_preload)
+        throw UsageError("--with-preload: not for a socket unit (systemd, pid 1, binds its sockets and cannot be preloaded)");
+    if (options.backstop) throw UsageError("--backstop: only for a service");
+    auto [policy_path, policy] = service_policy(options);
+    SocketUnit unit;
+    try {
+        unit = read_socket_unit(name, options.root);
+    } catch (const std::runtime_error& error) {
+        fail("protect", error.what(), kExitFailure);
+    }
+    const std::string service = options.service.empty() ? socket_service_name(unit) : options.service;
+    if (!options.kernel) fail("protect", socket_refusal(unit, policy, service), kExitCannotRun);
+    if (options.root.empty() && systemd_running())
+        if (std::optional<std::string> reason = pid1_binds_outside_cgroups())
+            fail("protect", "refusing to protect " + name + " with --kernel: " + *reason +
+                                ".\nbindguard protect: listen on loopback in the unit instead (ListenStream=127.0.0.1:PORT)",
+                 kExitCannotRun);
+    for (const std::string& warning : socket_start_pre_warnings(unit))
+        std::cerr << "bindguard protect: warning: " << warning << '\n';
+    std::string text = std::string(kMarker) + " " + name + "` (bindguard " + BINDGUARD_VERSION + ").\n"
+                       "# The kernel twin keeps the binds systemd makes for this socket unit (for " + unit.service +
+                       ")\n# on loopback, except where the policy allows them. Remove with `bindguard unprotect " + name +
+                       "`.\n[Socket]\n" + socket_kernel_lines(exec_quoted(own_path()), policy_path, service);
+    if (options.dry_run) {
+        std::cout << text;
+        return kExitOk;
+    }
+    std::string path = dropin_path(options.root, name);
+    write_dropin(path, text);
+    std::string systemctl = options.root.empty() ? "systemctl" : "systemctl --root=" + options.root;
+    std::cout << "bindguard protect: wrote " << path << " (" << name << ", for " << unit.service << ", service "
+              << service << ")\nNext: systemctl daemon-reload && systemctl stop " << unit.service << " " << name
+              << " && systemctl start " << name << " (the service holds the old sockets until it stops)\n"
+              << (options.root.empty() ? "" : "(for an image under " + options.root + ", the next boot reads it; `" +
+                                                  systemctl + " cat " + name + "` shows it)\n")
+              << "Then check it with: bindguard audit and bindguard kernel status\n";
+    return kExitOk;
+}
+
 // The whole of `bindguard protect`. Returns the exit status.
 int protect(const ProtectOptions& options) {
     std::string name = checked_unit_name(options.unit);
     try {
+        if (name.ends_with(".socket")) return protect_socket_unit(options, name);
         auto [policy_path, policy] = service_policy(options);
         if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");
         if (options.kernel && options.root.empty()) require_exec_condition();
@@ -311,9 +357,16 @@ int protect(const ProtectOptions& options) {
         std::vector<std::string> backstop;
         if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
         std::string text = dropin_text(options, unit, shim, policy_path, service, backstop);
+        // Sockets systemd binds for the service: no drop-in of the service reaches them.
+        SocketFindings sockets = service_socket_findings(name, options.root, policy, service);
+        for (const std::string& warning : sockets.warnings) std::cerr << "bindguard protect: warning: " << warning << '\n';
+        const int status = sockets.exposed ? kExitFailure : kExitOk;
+        const std::string not_protected = "bindguard protect: " + name + " is NOT protected: a socket unit of it "
+                                          "listens publicly (above); this drop-in covers only what it binds itself\n";
         if (options.dry_run) {
             std::cout << text;
-            return kExitOk;
+            if (sockets.exposed) std::cerr << not_protected;
+            return status;
         }
         std::string path = dropin_path(options.root, name);
         write_dropin(path, text);
@@ -321,7 +374,8 @@ int protect(const ProtectOptions& options) {
                   << service << ")\n"
                   << next_steps(name, options.root) << "Then check it with: bindguard audit"
                   << (options.kernel ? " and bindguard kernel status" : "") << '\n';
-        return kExitOk;
+        if (sockets.exposed) std::cerr << not_protected;
+        return status;
     } catch (const Stop& stop) {
         return stop.status;
     }
