@@ -421,9 +421,20 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "ExecStopPost=+`kernel detach` (kept while processes it left behind still run). Needs\n"
         "systemd 243 or later (refused, exit 126, when `systemctl --version` says older).\n"
         "--with-preload (with --kernel) sets up the library as well.\n"
+        "Socket activation: systemd (pid 1) binds a socket unit's listen lines and hands them to the\n"
+        "service, where no drop-in of the service reaches. For a service, each listen line of its socket\n"
+        "units (Sockets=, NAME.socket, TriggeredBy=) is judged for the service: a public one is named,\n"
+        "with the fix, and the exit is 1 (the drop-in is written all the same). UNIT.socket is refused\n"
+        "without --kernel (exit 126); with --kernel its drop-in attaches the kernel twin to the socket\n"
+        "unit's cgroup as ExecStartPre=+ (systemd binds its IP lines there, after it), checks as\n"
+        "ExecStartPost=+ that none is public all the same (else the unit fails, its sockets closed),\n"
+        "and detaches as ExecStopPost=+.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
-        "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");
-    sub->add_option("UNIT", options->unit, "The service, e.g. nginx.service, redis-server, postgresql@15-main")->required();
+        "found, the drop-in cannot be written or a socket unit of the service listens publicly; 2 on a\n"
+        "usage error or an invalid policy.");
+    sub->add_option("UNIT", options->unit,
+                    "The service or socket unit, e.g. nginx.service, redis-server, postgresql@15-main, app.socket")
+        ->required();
     sub->add_option("--service", options->service, "BINDGUARD_SERVICE for it (default: the unit's name, e.g. nginx)");
     sub->add_option("--policy", options->policy, "Policy file for it (default: /etc/bindguard/policy.toml, else built-in)");
     sub->add_flag("--backstop", options->backstop, "Also pin its ports in the kernel with SocketBindAllow=/SocketBindDeny=any");
@@ -437,10 +448,10 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
     auto undo = std::make_shared<ProtectOptions>();
     CLI::App* unsub = app.add_subcommand(
         "unprotect",
-        "Remove the drop-in `bindguard protect` wrote for a systemd service.\n"
+        "Remove the drop-in `bindguard protect` wrote for a systemd service or socket unit.\n"
         "Removes /etc/systemd/system/UNIT.d/bindguard.conf (only a file bindguard wrote) and says what\n"
         "to run next. Exit 0; 1 when there is no such drop-in; 2 on a usage error.");
-    unsub->add_option("UNIT", undo->unit, "The service, e.g. nginx.service")->required();
+    unsub->add_option("UNIT", undo->unit, "The service or socket unit, e.g. nginx.service, app.socket")->required();
     unsub->add_option("--root", undo->root, "Operate on the systemd directories under this directory");
     unsub->callback([&action, undo] { action = [undo](const std::vector<std::string>&) { return unprotect(*undo); }; });
 }

@@ -1,16 +1,41 @@
 // Socket units in `bindguard protect` (see protect_socket.hpp).
 #include "protect_socket.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
+namespace {
+
+// The listen line, where it is written, and what systemd makes of it: "ListenStream=8080
+// (FILE:LINE): [::]:8080, IPv4 too". Returns it.
+std::string described(const SocketUnit& unit, const ListenLine& line) {
+    std::vector<std::string> notes;
+    char address[64];
+    format_endpoint(line.address, address, sizeof address);
+    if (line.value.find_first_not_of("0123456789") == std::string::npos) notes.push_back(address);  // a bare port
+    if (line.address.family == AF_INET6 && is_wildcard(line.address)) notes.push_back(line.v6only ? "IPv6 only" : "IPv4 too");
+    if (!line.device.empty())
+        notes.push_back("%" + line.device + " only sets the scope of a link-local IPv6 address, it does not confine the "
+                        "socket to that device");
+    if (unit.freebind) notes.push_back("FreeBind=yes: bound even while the address is not on this host");
+    std::string text = line.where();
+    for (std::size_t i = 0; i < notes.size(); ++i) text += (i == 0 ? ": " : ", ") + notes[i];
+    return text;
+}
+
+}  // namespace
 
 SocketFindings service_socket_findings(const std::string& service_unit, const std::string& root, const Policy& policy,
                                        const std::string& service) {
     SocketFindings findings;
-    for (const std::string& name : socket_units_of(service_unit, root)) {
+    std::vector<std::string> names = socket_units_of(service_unit, root);
+    if (root.empty() && systemd_running())
+        for (const std::string& name : unit_words(systemctl_value(service_unit, "TriggeredBy")))
+            if (name.ends_with(".socket") && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    for (const std::string& name : names) {
         SocketUnit unit;
         try {
             unit = read_socket_unit(name, root);
@@ -25,7 +50,7 @@ SocketFindings service_socket_findings(const std::string& service_unit, const st
             if (verdict.kind != ListenVerdict::Kind::exposed || unit.kernel_protected) continue;
             findings.exposed = true;
             findings.warnings.push_back(
-                name + " listens publicly for " + service_unit + ": " + line.where() +
+                name + " listens publicly for " + service_unit + ": " + described(unit, line) +
                 ". systemd (pid 1) binds it and hands it over, so this drop-in cannot protect it: `bindguard protect " +
                 name + " --kernel`, or " + verdict.fix + " in the socket unit");
         }
@@ -40,7 +65,7 @@ std::string socket_refusal(const SocketUnit& unit, const Policy& policy, const s
     for (const ListenLine& line : unit.listens) {
         ListenVerdict verdict = judge_listen(policy, service, unit, line);
         if (verdict.kind != ListenVerdict::Kind::exposed) continue;
-        text += "\nbindguard protect: public: " + line.where();
+        text += "\nbindguard protect: public: " + described(unit, line);
         fixes += (fixes.empty() ? "" : ", ") + verdict.fix;
     }
     if (fixes.empty())

@@ -196,6 +196,14 @@ std::vector<std::string> unit_files(const std::string& name, const std::string& 
     return files_of_unit(name, root, with_own_dropin);
 }
 
+std::string systemctl_value(const std::string& name, const std::string& property) {
+    try {
+        return systemctl_property(name, property);
+    } catch (const std::runtime_error&) {
+        return "";
+    }
+}
+
 std::string service_unit_name(const std::string& unit) {
     for (const char* suffix : {".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope"})
         if (unit.ends_with(suffix)) return unit;

@@ -42,6 +42,10 @@ std::vector<UnitSetting> unit_settings(const std::string& path, const std::strin
 // naming the directories searched when there is no unit file.
 std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin);
 
+// `systemctl show -p PROPERTY --value NAME` ("TriggeredBy" of a service: its socket,
+// path and timer units). Returns its output without the last newline; "" when it fails.
+std::string systemctl_value(const std::string& name, const std::string& property);
+
 // "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.
 std::string service_unit_name(const std::string& unit);
 

@@ -68,7 +68,7 @@ TEST(CliProtectSockets, AServiceWhoseSocketUnitListensPubliclyIsNotReportedProte
                               "ListenStream=127.0.0.1:8080 in the socket unit\n"),
               std::string::npos)
         << result.err;
-    EXPECT_NE(result.err.find("ListenStream=[::]:8081 (" + file + ":3)"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("ListenStream=[::]:8081 (" + file + ":3): IPv4 too. "), std::string::npos) << result.err;
     // Loopback, AF_UNIX and abstract lines are fine.
     EXPECT_EQ(result.err.find("5353"), std::string::npos) << result.err;
     EXPECT_EQ(result.err.find("/run/app.sock"), std::string::npos) << result.err;
@@ -86,16 +86,21 @@ TEST(CliProtectSockets, FindsTheSocketUnitsBySocketsServiceAndName) {
     // Sockets= of the service, a socket unit whose Service= names it (systemd's TriggeredBy=),
     // and a bare port (which systemd binds on [::], dual-stack by default).
     std::string root = root_with({{"api-http.socket", "[Socket]\nListenStream=9001\n"},
-                                  {"api-admin.socket", "[Socket]\nService=app.service\nListenStream=10.1.2.3:9002%eth0\n"},
+                                  {"api-admin.socket", "[Socket]\nService=app.service\nListenStream=10.1.2.3:9002%eth0\nFreeBind=yes\n"},
                                   {"other.socket", "[Socket]\nListenStream=0.0.0.0:9003\n"}});
     bgtest::write_file(root + "/lib/systemd/system/app.service",
                        "[Service]\nSockets=api-http.socket\nExecStart=/bin/sleep 1000\n");
     bgtest::Result result = bindguard({"protect", "app", "--root", root, "--dry-run"}, {"-BINDGUARD_SHIM"});
     EXPECT_EQ(result.status, 1) << result.err;
-    EXPECT_NE(result.err.find("api-http.socket listens publicly for app.service: ListenStream=9001 ("), std::string::npos)
+    EXPECT_NE(result.err.find("api-http.socket listens publicly for app.service: ListenStream=9001 (" + root +
+                              "/lib/systemd/system/api-http.socket:2): [::]:9001, IPv4 too. "),
+              std::string::npos)
         << result.err;
     // The %dev suffix does not confine the socket to the device: judged by its address.
-    EXPECT_NE(result.err.find("api-admin.socket listens publicly for app.service: ListenStream=10.1.2.3:9002%eth0 ("),
+    EXPECT_NE(result.err.find("api-admin.socket listens publicly for app.service: ListenStream=10.1.2.3:9002%eth0 (" +
+                              root + "/lib/systemd/system/api-admin.socket:3): %eth0 only sets the scope of a "
+                              "link-local IPv6 address, it does not confine the socket to that device, FreeBind=yes: "
+                              "bound even while the address is not on this host. "),
               std::string::npos)
         << result.err;
     EXPECT_EQ(result.err.find("other.socket"), std::string::npos) << result.err;
@@ -115,6 +120,9 @@ TEST(CliProtectSockets, LoopbackAllowedAndKernelProtectedSocketUnitsAreFine) {
     result = bindguard({"protect", "app", "--root", root, "--policy", policy, "--service", "web", "--dry-run"},
                        {"-BINDGUARD_SHIM"});
     EXPECT_NE(result.err.find("ListenStream=8443 ("), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("ListenStream=8443 (" + root + "/lib/systemd/system/app.socket:4): [::]:8443, IPv6 only. "),
+              std::string::npos)
+        << result.err;
     EXPECT_NE(result.err.find("or ListenStream=[::1]:8443 in the socket unit"), std::string::npos) << result.err;
 
     std::filesystem::create_directories(root + "/etc/systemd/system/app.socket.d");
@@ -140,7 +148,7 @@ TEST(CliProtectSockets, ASocketUnitIsRefusedWithoutTheKernelTwin) {
               "bindguard protect: refusing to protect app.socket with the library: systemd (pid 1) binds its listen "
               "lines itself and hands the sockets to app.service, and pid 1 cannot be preloaded.\n"
               "bindguard protect: public: ListenStream=0.0.0.0:8080 (" + file + ":2)\n"
-              "bindguard protect: public: ListenStream=[::]:8081 (" + file + ":3)\n"
+              "bindguard protect: public: ListenStream=[::]:8081 (" + file + ":3): IPv4 too\n"
               "bindguard protect: either `bindguard protect app.socket --kernel` (the kernel twin in the socket unit's "
               "cgroup, where systemd binds them), or listen on loopback in the unit: ListenStream=127.0.0.1:8080, "
               "ListenStream=127.0.0.1:8081\n");
