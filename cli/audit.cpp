@@ -319,6 +319,10 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
         if (row.owner->in_kernel_cgroup == true) out["protected"] = true;
         out["protected_by"] = protected_by(*row.owner);
+        if (protected_text(row) == "yes (kernel)" && !row.socket_unit.empty()) {  // its socket unit's kernel twin
+            out["protected"] = true;
+            out["protected_by"] = nlohmann::ordered_json::array({"kernel"});
+        }
     }
     return out;
 }

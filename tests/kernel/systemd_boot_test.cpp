@@ -392,7 +392,8 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
         "ip -n bgremote link set bgv1 up && ip -n bgremote link set lo up || echo 'veth failed' >> $r/remote.txt\n"
         "for p in 3301 3302 3303; do ip netns exec bgremote timeout 10 bash -c \"exec 3<>/dev/tcp/10.201.0.1/$p && "
         "head -n 1 <&3\" > $r/remote-$p.txt 2>&1; echo \"$p: $?\" >> $r/remote.txt; done\n" +
-        cli + " audit --format json --policy " + policy + " > $r/audit.json 2> $r/audit.err\n"
+        cli + " audit --format json --policy " + policy + " > $r/audit.json 2> $r/audit.err\n" +
+        cli + " audit --policy " + policy + " > $r/audit.txt 2>&1\n"
         // From the unit files (as when systemd does not run: an image, a test).
         "BINDGUARD_SYSTEMD_ROOT=/ " + cli + " audit --format json --policy " + policy + " > $r/audit-files.json 2>&1\n" +
         // The rule sets stored for the cgroups (`kernel status` cannot name a cgroup by its id
@@ -476,10 +477,13 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
     }
     EXPECT_EQ(by_port[3301]["socket_unit"], "v4.socket");
     EXPECT_EQ(by_port[3301]["verdict"], "ok");
+    EXPECT_EQ(by_port[3301]["protected_by"], nlohmann::json::array({"kernel"})) << by_port[3301].dump();
+    EXPECT_EQ(by_port[3303]["protected"], false) << by_port[3303].dump();
     EXPECT_EQ(by_port[3302]["socket_unit"], "v6.socket");
     EXPECT_EQ(by_port[3303]["socket_unit"], "open.socket");
     EXPECT_EQ(by_port[3303]["verdict"], "exposed");
     EXPECT_EQ(by_port[3303]["unprotected"], true);
+    EXPECT_NE(file("audit.txt").find("1/systemd (v4.socket)"), std::string::npos) << file("audit.txt");
     nlohmann::json from_files = nlohmann::json::parse(file("audit-files.json"), nullptr, false);
     ASSERT_FALSE(from_files.is_discarded()) << file("audit-files.json");
     std::map<int, std::string> units_from_files;
