@@ -251,6 +251,11 @@ int check_socket(const CheckSocketOptions& options) {
     if (!public_ones.empty()) {
         std::string list;
         for (const std::string& one : public_ones) list += (list.empty() ? "" : ", ") + one;
+        if (reported.loaded.policy->mode == Mode::audit) {  // audit mode changes nothing, as the library's
+            std::cout << "bindguard kernel check-socket: " << options.unit << " listens publicly (" << list
+                      << "): the unit would fail (mode = \"audit\": it goes on)" << std::endl;
+            return kExitOk;
+        }
         fail("check-socket", options.unit + " listens publicly all the same (" + list +
                                  "): systemd bound it outside the unit's cgroup, where the kernel twin does not "
                                  "reach; failing the unit, which closes its sockets",
@@ -307,7 +312,8 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
         "What `bindguard protect UNIT.socket --kernel` writes after attach: once systemd has bound the\n"
         "unit's listen lines, looks at the sockets pid 1 holds on their protocols and ports and exits 1\n"
         "when one is on an address that is not loopback and that no rule allows for the service (systemd\n"
-        "bound it outside the unit's cgroup): systemd then fails the unit and closes its sockets.\n"
+        "bound it outside the unit's cgroup): systemd then fails the unit and closes its sockets (a policy\n"
+        "in mode = \"audit\" only says so).\n"
         "Exit 0 when none is; 2 on an invalid policy; 126 when the unit or /proc/net cannot be read.");
     check_command->add_option("UNIT", check->unit, "The socket unit, e.g. app.socket (%n in the unit)")->required();
     check_command->add_option("--policy", check->policy,

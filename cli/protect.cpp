@@ -394,7 +394,11 @@ int unprotect(const ProtectOptions& options) {
             fail("unprotect", path + " was not written by `bindguard protect`; leaving it alone", kExitFailure);
         if (::unlink(path.c_str()) != 0) fail("unprotect", "cannot remove " + path + ": " + std::strerror(errno), kExitFailure);
         ::rmdir(std::filesystem::path(path).parent_path().c_str());  // only when empty
-        std::cout << "bindguard unprotect: removed " << path << '\n' << next_steps(name, options.root);
+        std::cout << "bindguard unprotect: removed " << path << '\n';
+        if (name.ends_with(".socket"))  // its service keeps the sockets it was given until it stops
+            std::cout << "Next: systemctl daemon-reload && systemctl restart " << name
+                      << " (and the service it activates, which keeps the sockets it was given until it stops)\n";
+        else std::cout << next_steps(name, options.root);
         return kExitOk;
     } catch (const Stop& stop) {
         return stop.status;

@@ -361,6 +361,9 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
     socket_unit("open", "0.0.0.0:3303");  // left unprotected: the remote side reaches it
     socket_unit("bad", "0.0.0.0:3304");   // its policy turns invalid after protect: attach fails, so does the unit
     socket_unit("leak", "0.0.0.0:3305");  // check-socket alone, no attach: as if systemd had bound outside the cgroup
+    socket_unit("quiet", "0.0.0.0:3306");  // the same under a policy in audit mode: said, not failed
+    const std::string audit_policy = dir + "/audit-policy.toml";
+    bgtest::write_file(audit_policy, "version = 1\nmode = \"audit\"\n");
 
     const std::string protect = cli + " protect ";
     const std::string driver =
@@ -380,8 +383,11 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
         "mkdir -p /etc/systemd/system/leak.socket.d\n"
         "printf '[Socket]\\nExecStartPost=+%s kernel check-socket --policy %s %%n\\n' " + cli + " " + policy +
         " > /etc/systemd/system/leak.socket.d/10-check.conf\n"
+        "mkdir -p /etc/systemd/system/quiet.socket.d\n"
+        "printf '[Socket]\\nExecStartPost=+%s kernel check-socket --policy %s %%n\\n' " + cli + " " + audit_policy +
+        " > /etc/systemd/system/quiet.socket.d/10-check.conf\n"
         "systemctl daemon-reload\n"
-        "for u in v4 v6 open bad leak; do systemctl start $u.socket; echo \"$u.socket started: $?\" >> $r/status.txt; done\n"
+        "for u in v4 v6 open bad leak quiet; do systemctl start $u.socket; echo \"$u.socket started: $?\" >> $r/status.txt; done\n"
         "ss -ltnH > $r/listeners.txt\n"
         // Through loopback: each connection activates the service, which answers on fd 3.
         "for p in 3301 3302 3303; do timeout 10 bash -c \"exec 3<>/dev/tcp/127.0.0.1/$p && head -n 1 <&3\" "
@@ -399,7 +405,7 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
         // The rule sets stored for the cgroups (`kernel status` cannot name a cgroup by its id
         // from inside this container's cgroup namespace).
         "bpftool map dump pinned /sys/fs/bpf/bindguard/map_policies | grep -c '\"key\"' > $r/rule-sets.txt\n"
-        "systemctl stop v4.service v6.service open.service v4.socket v6.socket open.socket\n"
+        "systemctl stop v4.service v6.service open.service v4.socket v6.socket open.socket quiet.socket\n"
         "for u in v4 v6 bad leak; do echo \"$u.socket: $(systemctl show -p ActiveState --value $u.socket) "
         "$(systemctl show -p Result --value $u.socket)\" >> $r/status.txt; done\n"
         "bpftool map dump pinned /sys/fs/bpf/bindguard/map_policies | grep -c '\"key\"' > $r/rule-sets-after.txt\n"
@@ -425,7 +431,7 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
 
     // systemd bound 0.0.0.0 and [::] (dual-stack) in the socket units' cgroups: rewritten to loopback.
     EXPECT_EQ(listening_in(results + "/listeners.txt"),
-              (std::vector<std::string>{"0.0.0.0:3303", "127.0.0.1:3301", "[::ffff:127.0.0.1]:3302"}))
+              (std::vector<std::string>{"0.0.0.0:3303", "0.0.0.0:3306", "127.0.0.1:3301", "[::ffff:127.0.0.1]:3302"}))
         << why;
     EXPECT_NE(file("v4.log").find("bindguard kernel attach: protecting the cgroup /sys/fs/cgroup"), std::string::npos) << why;
     EXPECT_NE(file("v4.log").find("/system.slice/v4.socket (service=v4 "), std::string::npos) << why;
@@ -490,7 +496,7 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
     for (const auto& socket : from_files["sockets"])
         if (socket["proto"] == "tcp" && socket["socket_unit"].is_string())
             units_from_files[socket["port"].get<int>()] = socket["socket_unit"];
-    EXPECT_EQ(units_from_files, (std::map<int, std::string>{{3301, "v4.socket"}, {3302, "v6.socket"}, {3303, "open.socket"}}))
+    EXPECT_EQ(units_from_files, (std::map<int, std::string>{{3301, "v4.socket"}, {3302, "v6.socket"}, {3303, "open.socket"}, {3306, "quiet.socket"}}))
         << file("audit-files.json");
 
     // The invalid policy: attach failed, the socket unit failed and never listened.
@@ -505,6 +511,12 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
                                     "0.0.0.0:3305): systemd bound it outside the unit's cgroup"),
               std::string::npos)
         << file("leak.log");
+
+    EXPECT_NE(status.find("quiet.socket started: 0\n"), std::string::npos) << status << file("quiet.log");
+    EXPECT_NE(file("quiet.log").find("bindguard kernel check-socket: quiet.socket listens publicly (tcp 0.0.0.0:3306): "
+                                     "the unit would fail (mode = \"audit\": it goes on)"),
+              std::string::npos)
+        << file("quiet.log");
 
     // Stopped: detached, the rule sets removed.
     EXPECT_NE(status.find("v4.socket: inactive success\n"), std::string::npos) << status;
