@@ -139,8 +139,8 @@ SocketUnit read_socket_unit(const std::string& name, const std::string& root) {
                     unit.kernel_protected = true;
                     unit.protected_policy = attach_argument(setting.value, "--policy");
                     unit.protected_service = attach_argument(setting.value, "--service");
-                } else {
-                    unit.exec_start_pre.push_back(setting.value.substr(setting.value.find_first_not_of("-@:+!")));
+                } else if (std::size_t start = setting.value.find_first_not_of("-@:+!"); start != std::string::npos) {
+                    unit.exec_start_pre.push_back(setting.value.substr(start));
                 }
             }
         }

@@ -162,7 +162,7 @@ TEST(CliProtectSockets, ASocketUnitIsRefusedWithoutTheKernelTwin) {
 }
 
 TEST(CliProtectSockets, TheKernelTwinAttachesBeforeSystemdBindsAndChecksAfter) {
-    std::string root = root_with({{"app.socket", kPublicSocket + "ExecStartPre=/bin/true\n"}});
+    std::string root = root_with({{"app.socket", kPublicSocket + "ExecStartPre=/bin/true\nExecStartPre=-\n"}});
     std::string policy = bgtest::source_dir() + "/examples/policy/default.toml";
     bgtest::Result result = bindguard({"protect", "app.socket", "--root", root, "--kernel", "--policy", policy});
     ASSERT_EQ(result.status, 0) << result.err;
