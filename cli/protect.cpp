@@ -313,6 +313,13 @@ int protect_socket_unit(const ProtectOptions& options, const std::string& name) 
             fail("protect", "refusing to protect " + name + " with --kernel: " + *reason +
                                 ".\nbindguard protect: listen on loopback in the unit instead (ListenStream=127.0.0.1:PORT)",
                  kExitCannotRun);
+    for (const ListenLine& line : unit.listens)
+        if (line.ip && line.protocol == Protocol::other &&
+            judge_listen(policy, service, unit, line).kind == ListenVerdict::Kind::exposed)
+            fail("protect", "refusing to protect " + name + " with --kernel: " + line.where() +
+                                " is SCTP, whose binds the kernel twin is not known to see (untested), and which "
+                                "`kernel check-socket` cannot read back; listen on loopback in the unit instead",
+                 kExitCannotRun);
     for (const std::string& warning : socket_start_pre_warnings(unit))
         std::cerr << "bindguard protect: warning: " << warning << '\n';
     std::string text = std::string(kMarker) + " " + name + "` (bindguard " + BINDGUARD_VERSION + ").\n"

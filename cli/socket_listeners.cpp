@@ -79,8 +79,11 @@ std::vector<std::string> public_listeners(const SocketUnit& unit, const Policy& 
     for (const NetSocket& socket : bound_sockets()) {
         if (!held.contains(socket.inode) || is_loopback(socket.local)) continue;
         if (socket.protocol == Protocol::tcp && !socket.listening()) continue;
+        // Bound as the line says: the kernel twin would have moved it to loopback.
         bool ours = false;
-        for (const ListenLine& line : unit.listens) ours = ours || same_listener(line, socket);
+        for (const ListenLine& line : unit.listens)
+            ours = ours || (same_listener(line, socket) && line.address.family == socket.local.family &&
+                            line.address.bytes == socket.local.bytes);
         if (!ours) continue;
         Request request;
         request.address = socket.local;

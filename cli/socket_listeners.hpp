@@ -24,8 +24,9 @@ std::vector<SocketUnit> known_socket_units(const std::string& root, bool use_sys
 const SocketUnit* socket_unit_of(const NetSocket& socket, const std::vector<SocketUnit>& units);
 
 // The listeners of unit's IP listen lines that are public under the policy for service:
-// the sockets of this network namespace that pid 1 holds, on the protocol and port of a
-// listen line, bound to an address that is not loopback and that no rule allows.
+// the sockets of this network namespace that pid 1 holds, bound to the protocol, address
+// and port of a listen line as written (the kernel twin would have moved them to
+// loopback), when that address is not loopback and no rule allows it.
 // Returns them as "tcp 0.0.0.0:8080" (empty: all is well); throws std::runtime_error when
 // /proc/net cannot be read.
 std::vector<std::string> public_listeners(const SocketUnit& unit, const Policy& policy, const std::string& service);

@@ -195,6 +195,20 @@ TEST(CliProtectSockets, TheKernelTwinAttachesBeforeSystemdBindsAndChecksAfter) {
     expect_verified(root, "app.socket");
 }
 
+TEST(CliProtectSockets, APublicSctpLineIsNotClaimedForTheKernelTwin) {
+    // SCTP: the kernel twin's hooks are not known to see its binds. On loopback it is fine.
+    std::string root = root_with({{"app.socket", "[Socket]\nListenSequentialPacket=0.0.0.0:3868\nSocketProtocol=sctp\n"}});
+    bgtest::Result result = bindguard({"protect", "app.socket", "--root", root, "--kernel"});
+    EXPECT_EQ(result.status, 126) << result.err;
+    EXPECT_NE(result.err.find("refusing to protect app.socket with --kernel: ListenSequentialPacket=0.0.0.0:3868 (" + root +
+                              "/lib/systemd/system/app.socket:2) is SCTP"),
+              std::string::npos)
+        << result.err;
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/app.socket.d"));
+    root = root_with({{"app.socket", "[Socket]\nListenSequentialPacket=127.0.0.1:3868\nSocketProtocol=sctp\n"}});
+    EXPECT_EQ(bindguard({"protect", "app.socket", "--root", root, "--kernel"}).status, 0);
+}
+
 TEST(CliProtectSockets, AListenLineSystemdWouldRefuseIsAnErrorNamingItsLine) {
     for (const char* bad : {"0.0.0.0:0", "1.2.3:80", "70000", "[::1]:80#name", "0.0.0.0:80%"}) {
         std::string root = root_with({{"app.socket", std::string("[Socket]\nListenStream=127.0.0.1:1\nListenStream=") + bad + "\n"}});
