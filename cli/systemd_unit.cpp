@@ -36,45 +36,6 @@ std::string template_name(const std::string& name) {
     return name.substr(0, at + 1) + name.substr(dot);
 }
 
-// unit_files(), in this file's namespace.
-std::vector<std::string> files_of_unit(const std::string& name, const std::string& root, bool with_own_dropin) {
-    std::vector<std::string> search = unit_search_path(root);
-    std::string templ = template_name(name);
-    std::string main;
-    for (const std::string& candidate : {name, templ}) {
-        if (candidate.empty() || !main.empty()) continue;
-        for (const std::string& dir : search)
-            if (is_file(dir + "/" + candidate)) {
-                main = dir + "/" + candidate;
-                break;
-            }
-    }
-    if (main.empty()) {
-        std::string where;
-        for (const std::string& dir : search) where += (where.empty() ? "" : ", ") + dir;
-        throw std::runtime_error("unit " + name + " not found in " + where);
-    }
-    // Drop-ins: the template's, then the instance's; a file name in a higher-priority
-    // directory hides the same name in a lower one; applied in file-name order.
-    std::vector<std::pair<std::string, std::string>> dropins;  // (file name, path)
-    for (const std::string& unit : {templ, name}) {
-        if (unit.empty()) continue;
-        for (const std::string& dir : search) {
-            std::error_code error;
-            for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + unit + ".d", error)) {
-                std::string file = entry.path().filename();
-                if (!file.ends_with(".conf") || (file == "bindguard.conf" && !with_own_dropin)) continue;
-                bool hidden = std::any_of(dropins.begin(), dropins.end(), [&](const auto& d) { return d.first == file; });
-                if (!hidden) dropins.emplace_back(file, entry.path().string());
-            }
-        }
-    }
-    std::stable_sort(dropins.begin(), dropins.end());
-    std::vector<std::string> files = {main};
-    for (const auto& dropin : dropins) files.push_back(dropin.second);
-    return files;
-}
-
 // The program of an ExecStart= value: its prefixes (-@:+!) removed, the first word;
 // a name without '/' looked up in systemd's fixed directories. Returns it ("" when empty).
 std::string exec_program(const std::string& value) {
@@ -193,7 +154,41 @@ std::vector<UnitSetting> unit_settings(const std::string& path, const std::strin
 }
 
 std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin) {
-    return files_of_unit(name, root, with_own_dropin);
+    std::vector<std::string> search = unit_search_path(root);
+    std::string templ = template_name(name);
+    std::string main;
+    for (const std::string& candidate : {name, templ}) {
+        if (candidate.empty() || !main.empty()) continue;
+        for (const std::string& dir : search)
+            if (is_file(dir + "/" + candidate)) {
+                main = dir + "/" + candidate;
+                break;
+            }
+    }
+    if (main.empty()) {
+        std::string where;
+        for (const std::string& dir : search) where += (where.empty() ? "" : ", ") + dir;
+        throw std::runtime_error("unit " + name + " not found in " + where);
+    }
+    // Drop-ins: the template's, then the instance's; a file name in a higher-priority
+    // directory hides the same name in a lower one; applied in file-name order.
+    std::vector<std::pair<std::string, std::string>> dropins;  // (file name, path)
+    for (const std::string& unit : {templ, name}) {
+        if (unit.empty()) continue;
+        for (const std::string& dir : search) {
+            std::error_code error;
+            for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + unit + ".d", error)) {
+                std::string file = entry.path().filename();
+                if (!file.ends_with(".conf") || (file == "bindguard.conf" && !with_own_dropin)) continue;
+                bool hidden = std::any_of(dropins.begin(), dropins.end(), [&](const auto& d) { return d.first == file; });
+                if (!hidden) dropins.emplace_back(file, entry.path().string());
+            }
+        }
+    }
+    std::stable_sort(dropins.begin(), dropins.end());
+    std::vector<std::string> files = {main};
+    for (const auto& dropin : dropins) files.push_back(dropin.second);
+    return files;
 }
 
 std::string systemctl_value(const std::string& name, const std::string& property) {
@@ -241,7 +236,7 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
     if (use_systemctl) return unit_from_systemctl(name);
     ServiceUnit unit;
     unit.name = name;
-    std::vector<std::string> files = files_of_unit(name, root, with_own_dropin);
+    std::vector<std::string> files = unit_files(name, root, with_own_dropin);
     unit.source = files.front();
     for (const std::string& file : files) {
         for (const UnitSetting& setting : service_settings(file)) {
