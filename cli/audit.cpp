@@ -26,6 +26,8 @@
 #include "policy_source.hpp"
 #include "processes.hpp"
 #include "procnet.hpp"
+#include "socket_listeners.hpp"
+#include "systemd_unit.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -47,6 +49,8 @@ struct AuditRow {
     std::string rule;                  // the deciding rule for allowed/exposed
     bool unprotected = false;          // exposed, and the owner has no library loaded and is not in a
                                        // cgroup of the kernel twin
+    std::string socket_unit;           // held by pid 1 for this socket unit (systemd bound it)
+    bool socket_kernel = false;        // that unit's binds go through the kernel twin (`protect UNIT.socket --kernel`)
 };
 
 // "127.0.0.1:3000" / "[::1]:3000". Returns the text.
@@ -175,6 +179,9 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::set<pid_t> noted;
     OwnerPolicies policies(policy);
     auto ephemeral = ephemeral_port_range();
+    std::optional<std::vector<SocketUnit>> socket_units;  // read when pid 1 holds a socket
+    const char* systemd_root = ::getenv(kSystemdRootVariable);
+    const std::string root = systemd_root != nullptr ? systemd_root : "";
     std::vector<AuditRow> rows;
     for (const NetSocket& socket : sockets) {
         AuditRow row;
@@ -191,6 +198,19 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
             row.owner = processes.at(pid);
         }
         row.context = read_owner_context(row.owner, contexts);
+        if (std::find(row.pids.begin(), row.pids.end(), 1) != row.pids.end()) {
+            // systemd bound it for a socket unit: judged with that unit's service and policy.
+            if (!socket_units) socket_units = known_socket_units(root, root.empty() && systemd_running());
+            if (const SocketUnit* unit = socket_unit_of(socket, *socket_units)) {
+                row.socket_unit = unit->name;
+                row.socket_kernel = unit->kernel_protected;
+                std::optional<std::string> policy_path;
+                if (!unit->protected_policy.empty()) policy_path = unit->protected_policy;
+                const std::string service = unit->protected_service.empty() ? socket_service_name(*unit)
+                                                                            : unit->protected_service;
+                row.context = OwnerContext{OwnerContext::Source::systemd_socket, 1, policy_path, service, unit->name};
+            }
+        }
         judge(row, policies, ephemeral);
         note_unreadable_context(row, noted);
         rows.push_back(std::move(row));
@@ -207,6 +227,7 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
 // unknown. Returns the text.
 std::string owner_text(const AuditRow& row) {
     if (!row.owner) return "-";
+    if (!row.socket_unit.empty()) return std::to_string(row.owner->pid) + "/" + row.owner->name + " (" + row.socket_unit + ")";
     if (row.owner->program.empty()) return std::to_string(row.owner->pid) + "/" + row.owner->name;
     std::string file = row.owner->program.substr(row.owner->program.rfind('/') + 1);
     // comm is the first 15 bytes of the name the program was started by.
@@ -218,6 +239,8 @@ std::string owner_text(const AuditRow& row) {
 // twin), "yes (preload, kernel)", "no", or "?" (owner unknown or unreadable). Returns the text.
 std::string protected_text(const AuditRow& row) {
     if (!row.owner) return "?";
+    // A socket unit's: the kernel twin decided its bind, unless it is public all the same.
+    if (!row.socket_unit.empty() && row.socket_kernel && row.verdict != "exposed") return "yes (kernel)";
     const bool preload = row.owner->has_library == true, kernel = row.owner->in_kernel_cgroup == true;
     if (kernel) return preload ? "yes (preload, kernel)" : "yes (kernel)";
     if (!row.owner->has_library) return "?";
@@ -270,6 +293,7 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         {"name", nullptr},
         {"command", nullptr},
         {"service", nullptr},
+        {"socket_unit", row.socket_unit.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.socket_unit)},
         {"context", nullptr},
         {"judged_with", row.policy.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.policy)},
         {"protected", nullptr},
@@ -295,6 +319,10 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         if (row.owner->has_library) out["protected"] = *row.owner->has_library;
         if (row.owner->in_kernel_cgroup == true) out["protected"] = true;
         out["protected_by"] = protected_by(*row.owner);
+        if (protected_text(row) == "yes (kernel)" && !row.socket_unit.empty()) {  // its socket unit's kernel twin
+            out["protected"] = true;
+            out["protected_by"] = nlohmann::ordered_json::array({"kernel"});
+        }
     }
     return out;
 }
@@ -379,7 +407,9 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
         "it was given, read from /proc/PID/environ, or - for programs that write their title over it\n"
         "(nginx, Redis, PostgreSQL) - from the record `bindguard run` left for it, the environment\n"
         "of the process it was forked from, or the Environment= of its systemd unit (the drop-in of\n"
-        "`bindguard protect`); a note on stderr says when none can be read.\n"
+        "`bindguard protect`); a note on stderr says when none can be read. A socket pid 1 holds is\n"
+        "systemd's, bound for a socket unit: shown as \"1/systemd (app.socket)\" and judged with that\n"
+        "unit's service (and the policy of its `protect UNIT.socket --kernel` drop-in).\n"
         "Owners without BINDGUARD_POLICY: --policy, else BINDGUARD_POLICY, else\n"
         "/etc/bindguard/policy.toml, else the built-in one.\n"
         "--format prometheus: the text format of node_exporter's textfile collector (socket counts by\n"

@@ -20,6 +20,8 @@
 #include "commands.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
+#include "socket_listeners.hpp"
+#include "systemd_unit.hpp"
 
 namespace bindguard::cli {
 namespace {
@@ -33,6 +35,12 @@ struct AttachOptions {
     std::string command;
     bool any_cgroup = false;
     bool exec_condition = false;  // a unit's ExecCondition=: every failure exits 255
+};
+
+struct CheckSocketOptions {
+    std::string policy;
+    std::string service;
+    std::string unit;
 };
 
 struct DetachOptions {
@@ -66,7 +74,7 @@ std::string own_cgroup() {
 }
 
 // The cgroup attach/detach work on, checked: never the root cgroup; a systemd service's
-// (its last component ends in ".service") unless any_cgroup. Returns its absolute path;
+// or socket unit's (its last component ends in ".service" or ".socket") unless any_cgroup. Returns its absolute path;
 // stops with 126 (attach must not let the unit start).
 std::string checked_cgroup(const std::string& verb, const std::string& mount, bool any_cgroup) {
     if (mount.empty()) fail(verb, "cgroup v2 is not mounted (no cgroup2 line in /proc/self/mountinfo)", kExitCannotRun);
@@ -77,19 +85,20 @@ std::string checked_cgroup(const std::string& verb, const std::string& mount, bo
                    "inside the cgroup to protect (a unit's ExecCondition=+, see `bindguard protect UNIT --kernel`)",
              kExitCannotRun);
     const std::string last = relative.substr(relative.rfind('/') + 1);
-    if (!last.ends_with(".service") && !any_cgroup)
-        fail(verb, "refusing the cgroup " + mount + relative + ": it is not a systemd service's (its name does not end "
-                   "in .service); --any-cgroup to " + verb + " there all the same",
+    if (!last.ends_with(".service") && !last.ends_with(".socket") && !any_cgroup)
+        fail(verb, "refusing the cgroup " + mount + relative + ": it is not a systemd service's or socket unit's (its "
+                   "name ends in neither .service nor .socket); --any-cgroup to " + verb + " there all the same",
              kExitCannotRun);
     return mount + relative;
 }
 
-// "nginx.service" -> "nginx", "postgresql@15-main.service" -> "postgresql"; other names kept.
+// "nginx.service" -> "nginx", "postgresql@15-main.service" -> "postgresql", "app.socket"
+// -> "app"; other names kept.
 std::string service_of_cgroup(const std::string& path) {
     std::string last = path.substr(path.rfind('/') + 1);
-    if (!last.ends_with(".service")) return last;
-    last.resize(last.size() - 8);
-    return last.substr(0, last.find('@'));
+    for (const std::string suffix : {".service", ".socket"})
+        if (last.ends_with(suffix)) return last.substr(0, last.size() - suffix.size()).substr(0, last.find('@'));
+    return last;
 }
 
 // The processes in the cgroup at path and below it, but this one (the command itself;
@@ -226,6 +235,41 @@ int detach(const DetachOptions& options) {
     return kExitOk;
 }
 
+// The whole of `bindguard kernel check-socket UNIT`. Returns 0 when none of the unit's IP
+// listeners is public; stops with 1 when one is (the unit then fails and systemd closes
+// its sockets), 2 on an invalid policy, 126 when the unit or the sockets cannot be read.
+int check_socket(const CheckSocketOptions& options) {
+    if (!options.unit.ends_with(".socket")) throw UsageError("UNIT: not a socket unit: '" + options.unit + "'");
+    ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
+    if (!reported.loaded.ok())
+        fail("check-socket", "the policy " + reported.source.path + " is invalid; the socket unit must not listen",
+             kExitUsage);
+    std::vector<std::string> public_ones;
+    SocketUnit unit;
+    try {
+        unit = read_socket_unit(options.unit, "");
+        const std::string service = options.service.empty() ? socket_service_name(unit) : options.service;
+        public_ones = public_listeners(unit, *reported.loaded.policy, service);
+    } catch (const std::runtime_error& error) {
+        fail("check-socket", std::string(error.what()) + "; the socket unit must not listen", kExitCannotRun);
+    }
+    if (!public_ones.empty()) {
+        std::string list;
+        for (const std::string& one : public_ones) list += (list.empty() ? "" : ", ") + one;
+        if (reported.loaded.policy->mode == Mode::audit) {  // audit mode changes nothing, as the library's
+            std::cout << "bindguard kernel check-socket: " << options.unit << " listens publicly (" << list
+                      << "): the unit would fail (mode = \"audit\": it goes on)" << std::endl;
+            return kExitOk;
+        }
+        fail("check-socket", options.unit + " listens publicly all the same (" + list +
+                                 "): systemd bound it outside the unit's cgroup, where the kernel twin does not "
+                                 "reach; failing the unit, which closes its sockets",
+             kExitFailure);
+    }
+    std::cout << "bindguard kernel check-socket: " << options.unit << ": no public listener" << std::endl;
+    return kExitOk;
+}
+
 }  // namespace
 
 bool attach_as_exec_condition(const std::vector<std::string>& args) {
@@ -237,10 +281,11 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     auto options = std::make_shared<AttachOptions>();
     CLI::App* attach_command = kernel.add_subcommand(
         "attach",
-        "Protect the cgroup this command runs in (a unit's ExecCondition=+); fails closed.\n"
+        "Protect the cgroup this command runs in (a unit's ExecCondition=+, a socket unit's ExecStartPre=+);\n"
+        "fails closed.\n"
         "What `bindguard protect UNIT --kernel` writes: compile the policy for --program, load the BPF\n"
         "programs when needed, attach them to the caller's cgroup and start its log relay. Refuses the root cgroup, and any\n"
-        "cgroup not named *.service unless --any-cgroup. Already attached there (kept by a detach for\n"
+        "cgroup not named *.service or *.socket unless --any-cgroup. Already attached there (kept by a detach for\n"
         "processes left behind): kept, its rule set replaced. Fails closed: exit 2 on an invalid policy,\n"
         "126 when anything cannot be set up (nothing is left attached, but for processes left behind\n"
         "that an earlier attach protects), so the unit does not start; with --exec-condition every\n"
@@ -261,6 +306,31 @@ void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
                 return attach(*options);
             } catch (const Stop& stop) {
                 return options->exec_condition ? kExitConditionFailed : stop.status;
+            }
+        };
+    });
+
+    auto check = std::make_shared<CheckSocketOptions>();
+    CLI::App* check_command = kernel.add_subcommand(
+        "check-socket",
+        "Fail when a socket unit listens publicly all the same (its ExecStartPost=+).\n"
+        "What `bindguard protect UNIT.socket --kernel` writes after attach: once systemd has bound the\n"
+        "unit's listen lines, looks at the sockets pid 1 holds on their protocols and ports and exits 1\n"
+        "when one is on an address that is not loopback and that no rule allows for the service (systemd\n"
+        "bound it outside the unit's cgroup): systemd then fails the unit and closes its sockets (a policy\n"
+        "in mode = \"audit\" only says so).\n"
+        "Exit 0 when none is; 2 on an invalid policy; 126 when the unit or /proc/net cannot be read.");
+    check_command->add_option("UNIT", check->unit, "The socket unit, e.g. app.socket (%n in the unit)")->required();
+    check_command->add_option("--policy", check->policy,
+                              "Policy file (default: BINDGUARD_POLICY, else /etc/bindguard/policy.toml, else built-in)");
+    check_command->add_option("--service", check->service,
+                              "Service name for `service` rules (default: the service the unit activates)");
+    check_command->callback([&action, check] {
+        action = [check](const std::vector<std::string>&) {
+            try {
+                return check_socket(*check);
+            } catch (const Stop& stop) {
+                return stop.status;
             }
         };
     });

@@ -46,6 +46,7 @@ const char* to_string(OwnerContext::Source source) {
         case OwnerContext::Source::parent_environment: return "parent-environment";
         case OwnerContext::Source::launch_record: return "bindguard-run";
         case OwnerContext::Source::systemd_unit: return "systemd-unit";
+        case OwnerContext::Source::systemd_socket: return "systemd-socket";
         case OwnerContext::Source::unreadable: return "unreadable";
     }
     return "unreadable";

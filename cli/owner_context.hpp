@@ -19,6 +19,7 @@ struct OwnerContext {
         parent_environment,  // the environ of the process of the same program it was forked from
         launch_record,       // the record `bindguard run` left for the owner or an ancestor
         systemd_unit,        // the Environment= of the systemd service it runs in (e.g. `bindguard protect`'s drop-in)
+        systemd_socket,      // pid 1 holds it for a socket unit: that unit's service (and its drop-in's --policy)
         unreadable,          // none of these could be read
     };
     Source source = Source::unreadable;
@@ -32,7 +33,7 @@ struct OwnerContext {
 // BINDGUARD_SYSTEMD_ROOT (a directory holding etc/systemd/system, lib/systemd/system, ...).
 inline constexpr const char* kSystemdRootVariable = "BINDGUARD_SYSTEMD_ROOT";
 
-// "environment", "parent-environment", "bindguard-run", "systemd-unit", "unreadable".
+// "environment", "parent-environment", "bindguard-run", "systemd-unit", "systemd-socket", "unreadable".
 const char* to_string(OwnerContext::Source source);
 
 // Finds the owner's context: its environment when readable; else the launch record of it;

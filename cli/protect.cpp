@@ -21,8 +21,10 @@
 #include "elf.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
+#include "protect_socket.hpp"
 #include "protectable.hpp"
 #include "shim_locate.hpp"
+#include "socket_unit.hpp"
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
@@ -296,10 +298,61 @@ std::string next_steps(const std::string& unit, const std::string& root) {
            (root.empty() ? "" : "(for an image under " + root + ", the next boot reads it; `" + systemctl + " cat " + unit + "` shows it)\n");
 }
 
+// `bindguard protect UNIT.socket`: refused without --kernel (pid 1 binds its sockets);
+// with --kernel, the drop-in that attaches the kernel twin to the socket unit's cgroup
+// before systemd binds there. Returns the exit status; stops with 1, 2 or 126.
+int protect_socket_unit(const ProtectOptions& options, const std::string& name) {
+    if (options.with_preload)
+        throw UsageError("--with-preload: not for a socket unit (systemd, pid 1, binds its sockets and cannot be preloaded)");
+    if (options.backstop) throw UsageError("--backstop: only for a service");
+    auto [policy_path, policy] = service_policy(options);
+    SocketUnit unit;
+    try {
+        unit = read_socket_unit(name, options.root);
+    } catch (const std::runtime_error& error) {
+        fail("protect", error.what(), kExitFailure);
+    }
+    const std::string service = options.service.empty() ? socket_service_name(unit) : options.service;
+    if (!options.kernel) fail("protect", socket_refusal(unit, policy, service), kExitCannotRun);
+    if (options.root.empty() && systemd_running())
+        if (std::optional<std::string> reason = pid1_binds_outside_cgroups())
+            fail("protect", "refusing to protect " + name + " with --kernel: " + *reason +
+                                ".\nbindguard protect: listen on loopback in the unit instead (ListenStream=127.0.0.1:PORT)",
+                 kExitCannotRun);
+    for (const ListenLine& line : unit.listens)
+        if (line.ip && line.protocol == Protocol::other &&
+            judge_listen(policy, service, unit, line).kind == ListenVerdict::Kind::exposed)
+            fail("protect", "refusing to protect " + name + " with --kernel: " + line.where() +
+                                " is SCTP, whose binds the kernel twin is not known to see (untested), and which "
+                                "`kernel check-socket` cannot read back; listen on loopback in the unit instead",
+                 kExitCannotRun);
+    for (const std::string& warning : socket_start_pre_warnings(unit))
+        std::cerr << "bindguard protect: warning: " << warning << '\n';
+    std::string text = std::string(kMarker) + " " + name + "` (bindguard " + BINDGUARD_VERSION + ").\n"
+                       "# The kernel twin keeps the binds systemd makes for this socket unit (for " + unit.service +
+                       ")\n# on loopback, except where the policy allows them. Remove with `bindguard unprotect " + name +
+                       "`.\n[Socket]\n" + socket_kernel_lines(exec_quoted(own_path()), policy_path, service);
+    if (options.dry_run) {
+        std::cout << text;
+        return kExitOk;
+    }
+    std::string path = dropin_path(options.root, name);
+    write_dropin(path, text);
+    std::string systemctl = options.root.empty() ? "systemctl" : "systemctl --root=" + options.root;
+    std::cout << "bindguard protect: wrote " << path << " (" << name << ", for " << unit.service << ", service "
+              << service << ")\nNext: systemctl daemon-reload && systemctl stop " << unit.service << " " << name
+              << " && systemctl start " << name << " (the service holds the old sockets until it stops)\n"
+              << (options.root.empty() ? "" : "(for an image under " + options.root + ", the next boot reads it; `" +
+                                                  systemctl + " cat " + name + "` shows it)\n")
+              << "Then check it with: bindguard audit and bindguard kernel status\n";
+    return kExitOk;
+}
+
 // The whole of `bindguard protect`. Returns the exit status.
 int protect(const ProtectOptions& options) {
     std::string name = checked_unit_name(options.unit);
     try {
+        if (name.ends_with(".socket")) return protect_socket_unit(options, name);
         auto [policy_path, policy] = service_policy(options);
         if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");
         if (options.kernel && options.root.empty()) require_exec_condition();
@@ -317,9 +370,16 @@ int protect(const ProtectOptions& options) {
         std::vector<std::string> backstop;
         if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
         std::string text = dropin_text(options, unit, shim, policy_path, service, backstop);
+        // Sockets systemd binds for the service: no drop-in of the service reaches them.
+        SocketFindings sockets = service_socket_findings(name, options.root, policy, service);
+        for (const std::string& warning : sockets.warnings) std::cerr << "bindguard protect: warning: " << warning << '\n';
+        const int status = sockets.exposed ? kExitFailure : kExitOk;
+        const std::string not_protected = "bindguard protect: " + name + " is NOT protected: a socket unit of it "
+                                          "listens publicly (above); this drop-in covers only what it binds itself\n";
         if (options.dry_run) {
             std::cout << text;
-            return kExitOk;
+            if (sockets.exposed) std::cerr << not_protected;
+            return status;
         }
         std::string path = dropin_path(options.root, name);
         write_dropin(path, text);
@@ -327,7 +387,8 @@ int protect(const ProtectOptions& options) {
                   << service << ")\n"
                   << next_steps(name, options.root) << "Then check it with: bindguard audit"
                   << (options.kernel ? " and bindguard kernel status" : "") << '\n';
-        return kExitOk;
+        if (sockets.exposed) std::cerr << not_protected;
+        return status;
     } catch (const Stop& stop) {
         return stop.status;
     }
@@ -346,7 +407,11 @@ int unprotect(const ProtectOptions& options) {
             fail("unprotect", path + " was not written by `bindguard protect`; leaving it alone", kExitFailure);
         if (::unlink(path.c_str()) != 0) fail("unprotect", "cannot remove " + path + ": " + std::strerror(errno), kExitFailure);
         ::rmdir(std::filesystem::path(path).parent_path().c_str());  // only when empty
-        std::cout << "bindguard unprotect: removed " << path << '\n' << next_steps(name, options.root);
+        std::cout << "bindguard unprotect: removed " << path << '\n';
+        if (name.ends_with(".socket"))  // its service keeps the sockets it was given until it stops
+            std::cout << "Next: systemctl daemon-reload && systemctl restart " << name
+                      << " (and the service it activates, which keeps the sockets it was given until it stops)\n";
+        else std::cout << next_steps(name, options.root);
         return kExitOk;
     } catch (const Stop& stop) {
         return stop.status;
@@ -373,9 +438,20 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "ExecStopPost=+`kernel detach` (kept while processes it left behind still run). Needs\n"
         "systemd 243 or later (refused, exit 126, when `systemctl --version` says older).\n"
         "--with-preload (with --kernel) sets up the library as well.\n"
+        "Socket activation: systemd (pid 1) binds a socket unit's listen lines and hands them to the\n"
+        "service, where no drop-in of the service reaches. For a service, each listen line of its socket\n"
+        "units (Sockets=, NAME.socket, TriggeredBy=) is judged for the service: a public one is named,\n"
+        "with the fix, and the exit is 1 (the drop-in is written all the same). UNIT.socket is refused\n"
+        "without --kernel (exit 126); with --kernel its drop-in attaches the kernel twin to the socket\n"
+        "unit's cgroup as ExecStartPre=+ (systemd binds its IP lines there, after it), checks as\n"
+        "ExecStartPost=+ that none is public all the same (else the unit fails, its sockets closed),\n"
+        "and detaches as ExecStopPost=+.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
-        "found or the drop-in cannot be written; 2 on a usage error or an invalid policy.");
-    sub->add_option("UNIT", options->unit, "The service, e.g. nginx.service, redis-server, postgresql@15-main")->required();
+        "found, the drop-in cannot be written or a socket unit of the service listens publicly; 2 on a\n"
+        "usage error or an invalid policy.");
+    sub->add_option("UNIT", options->unit,
+                    "The service or socket unit, e.g. nginx.service, redis-server, postgresql@15-main, app.socket")
+        ->required();
     sub->add_option("--service", options->service, "BINDGUARD_SERVICE for it (default: the unit's name, e.g. nginx)");
     sub->add_option("--policy", options->policy, "Policy file for it (default: /etc/bindguard/policy.toml, else built-in)");
     sub->add_flag("--backstop", options->backstop, "Also pin its ports in the kernel with SocketBindAllow=/SocketBindDeny=any");
@@ -389,10 +465,10 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
     auto undo = std::make_shared<ProtectOptions>();
     CLI::App* unsub = app.add_subcommand(
         "unprotect",
-        "Remove the drop-in `bindguard protect` wrote for a systemd service.\n"
+        "Remove the drop-in `bindguard protect` wrote for a systemd service or socket unit.\n"
         "Removes /etc/systemd/system/UNIT.d/bindguard.conf (only a file bindguard wrote) and says what\n"
         "to run next. Exit 0; 1 when there is no such drop-in; 2 on a usage error.");
-    unsub->add_option("UNIT", undo->unit, "The service, e.g. nginx.service")->required();
+    unsub->add_option("UNIT", undo->unit, "The service or socket unit, e.g. nginx.service, app.socket")->required();
     unsub->add_option("--root", undo->root, "Operate on the systemd directories under this directory");
     unsub->callback([&action, undo] { action = [undo](const std::vector<std::string>&) { return unprotect(*undo); }; });
 }

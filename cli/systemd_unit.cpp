@@ -19,42 +19,8 @@ namespace {
 const std::array<const char*, 6> kExecSearchPath = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
                                                    "/usr/bin",        "/sbin",           "/bin"};
 
-// One "Key=Value" of a unit file's [Service] section.
-struct Setting {
-    std::string key, value;
-};
-
-// The [Service] settings of a unit file, in order (continuation lines joined, comments
-// dropped). Returns them; empty when the file cannot be read.
-std::vector<Setting> service_settings(const std::string& path) {
-    std::ifstream in(path);
-    std::vector<Setting> settings;
-    std::string section, line, pending;
-    while (std::getline(in, line)) {
-        if (!pending.empty()) line = pending + " " + line;
-        pending.clear();
-        std::size_t first = line.find_first_not_of(" \t");
-        if (first == std::string::npos) continue;
-        line = line.substr(first);
-        if (line[0] == '#' || line[0] == ';') continue;
-        if (line.back() == '\\') {
-            pending = line.substr(0, line.size() - 1);
-            continue;
-        }
-        if (line[0] == '[') {
-            section = line.substr(0, line.find(']') + 1);
-            continue;
-        }
-        std::size_t equals = line.find('=');
-        if (section != "[Service]" || equals == std::string::npos) continue;
-        std::string key = line.substr(0, equals);
-        key.erase(key.find_last_not_of(" \t") + 1);
-        std::string value = line.substr(equals + 1);
-        value.erase(0, value.find_first_not_of(" \t"));
-        settings.push_back({key, value});
-    }
-    return settings;
-}
+// The [Service] settings of a unit file. Returns them.
+std::vector<UnitSetting> service_settings(const std::string& path) { return unit_settings(path, "Service"); }
 
 // True when path is a regular file (or a symlink to one).
 bool is_file(const std::string& path) {
@@ -68,46 +34,6 @@ std::string template_name(const std::string& name) {
     std::size_t dot = name.rfind('.');
     if (at == std::string::npos || dot == std::string::npos || dot == at + 1) return "";
     return name.substr(0, at + 1) + name.substr(dot);
-}
-
-// The files that make up the unit under root: the unit file first, then its drop-ins in
-// the order systemd applies them (by file name). Returns them; throws when no unit file.
-std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin) {
-    std::vector<std::string> search = unit_search_path(root);
-    std::string templ = template_name(name);
-    std::string main;
-    for (const std::string& candidate : {name, templ}) {
-        if (candidate.empty() || !main.empty()) continue;
-        for (const std::string& dir : search)
-            if (is_file(dir + "/" + candidate)) {
-                main = dir + "/" + candidate;
-                break;
-            }
-    }
-    if (main.empty()) {
-        std::string where;
-        for (const std::string& dir : search) where += (where.empty() ? "" : ", ") + dir;
-        throw std::runtime_error("unit " + name + " not found in " + where);
-    }
-    // Drop-ins: the template's, then the instance's; a file name in a higher-priority
-    // directory hides the same name in a lower one; applied in file-name order.
-    std::vector<std::pair<std::string, std::string>> dropins;  // (file name, path)
-    for (const std::string& unit : {templ, name}) {
-        if (unit.empty()) continue;
-        for (const std::string& dir : search) {
-            std::error_code error;
-            for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + unit + ".d", error)) {
-                std::string file = entry.path().filename();
-                if (!file.ends_with(".conf") || (file == "bindguard.conf" && !with_own_dropin)) continue;
-                bool hidden = std::any_of(dropins.begin(), dropins.end(), [&](const auto& d) { return d.first == file; });
-                if (!hidden) dropins.emplace_back(file, entry.path().string());
-            }
-        }
-    }
-    std::stable_sort(dropins.begin(), dropins.end());
-    std::vector<std::string> files = {main};
-    for (const auto& dropin : dropins) files.push_back(dropin.second);
-    return files;
 }
 
 // The program of an ExecStart= value: its prefixes (-@:+!) removed, the first word;
@@ -192,6 +118,87 @@ ServiceUnit unit_from_systemctl(const std::string& name) {
 
 }  // namespace
 
+std::vector<UnitSetting> unit_settings(const std::string& path, const std::string& section_name) {
+    std::ifstream in(path);
+    std::vector<UnitSetting> settings;
+    const std::string wanted = "[" + section_name + "]";
+    std::string section, line, pending;
+    int number = 0, first_line = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (pending.empty()) first_line = number;
+        else line = pending + " " + line;
+        pending.clear();
+        std::size_t first = line.find_first_not_of(" \t");
+        if (first == std::string::npos) continue;
+        line = line.substr(first);
+        if (line[0] == '#' || line[0] == ';') continue;
+        if (line.back() == '\\') {
+            pending = line.substr(0, line.size() - 1);
+            continue;
+        }
+        if (line[0] == '[') {
+            section = line.substr(0, line.find(']') + 1);
+            continue;
+        }
+        std::size_t equals = line.find('=');
+        if (section != wanted || equals == std::string::npos) continue;
+        std::string key = line.substr(0, equals);
+        key.erase(key.find_last_not_of(" \t") + 1);
+        std::string value = line.substr(equals + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        value.erase(value.find_last_not_of(" \t") + 1);
+        settings.push_back({key, value, path, first_line});
+    }
+    return settings;
+}
+
+std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin) {
+    std::vector<std::string> search = unit_search_path(root);
+    std::string templ = template_name(name);
+    std::string main;
+    for (const std::string& candidate : {name, templ}) {
+        if (candidate.empty() || !main.empty()) continue;
+        for (const std::string& dir : search)
+            if (is_file(dir + "/" + candidate)) {
+                main = dir + "/" + candidate;
+                break;
+            }
+    }
+    if (main.empty()) {
+        std::string where;
+        for (const std::string& dir : search) where += (where.empty() ? "" : ", ") + dir;
+        throw std::runtime_error("unit " + name + " not found in " + where);
+    }
+    // Drop-ins: the template's, then the instance's; a file name in a higher-priority
+    // directory hides the same name in a lower one; applied in file-name order.
+    std::vector<std::pair<std::string, std::string>> dropins;  // (file name, path)
+    for (const std::string& unit : {templ, name}) {
+        if (unit.empty()) continue;
+        for (const std::string& dir : search) {
+            std::error_code error;
+            for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + unit + ".d", error)) {
+                std::string file = entry.path().filename();
+                if (!file.ends_with(".conf") || (file == "bindguard.conf" && !with_own_dropin)) continue;
+                bool hidden = std::any_of(dropins.begin(), dropins.end(), [&](const auto& d) { return d.first == file; });
+                if (!hidden) dropins.emplace_back(file, entry.path().string());
+            }
+        }
+    }
+    std::stable_sort(dropins.begin(), dropins.end());
+    std::vector<std::string> files = {main};
+    for (const auto& dropin : dropins) files.push_back(dropin.second);
+    return files;
+}
+
+std::string systemctl_value(const std::string& name, const std::string& property) {
+    try {
+        return systemctl_property(name, property);
+    } catch (const std::runtime_error&) {
+        return "";
+    }
+}
+
 std::string service_unit_name(const std::string& unit) {
     for (const char* suffix : {".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope"})
         if (unit.ends_with(suffix)) return unit;
@@ -232,7 +239,7 @@ ServiceUnit read_service_unit(const std::string& name, const std::string& root, 
     std::vector<std::string> files = unit_files(name, root, with_own_dropin);
     unit.source = files.front();
     for (const std::string& file : files) {
-        for (const Setting& setting : service_settings(file)) {
+        for (const UnitSetting& setting : service_settings(file)) {
             if (setting.key == "ExecStart") {
                 if (setting.value.empty()) {  // "ExecStart=" resets the list
                     unit.program.clear();

@@ -23,6 +23,29 @@ struct ServiceUnit {
     std::vector<std::string> exec_conditions;  // its ExecCondition= command lines (but bindguard's `kernel attach`)
 };
 
+// One "Key=Value" of a unit file (continuation lines joined), where it was written.
+struct UnitSetting {
+    std::string key, value;
+    std::string file;
+    int line = 0;  // 1-based, of the setting's first line
+};
+
+// The settings of one section ("Service", "Socket", "Unit") of a unit file, in order
+// (continuation lines joined, comments dropped, the value's surrounding blanks trimmed).
+// Returns them; empty when the file cannot be read.
+std::vector<UnitSetting> unit_settings(const std::string& path, const std::string& section);
+
+// The files that make up the unit under root ("" for the real system): the unit file
+// first (for "a@b.service" the template "a@.service" when there is no instance file),
+// then its drop-ins in the order systemd applies them (UNIT.d/*.conf and the template's;
+// bindguard.conf only with with_own_dropin). Returns them; throws std::runtime_error
+// naming the directories searched when there is no unit file.
+std::vector<std::string> unit_files(const std::string& name, const std::string& root, bool with_own_dropin);
+
+// `systemctl show -p PROPERTY --value NAME` ("TriggeredBy" of a service: its socket,
+// path and timer units). Returns its output without the last newline; "" when it fails.
+std::string systemctl_value(const std::string& name, const std::string& property);
+
 // "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.
 std::string service_unit_name(const std::string& unit);
 

@@ -116,6 +116,26 @@ TEST_F(KernelAttach, ProtectsTheCallersCgroupAcrossARestartUntilDetached) {
         EXPECT_EQ(path, unit) << "left behind: " << path;
 }
 
+TEST_F(KernelAttach, ASocketUnitsCgroupIsProtectedForItsService) {
+    // What `protect app.socket --kernel` writes: attach as the socket unit's ExecStartPre=+,
+    // then systemd binds its listen lines in a helper it forks into the same cgroup (here a
+    // shell standing for it), then detach as ExecStopPost=+.
+    const std::string unit = make_cgroup("app.socket");
+    Result r = run_as_systemd(unit, "in_unit " + bindguard_kernel("attach --policy " + bgtest::default_policy()) +
+                                        " && in_unit " + bind_in_private_netns("0.0.0.0:3105") + " && in_unit " +
+                                        bind_in_private_netns("[::]:3106") + " && in_unit " + bindguard_kernel("detach"));
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    std::vector<std::string> binds;
+    for (const std::string& line : bgtest::lines(r.out))
+        if (line.starts_with("ret=")) binds.push_back(bgtest::fields(line)["local"]);
+    EXPECT_EQ(binds, (std::vector<std::string>{"127.0.0.1:3105", "[::ffff:127.0.0.1]:3106"})) << r.out;
+    // Its service, for `service` rules: the socket unit's name without the suffix.
+    EXPECT_NE(r.out.find("bindguard kernel attach: protecting the cgroup " + unit + " (service=app program=- policy="),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("bindguard kernel detach: detached from " + unit), std::string::npos) << r.out;
+}
+
 TEST_F(KernelAttach, FailsClosedWhenItCannotAttach) {
     const std::string policy = bgtest::default_policy();
     // The root cgroup: refused, whatever the flags.

@@ -17,11 +17,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "kernel/kernel_support.hpp"
 #include "support/process.hpp"
@@ -93,6 +95,54 @@ std::string field_in(const std::string& file, const std::string& key) {
     return "";
 }
 
+// Boots the container: systemd as its pid 1 runs bgtest.target, whose driver runs
+// DIR/driver.sh and then exits the container. unified: the container gets the unified
+// cgroup hierarchy even on a hybrid host (SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1), as on a
+// Debian 12 host; else the host's layout. Returns what systemd-nspawn did.
+Result boot(const std::string& dir, bool unified) {
+    bgtest::write_file(dir + "/bgtest.target",
+                       "[Unit]\nDefaultDependencies=no\nRequires=bgtest-driver.service\nAfter=bgtest-driver.service\n");
+    bgtest::write_file(dir + "/bgtest-driver.service",
+                       "[Unit]\nDefaultDependencies=no\nSuccessAction=exit-force\nFailureAction=exit-force\n"
+                       "[Service]\nType=oneshot\nStandardOutput=append:" + dir + "/results/driver.log\nStandardError=append:" +
+                           dir + "/results/driver.log\nExecStart=/bin/sh " + dir + "/driver.sh\n");
+    const std::string cli = bgtest::cli_path();
+    // The container's cgroups: a tree of the test's own in cgroup v2 (and in the v1
+    // name=systemd hierarchy of a hybrid layout), which systemd-nspawn --keep-unit uses.
+    // Destroyed in reverse order: the /run state, the v1 tree, then the v2 tree (killing
+    // whatever is left of the container when nspawn itself had to be killed).
+    bgtest::TestCgroupTree tree("bgtest-systemd");
+    const std::string name = tree.path().substr(tree.path().rfind('/') + 1);
+    const std::string v1 = name_systemd_mount(), v1_tree = v1.empty() ? "" : v1 + "/" + name;
+    if (!v1.empty() && ::mkdir(v1_tree.c_str(), 0755) != 0) {
+        Result failed;
+        failed.status = -1;
+        failed.err = "cannot make " + v1_tree;
+        return failed;
+    }
+    AtExit v1_removed{[&] {
+        if (!v1_tree.empty()) remove_v1_tree(v1_tree);
+    }};
+    const bool had_nspawn = std::filesystem::exists("/run/systemd/nspawn"),
+               had_nspawn_root = std::filesystem::exists("/run/systemd/nspawn-root");
+    AtExit run_state_removed{[&] { remove_nspawn_state(name, had_nspawn, had_nspawn_root); }};
+
+    std::string join = "echo $$ > " + tree.path() + "/cgroup.procs";
+    if (!v1.empty()) join += " && echo $$ > " + v1_tree + "/cgroup.procs";
+    std::string binds_ro = " --bind-ro=" + bgtest::source_dir();
+    const std::string build = std::filesystem::path(cli).parent_path().string();
+    if (!build.starts_with(bgtest::source_dir() + "/")) binds_ro += " --bind-ro=" + build;
+    const std::string nspawn =
+        "exec systemd-nspawn --quiet --register=no --keep-unit --machine=" + name +
+        " --volatile=yes --directory=/ --private-network --capability=all --system-call-filter=bpf --tmpfs=/sys/fs/bpf" + binds_ro + " --bind=" + dir +
+        " --bind-ro=" + dir + "/bgtest.target:/etc/systemd/system/bgtest.target --bind-ro=" + dir +
+        "/bgtest-driver.service:/etc/systemd/system/bgtest-driver.service"
+        " --bind-ro=/dev/null:/etc/systemd/system/systemd-firstboot.service --boot -- --unit=bgtest.target";
+    std::vector<std::string> env;
+    if (unified) env.push_back("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1");
+    return bgtest::run({"sh", "-c", join + " && " + nspawn}, env, std::chrono::seconds(90));
+}
+
 TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhatItLeavesBehind) {
     if (auto reason = boot_unavailable()) GTEST_SKIP() << *reason;
     const std::string dir = bgtest::temp_dir();
@@ -131,6 +181,10 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     // --kernel --with-preload: the library in the program too (and in attach's environment).
     unit("both", "Type=oneshot\nExecStart=/bin/sh -c 'exec " + bgtest::bin_path("bg-bindtest") +
                      " bind tcp 0.0.0.0:3206 > " + results + "/both-start.txt'\n");
+    // A socket unit (systemd binds 0.0.0.0:3210 for it); its service is never started.
+    bgtest::write_file(dir + "/units/hy.socket", "[Socket]\nListenStream=0.0.0.0:3210\nStandardOutput=append:" + results +
+                                                     "/hy.log\nStandardError=append:" + results + "/hy.log\n");
+    unit("hy", "ExecStart=/bin/sleep infinity\n");
     // A sanitized build's library needs its runtime preloaded first, which the drop-in does not do.
     const bool with_preload = !bgtest::sanitized_build();
     // Its policy turns invalid after `protect` checked it: attach fails, the unit must fail.
@@ -140,7 +194,7 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     const std::string driver =
         "set -u\n"
         "cd /\n"
-        "cp " + dir + "/units/*.service /etc/systemd/system/\n"
+        "cp " + dir + "/units/* /etc/systemd/system/\n"
         "for u in demo left cond; do " + cli + " protect $u --kernel --policy " + policy + " >> " + results +
         "/protect.txt 2>&1; done\n" +
         cli + " protect bad --kernel --policy " + bad_policy + " >> " + results + "/protect.txt 2>&1\n" +
@@ -155,7 +209,17 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
         "for u in demo old left bad cond " + (with_preload ? "both" : "") + "; do systemctl start $u.service; echo \"$u started: $?\" >> " + results +
         "/systemctl.txt; done\n"
         "for i in $(seq 100); do [ -s " + results + "/demo-start.txt ] && break; sleep 0.05; done\n"  // Type=simple
-        "ss -ltnH > " + results + "/listeners.txt\n" +
+        "ss -ltnH > " + results + "/listeners.txt\n"
+        // A socket unit, in this layout (hybrid on a hybrid host) too: systemd binds in its cgroup.
+        "stat -fc %T /sys/fs/cgroup > " + results + "/layout.txt\n" +
+        cli + " protect hy.socket --kernel --policy " + policy + " > " + results + "/hy-protect.txt 2>&1; "
+        "echo \"hy protect: $?\" >> " + results + "/systemctl.txt\n"
+        "systemctl daemon-reload\n"
+        "systemctl start hy.socket; echo \"hy started: $?\" >> " + results + "/systemctl.txt\n"
+        "ss -ltnH 'sport = :3210' > " + results + "/hy-listeners.txt\n"
+        "echo \"hy: $(systemctl show -p ActiveState --value hy.socket) $(systemctl show -p Result --value hy.socket)\" >> " +
+        results + "/systemctl.txt\n"
+        "systemctl stop hy.socket\n" +
         cli + " kernel status > " + results + "/status.txt 2>&1\n"
         "systemctl stop demo.service old.service left.service\n"
         // left.service again, while the first start's waiter still runs in its cgroup.
@@ -171,42 +235,7 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
         // Nothing may stall the container's shutdown (it waits for what is left).
         "systemctl kill --signal=SIGKILL demo.service old.service left.service bad.service 2>/dev/null\n";
     bgtest::write_file(dir + "/driver.sh", driver);
-    bgtest::write_file(dir + "/bgtest.target",
-                       "[Unit]\nDefaultDependencies=no\nRequires=bgtest-driver.service\nAfter=bgtest-driver.service\n");
-    bgtest::write_file(dir + "/bgtest-driver.service",
-                       "[Unit]\nDefaultDependencies=no\nSuccessAction=exit-force\nFailureAction=exit-force\n"
-                       "[Service]\nType=oneshot\nStandardOutput=append:" + results + "/driver.log\nStandardError=append:" +
-                           results + "/driver.log\nExecStart=/bin/sh " + dir + "/driver.sh\n");
-
-    // The container's cgroups: a tree of the test's own in cgroup v2 (and in the v1
-    // name=systemd hierarchy of a hybrid layout), which systemd-nspawn --keep-unit uses.
-    // Destroyed in reverse order: the /run state, the v1 tree, then the v2 tree (killing
-    // whatever is left of the container when nspawn itself had to be killed).
-    bgtest::TestCgroupTree tree("bgtest-systemd");
-    const std::string name = tree.path().substr(tree.path().rfind('/') + 1);
-    const std::string v1 = name_systemd_mount(), v1_tree = v1.empty() ? "" : v1 + "/" + name;
-    if (!v1.empty()) {
-        ASSERT_EQ(::mkdir(v1_tree.c_str(), 0755), 0) << v1_tree;
-    }
-    AtExit v1_removed{[&] {
-        if (!v1_tree.empty()) remove_v1_tree(v1_tree);
-    }};
-    const bool had_nspawn = std::filesystem::exists("/run/systemd/nspawn"),
-               had_nspawn_root = std::filesystem::exists("/run/systemd/nspawn-root");
-    AtExit run_state_removed{[&] { remove_nspawn_state(name, had_nspawn, had_nspawn_root); }};
-
-    std::string join = "echo $$ > " + tree.path() + "/cgroup.procs";
-    if (!v1.empty()) join += " && echo $$ > " + v1_tree + "/cgroup.procs";
-    std::string binds_ro = " --bind-ro=" + bgtest::source_dir();
-    const std::string build = std::filesystem::path(cli).parent_path().string();
-    if (!build.starts_with(bgtest::source_dir() + "/")) binds_ro += " --bind-ro=" + build;
-    const std::string nspawn =
-        "exec systemd-nspawn --quiet --register=no --keep-unit --machine=" + name +
-        " --volatile=yes --directory=/ --private-network --capability=all --system-call-filter=bpf --tmpfs=/sys/fs/bpf" + binds_ro + " --bind=" + dir +
-        " --bind-ro=" + dir + "/bgtest.target:/etc/systemd/system/bgtest.target --bind-ro=" + dir +
-        "/bgtest-driver.service:/etc/systemd/system/bgtest-driver.service"
-        " --bind-ro=/dev/null:/etc/systemd/system/systemd-firstboot.service --boot -- --unit=bgtest.target";
-    Result booted = bgtest::run({"sh", "-c", join + " && " + nspawn}, {}, std::chrono::seconds(90));
+    Result booted = boot(dir, false);
     const std::string logs = "driver:\n" + (std::filesystem::exists(results + "/driver.log") ? bgtest::read_file(results + "/driver.log") : "") +
                              "\nnspawn:\n" + booted.out + booted.err;
     ASSERT_TRUE(std::filesystem::exists(results + "/done")) << "the driver did not finish (status " << booted.status
@@ -265,6 +294,15 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
             << log("both");
     }
 
+    // The socket unit: systemd bound its 0.0.0.0:3210 in the unit's cgroup, whichever cgroup
+    // layout the container has (hybrid on a hybrid host): loopback.
+    const std::string hy = bgtest::read_file(results + "/hy-protect.txt") + log("hy");
+    EXPECT_NE(systemctl.find("hy protect: 0\n"), std::string::npos) << systemctl << hy;
+    EXPECT_NE(systemctl.find("hy: active success\n"), std::string::npos) << systemctl << hy;
+    EXPECT_NE(bgtest::read_file(results + "/hy-listeners.txt").find("127.0.0.1:3210 "), std::string::npos)
+        << bgtest::read_file(results + "/layout.txt") << bgtest::read_file(results + "/hy-listeners.txt") << hy;
+    EXPECT_NE(log("hy").find("bindguard kernel check-socket: hy.socket: no public listener"), std::string::npos) << hy;
+
     // The invalid policy: attach exits 255, the unit failed (not skipped), nothing of it ran.
     EXPECT_NE(systemctl.find("bad started: 1\n"), std::string::npos) << systemctl;
     EXPECT_NE(systemctl.find("bad: failed exit-code\n"), std::string::npos) << systemctl << log("bad");
@@ -276,6 +314,219 @@ TEST(SystemdBoot, ProtectKernelAttachesBeforeTheUnitsOwnExecStartPreAndKeepsWhat
     EXPECT_NE(systemctl.find("demo: inactive success\n"), std::string::npos) << systemctl;
     EXPECT_NE(bgtest::read_file(results + "/status-after.txt").find("cgroups: none protected"), std::string::npos)
         << bgtest::read_file(results + "/status-after.txt");
+}
+
+// The lines of `ss -ltnH` output: the local addresses, sorted.
+std::vector<std::string> listening_in(const std::string& file) {
+    std::vector<std::string> listening;
+    for (const std::string& line : bgtest::lines(bgtest::read_file(file))) {
+        std::istringstream fields(line);
+        std::string state, received, sent, local;
+        if (fields >> state >> received >> sent >> local) listening.push_back(local);
+    }
+    std::sort(listening.begin(), listening.end());
+    return listening;
+}
+
+TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
+    if (auto reason = boot_unavailable()) GTEST_SKIP() << *reason;
+    const std::string dir = bgtest::temp_dir();
+    const std::string results = dir + "/results";
+    std::filesystem::create_directories(results);
+    std::filesystem::create_directories(dir + "/units");
+    const std::string cli = bgtest::cli_path();
+    const std::string policy = bgtest::default_policy();
+    const std::string bad_policy = dir + "/bad-policy.toml";
+    std::filesystem::copy_file(policy, bad_policy);
+
+    // A tiny socket-activated server: it never binds, it accepts on the socket systemd
+    // passes as fd 3 and answers each connection with one line.
+    bgtest::write_file(dir + "/server.py",
+                       "import socket, sys\n"
+                       "s = socket.socket(fileno=3)\n"
+                       "open(sys.argv[1], 'w').write('local=%s\\n' % (s.getsockname(),))\n"
+                       "while True:\n"
+                       "    c, _ = s.accept()\n"
+                       "    c.sendall(b'hello from fd 3\\n')\n"
+                       "    c.close()\n");
+    // NAME.socket listening on address, NAME.service the server.
+    auto socket_unit = [&](const std::string& name, const std::string& address) {
+        bgtest::write_file(dir + "/units/" + name + ".socket", "[Socket]\nListenStream=" + address +
+                                                                   "\nStandardOutput=append:" + results + "/" + name +
+                                                                   ".log\nStandardError=append:" + results + "/" + name +
+                                                                   ".log\n");
+        bgtest::write_file(dir + "/units/" + name + ".service", "[Service]\nExecStart=/usr/bin/python3 " + dir +
+                                                                    "/server.py " + results + "/" + name + "-server.txt\n");
+    };
+    socket_unit("v4", "0.0.0.0:3301");
+    socket_unit("v6", "[::]:3302");
+    socket_unit("open", "0.0.0.0:3303");  // left unprotected: the remote side reaches it
+    socket_unit("bad", "0.0.0.0:3304");   // its policy turns invalid after protect: attach fails, so does the unit
+    socket_unit("leak", "0.0.0.0:3305");  // check-socket alone, no attach: as if systemd had bound outside the cgroup
+    socket_unit("quiet", "0.0.0.0:3306");  // the same under a policy in audit mode: said, not failed
+    const std::string audit_policy = dir + "/audit-policy.toml";
+    bgtest::write_file(audit_policy, "version = 1\nmode = \"audit\"\n");
+
+    const std::string protect = cli + " protect ";
+    const std::string driver =
+        "set -u\n"
+        "cd /\n"
+        "cp " + dir + "/units/* /etc/systemd/system/\n"
+        "r=" + results + "\n"
+        "for u in v4 v6; do " + protect + "$u.socket --kernel --policy " + policy + " >> $r/protect.txt 2>&1; "
+        "echo \"$u.socket --kernel: $?\" >> $r/status.txt; done\n" +
+        protect + "bad.socket --kernel --policy " + bad_policy + " >> $r/protect.txt 2>&1\n"
+        "printf 'version = 1\\n[default]\\naction = \"open\"\\n' > " + bad_policy + "\n" +
+        protect + "open.socket > $r/protect-open-socket.txt 2>&1; echo \"open.socket: $?\" >> $r/status.txt\n" +
+        protect + "open.service --dry-run --policy " + policy + " > /dev/null 2> $r/protect-open-service.txt; "
+        "echo \"open.service: $?\" >> $r/status.txt\n" +
+        protect + "v4.service --dry-run --policy " + policy + " > /dev/null 2> $r/protect-v4-service.txt; "
+        "echo \"v4.service: $?\" >> $r/status.txt\n"
+        "mkdir -p /etc/systemd/system/leak.socket.d\n"
+        "printf '[Socket]\\nExecStartPost=+%s kernel check-socket --policy %s %%n\\n' " + cli + " " + policy +
+        " > /etc/systemd/system/leak.socket.d/10-check.conf\n"
+        "mkdir -p /etc/systemd/system/quiet.socket.d\n"
+        "printf '[Socket]\\nExecStartPost=+%s kernel check-socket --policy %s %%n\\n' " + cli + " " + audit_policy +
+        " > /etc/systemd/system/quiet.socket.d/10-check.conf\n"
+        "systemctl daemon-reload\n"
+        "for u in v4 v6 open bad leak quiet; do systemctl start $u.socket; echo \"$u.socket started: $?\" >> $r/status.txt; done\n"
+        "ss -ltnH > $r/listeners.txt\n"
+        // Through loopback: each connection activates the service, which answers on fd 3.
+        "for p in 3301 3302 3303; do timeout 10 bash -c \"exec 3<>/dev/tcp/127.0.0.1/$p && head -n 1 <&3\" "
+        "> $r/reply-$p.txt 2>&1; done\n"
+        // A second network namespace, the remote host, joined by a veth pair.
+        "ip link add bgv0 type veth peer name bgv1 && ip addr add 10.201.0.1/24 dev bgv0 && ip link set bgv0 up && "
+        "ip netns add bgremote && ip link set bgv1 netns bgremote && ip -n bgremote addr add 10.201.0.2/24 dev bgv1 && "
+        "ip -n bgremote link set bgv1 up && ip -n bgremote link set lo up || echo 'veth failed' >> $r/remote.txt\n"
+        "for p in 3301 3302 3303; do ip netns exec bgremote timeout 10 bash -c \"exec 3<>/dev/tcp/10.201.0.1/$p && "
+        "head -n 1 <&3\" > $r/remote-$p.txt 2>&1; echo \"$p: $?\" >> $r/remote.txt; done\n" +
+        cli + " audit --format json --policy " + policy + " > $r/audit.json 2> $r/audit.err\n" +
+        cli + " audit --policy " + policy + " > $r/audit.txt 2>&1\n"
+        // From the unit files (as when systemd does not run: an image, a test).
+        "BINDGUARD_SYSTEMD_ROOT=/ " + cli + " audit --format json --policy " + policy + " > $r/audit-files.json 2>&1\n" +
+        // The rule sets stored for the cgroups (`kernel status` cannot name a cgroup by its id
+        // from inside this container's cgroup namespace).
+        "bpftool map dump pinned /sys/fs/bpf/bindguard/map_policies | grep -c '\"key\"' > $r/rule-sets.txt\n"
+        "systemctl stop v4.service v6.service open.service v4.socket v6.socket open.socket quiet.socket\n"
+        "for u in v4 v6 bad leak; do echo \"$u.socket: $(systemctl show -p ActiveState --value $u.socket) "
+        "$(systemctl show -p Result --value $u.socket)\" >> $r/status.txt; done\n"
+        "bpftool map dump pinned /sys/fs/bpf/bindguard/map_policies | grep -c '\"key\"' > $r/rule-sets-after.txt\n"
+        "ip netns delete bgremote\n"
+        "echo done > $r/done\n";
+    bgtest::write_file(dir + "/driver.sh", driver);
+    // Unified: where systemd binds a socket unit's IP lines in its cgroup (Debian 12's layout).
+    Result booted = boot(dir, true);
+    const std::string logs = "driver:\n" + (std::filesystem::exists(results + "/driver.log") ? bgtest::read_file(results + "/driver.log") : "") +
+                             "\nnspawn:\n" + booted.out + booted.err;
+    ASSERT_TRUE(std::filesystem::exists(results + "/done")) << "the driver did not finish (status " << booted.status
+                                                            << ")\n" << logs;
+    auto file = [&](const std::string& name) {
+        const std::string path = results + "/" + name;
+        return std::filesystem::exists(path) ? bgtest::read_file(path) : std::string();
+    };
+    const std::string status = file("status.txt");
+    const std::string why = status + file("protect.txt") + file("v4.log") + file("v6.log") + logs;
+    EXPECT_NE(status.find("v4.socket --kernel: 0\n"), std::string::npos) << why;
+    EXPECT_NE(status.find("v6.socket --kernel: 0\n"), std::string::npos) << why;
+    EXPECT_NE(status.find("v4.socket started: 0\n"), std::string::npos) << why;
+    EXPECT_NE(status.find("v6.socket started: 0\n"), std::string::npos) << why;
+
+    // systemd bound 0.0.0.0 and [::] (dual-stack) in the socket units' cgroups: rewritten to loopback.
+    EXPECT_EQ(listening_in(results + "/listeners.txt"),
+              (std::vector<std::string>{"0.0.0.0:3303", "0.0.0.0:3306", "127.0.0.1:3301", "[::ffff:127.0.0.1]:3302"}))
+        << why;
+    EXPECT_NE(file("v4.log").find("bindguard kernel attach: protecting the cgroup /sys/fs/cgroup"), std::string::npos) << why;
+    EXPECT_NE(file("v4.log").find("/system.slice/v4.socket (service=v4 "), std::string::npos) << why;
+    EXPECT_NE(file("v4.log").find("bindguard kernel check-socket: v4.socket: no public listener"), std::string::npos)
+        << why;
+    // The services got working sockets through fd 3, on loopback.
+    for (const char* port : {"3301", "3302", "3303"})
+        EXPECT_EQ(file(std::string("reply-") + port + ".txt"), "hello from fd 3\n") << port << "\n" << why;
+    EXPECT_EQ(file("v4-server.txt"), "local=('127.0.0.1', 3301)\n") << why;
+    EXPECT_EQ(file("v6-server.txt"), "local=('::ffff:127.0.0.1', 3302, 0, 0)\n") << why;
+    // From the remote side: the protected ones are closed, the unprotected one answers.
+    const std::string remote = file("remote.txt");
+    EXPECT_NE(remote.find("3303: 0\n"), std::string::npos) << remote << file("remote-3303.txt");
+    EXPECT_EQ(file("remote-3303.txt"), "hello from fd 3\n") << remote;
+    EXPECT_NE(remote.find("3301: 1\n"), std::string::npos) << remote << file("remote-3301.txt");
+    EXPECT_NE(remote.find("3302: 1\n"), std::string::npos) << remote << file("remote-3302.txt");
+    EXPECT_NE(file("remote-3301.txt").find("Connection refused"), std::string::npos) << file("remote-3301.txt");
+
+    // Plain protect of a socket unit: refused (pid 1 cannot be preloaded), both ways out named.
+    EXPECT_NE(status.find("open.socket: 126\n"), std::string::npos) << status;
+    const std::string refused = file("protect-open-socket.txt");
+    EXPECT_NE(refused.find("refusing to protect open.socket with the library: systemd (pid 1) binds its listen lines"),
+              std::string::npos)
+        << refused;
+    EXPECT_NE(refused.find("`bindguard protect open.socket --kernel`"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("ListenStream=127.0.0.1:3303"), std::string::npos) << refused;
+    // protect of the service warns about its socket unit and does not report it protected.
+    EXPECT_NE(status.find("open.service: 1\n"), std::string::npos) << status;
+    const std::string warned = file("protect-open-service.txt");
+    EXPECT_NE(warned.find("warning: open.socket listens publicly for open.service: ListenStream=0.0.0.0:3303 "
+                          "(/etc/systemd/system/open.socket:2)"),
+              std::string::npos)
+        << warned;
+    EXPECT_NE(warned.find("open.service is NOT protected"), std::string::npos) << warned;
+    // Its socket unit protected with the kernel twin, a service is fine.
+    EXPECT_NE(status.find("v4.service: 0\n"), std::string::npos) << status << file("protect-v4-service.txt");
+
+    // audit names the socket units of pid 1's sockets and judges them with their services.
+    nlohmann::json audit = nlohmann::json::parse(file("audit.json"), nullptr, false);
+    ASSERT_FALSE(audit.is_discarded()) << file("audit.json") << file("audit.err");
+    std::map<int, nlohmann::json> by_port;
+    for (const auto& socket : audit["sockets"])
+        if (socket["proto"] == "tcp") by_port[socket["port"].get<int>()] = socket;
+    for (int port : {3301, 3302, 3303}) {
+        ASSERT_TRUE(by_port.contains(port)) << port << "\n" << file("audit.json");
+        EXPECT_EQ(by_port[port]["pid"], 1) << by_port[port].dump();
+        EXPECT_EQ(by_port[port]["service"], port == 3301 ? "v4" : port == 3302 ? "v6" : "open") << by_port[port].dump();
+        EXPECT_EQ(by_port[port]["context"]["source"], "systemd-socket") << by_port[port].dump();
+    }
+    EXPECT_EQ(by_port[3301]["socket_unit"], "v4.socket");
+    EXPECT_EQ(by_port[3301]["verdict"], "ok");
+    EXPECT_EQ(by_port[3301]["protected_by"], nlohmann::json::array({"kernel"})) << by_port[3301].dump();
+    EXPECT_EQ(by_port[3303]["protected"], false) << by_port[3303].dump();
+    EXPECT_EQ(by_port[3302]["socket_unit"], "v6.socket");
+    EXPECT_EQ(by_port[3303]["socket_unit"], "open.socket");
+    EXPECT_EQ(by_port[3303]["verdict"], "exposed");
+    EXPECT_EQ(by_port[3303]["unprotected"], true);
+    EXPECT_NE(file("audit.txt").find("1/systemd (v4.socket)"), std::string::npos) << file("audit.txt");
+    nlohmann::json from_files = nlohmann::json::parse(file("audit-files.json"), nullptr, false);
+    ASSERT_FALSE(from_files.is_discarded()) << file("audit-files.json");
+    std::map<int, std::string> units_from_files;
+    for (const auto& socket : from_files["sockets"])
+        if (socket["proto"] == "tcp" && socket["socket_unit"].is_string())
+            units_from_files[socket["port"].get<int>()] = socket["socket_unit"];
+    EXPECT_EQ(units_from_files, (std::map<int, std::string>{{3301, "v4.socket"}, {3302, "v6.socket"}, {3303, "open.socket"}, {3306, "quiet.socket"}}))
+        << file("audit-files.json");
+
+    // The invalid policy: attach failed, the socket unit failed and never listened.
+    EXPECT_NE(status.find("bad.socket started: 1\n"), std::string::npos) << status << file("bad.log");
+    EXPECT_NE(status.find("bad.socket: failed exit-code\n"), std::string::npos) << status << file("bad.log");
+    EXPECT_NE(file("bad.log").find("is invalid; nothing is attached and the unit must not start"), std::string::npos)
+        << file("bad.log");
+    // check-socket failed the socket unit that listened publicly, which closed its socket.
+    EXPECT_NE(status.find("leak.socket started: 1\n"), std::string::npos) << status << file("leak.log");
+    EXPECT_NE(status.find("leak.socket: failed exit-code\n"), std::string::npos) << status << file("leak.log");
+    EXPECT_NE(file("leak.log").find("bindguard kernel check-socket: leak.socket listens publicly all the same (tcp "
+                                    "0.0.0.0:3305): systemd bound it outside the unit's cgroup"),
+              std::string::npos)
+        << file("leak.log");
+
+    EXPECT_NE(status.find("quiet.socket started: 0\n"), std::string::npos) << status << file("quiet.log");
+    EXPECT_NE(file("quiet.log").find("bindguard kernel check-socket: quiet.socket listens publicly (tcp 0.0.0.0:3306): "
+                                     "the unit would fail (mode = \"audit\": it goes on)"),
+              std::string::npos)
+        << file("quiet.log");
+
+    // Stopped: detached, the rule sets removed.
+    EXPECT_NE(status.find("v4.socket: inactive success\n"), std::string::npos) << status;
+    EXPECT_NE(file("v4.log").find("bindguard kernel detach: detached from /sys/fs/cgroup/system.slice/v4.socket\n"),
+              std::string::npos)
+        << file("v4.log");
+    EXPECT_EQ(file("rule-sets.txt"), "2\n");  // v4's and v6's
+    EXPECT_EQ(file("rule-sets-after.txt"), "0\n");
 }
 
 }  // namespace
