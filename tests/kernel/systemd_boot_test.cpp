@@ -335,7 +335,9 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
     std::filesystem::create_directories(results);
     std::filesystem::create_directories(dir + "/units");
     const std::string cli = bgtest::cli_path();
-    const std::string policy = bgtest::default_policy();
+    // In the directory the container sees (protect writes its compiled image beside it).
+    const std::string policy = dir + "/policy.toml";
+    std::filesystem::copy_file(bgtest::default_policy(), policy);
     const std::string bad_policy = dir + "/bad-policy.toml";
     std::filesystem::copy_file(policy, bad_policy);
 
