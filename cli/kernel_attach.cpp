@@ -18,6 +18,7 @@
 
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
+#include "bindguard/compile.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
 #include "socket_listeners.hpp"
@@ -142,7 +143,8 @@ int attach(const AttachOptions& options) {
     if (service.empty()) service = service_of_cgroup(cgroup);
     const std::string program = options.program.empty() ? "" : resolved_program(options.program);
     const std::string command = options.command.empty() ? program : options.command;
-    Policy own = for_process(*reported.loaded.policy, program, command, service);
+    // The rules of the one compiler's image that apply to this process (as the library reads them).
+    Policy own = image::process_policy(*reported.loaded.policy, program, command, service);
     const std::string label = "service=" + service + " program=" + (program.empty() ? "-" : program) + " policy=" +
                               (reported.source.path.empty() ? "<built-in>" : absolute(reported.source.path));
 

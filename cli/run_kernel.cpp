@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "bindguard/compile.hpp"
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
 #include "program_paths.hpp"
@@ -37,7 +38,8 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& progra
         if (service.empty())
             if (const char* env = ::getenv("BINDGUARD_SERVICE")) service = env;
         const std::string path = resolved_program(program);
-        Policy own = for_process(*policy.loaded.policy, path, command_line(options.command), service);
+        // The rules of the one compiler's image that apply to this process (as the library reads them).
+        Policy own = image::process_policy(*policy.loaded.policy, path, command_line(options.command), service);
         const std::string label = "service=" + (service.empty() ? std::string("-") : service) + " program=" + path +
                                   " policy=" + (policy.source.path.empty() ? "<built-in>" : absolute(policy.source.path));
         std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);

@@ -294,6 +294,7 @@ ProcessPolicy::ProcessPolicy(const PolicyImage& image, const char* program, cons
       common_(image.group(0)),
       program_(program != nullptr ? program : ""),
       command_(command != nullptr ? command : ""),
+      service_name_(service != nullptr ? service : ""),
       memo_(memo) {
     const std::uint32_t own = image.service_group(service);
     if (own != BG_IMAGE_NONE) service_ = image.group(own);
@@ -396,6 +397,13 @@ bool ProcessPolicy::rules_filter_protocol() const noexcept {
 bool ProcessPolicy::rewrites_every_public_ipv4_bind() const noexcept {
     const bool no_rules = (common_ == nullptr || common_->rule_count == 0) && (service_ == nullptr || service_->rule_count == 0);
     return valid_ && no_rules && image_.default_action() == Action::rewrite;
+}
+
+bool ProcessPolicy::applies(std::uint32_t position) const noexcept {
+    const bg_image_rule* rule = image_.rule(position);
+    if (rule == nullptr) return false;
+    if (rule->service != BG_IMAGE_NONE && std::strcmp(image_.string(rule->service), service_name_) != 0) return false;
+    return process_filters_match(position, *rule);
 }
 
 Endpoint ProcessPolicy::loopback_for(const Endpoint& requested, bool v6only) const noexcept {

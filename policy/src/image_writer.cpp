@@ -357,6 +357,59 @@ void make_parents(const std::string& path) {
 
 }  // namespace
 
+Policy process_policy(const PolicyImage& image, const std::string& program, const std::string& command,
+                      const std::string& service) {
+    const ProcessPolicy process(image, program.c_str(), command.c_str(), service.c_str());
+    Policy out;
+    out.source = image.source_path();
+    out.version = image.header().settings.version;
+    out.mode = image.mode();
+    out.loopback_ipv4 = image.loopback_ipv4();
+    out.loopback_ipv6 = image.loopback_ipv6();
+    out.dual_stack = image.dual_stack();
+    out.default_action = image.default_action();
+    out.udp_ephemeral = image.udp_ephemeral();
+    out.log.to = image.log_to();
+    out.log.path = image.log_path();
+    out.log.format = image.log_format();
+    out.log.level = image.log_level();
+    out.log.rate = image.log_rate();
+    out.children_inherit = image.children_inherit();
+    for (std::uint32_t i = 0; i < image.rule_count(); ++i) {
+        if (!process.applies(i)) continue;
+        const bg_image_rule& stored = *image.rule(i);
+        Rule rule;
+        rule.name = image.string(stored.name);
+        rule.action = static_cast<Action>(stored.action);
+        rule.protocol = static_cast<Protocol>(stored.protocol);
+        rule.position = {stored.line, stored.column};
+        for (std::uint32_t c = 0; c < stored.cidr_count; ++c) {
+            const bg_image_cidr& cidr = *image.element<bg_image_cidr>(BG_SECTION_CIDRS, std::uint64_t{stored.cidr_first} + c);
+            Cidr made;
+            made.family = cidr.family == 4 ? AF_INET : AF_INET6;
+            std::memcpy(made.bytes.data(), cidr.bytes, 16);
+            made.prefix = cidr.prefix;
+            rule.addresses.push_back(made);
+        }
+        for (std::uint32_t p = 0; p < stored.port_count; ++p) {
+            const bg_image_port& port = *image.element<bg_image_port>(BG_SECTION_PORTS, std::uint64_t{stored.port_first} + p);
+            rule.ports.push_back({port.first, port.last});
+        }
+        out.rules.push_back(std::move(rule));
+    }
+    detail::index_rules(out);
+    return out;
+}
+
+Policy process_policy(const Policy& policy, const std::string& program, const std::string& command,
+                      const std::string& service) {
+    const std::vector<unsigned char> bytes = compile(policy, SourceIdentity{policy.source});
+    PolicyImage view;
+    if (PolicyImage::check(bytes.data(), bytes.size(), true, view) != Problem::none)
+        return fail_closed_policy(policy.source);  // cannot happen: compile() writes what check() reads
+    return process_policy(view, program, command, service);
+}
+
 std::string source_name(const std::string& path) {
     std::error_code error;
     std::filesystem::path made = std::filesystem::absolute(path, error);

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bindguard/compile.hpp"
 #include "bindguard/kernel.hpp"
 #include "bindguard/policy.hpp"
 #include "kernel/kernel_support.hpp"
@@ -194,6 +195,27 @@ std::string expected(const Policy& policy, const Case& c, const Context& who) {
     return buffer;
 }
 
+// expected() as the preload library decides: from the policy's compiled image.
+std::string expected_from_image(const Policy& policy, const Case& c, const Context& who) {
+    const std::vector<unsigned char> bytes = image::compile(policy, {});
+    image::PolicyImage view;
+    if (image::PolicyImage::check(bytes.data(), bytes.size(), true, view) != image::Problem::none) return "bad image";
+    const image::ProcessPolicy process(view, who.program.c_str(), who.command.c_str(), who.service.c_str());
+    Request request;
+    request.address = *parse_endpoint(c.address);
+    request.protocol = c.protocol;
+    request.v6only = c.v6only;
+    const Decision decision = process.decide(request);
+    char buffer[80];
+    if (policy.mode == Mode::audit || decision.action == Action::allow) {
+        format_endpoint(request.address, buffer, sizeof buffer);
+        return buffer;
+    }
+    if (decision.action == Action::deny) return "EACCES";
+    format_endpoint(decision.address, buffer, sizeof buffer);
+    return buffer;
+}
+
 std::string without_port(const std::string& text) { return text.substr(0, text.rfind(':')); }
 
 class KernelDecide : public ::testing::Test {
@@ -218,7 +240,8 @@ protected:
             SCOPED_TRACE("program=" + who.program + " command=" + who.command + " service=" + who.service);
             const std::string cgroup = k::make_cgroup(install_->names().cgroup_subtree, "diff");
             const std::uint64_t id = k::cgroup_id(cgroup);
-            programs_->set_policy(id, *k::compile_policy(for_process(policy, who.program, who.command, who.service), "test"));
+            // The kernel's rule set from the compiled image, as run --kernel and kernel attach make it.
+            programs_->set_policy(id, *k::compile_policy(image::process_policy(policy, who.program, who.command, who.service), "test"));
             programs_->attach(cgroup);
             const std::vector<Outcome> outcomes = bind_in_cgroup(cgroup, cases);
             programs_->remove_policy(id);
@@ -227,6 +250,8 @@ protected:
             for (std::size_t i = 0; i < cases.size(); ++i) {
                 const Case& c = cases[i];
                 const std::string want = expected(policy, c, who);
+                // The library's reader of the compiled image gives the same answer.
+                EXPECT_EQ(expected_from_image(policy, c, who), want) << c.address << " " << to_string(c.protocol);
                 std::string got = outcomes[i].ret == 0 ? text_of(outcomes[i].local)
                                   : outcomes[i].error == EACCES ? "EACCES"
                                                                : std::string("error ") + std::strerror(outcomes[i].error);

@@ -72,6 +72,17 @@ std::optional<SourceIdentity> identify(const std::string& path, const std::strin
 
 namespace bindguard::image {
 
+// The rules of a compiled image that can apply to one process, with its settings, as a
+// Policy: what for_process() gives for the parsed policy, read from the compiled form
+// (the kernel twin's rule set is made from it, so both enforcement points read the one
+// compiler's output). Rules keep their names, addresses, ports, protocol and position.
+Policy process_policy(const PolicyImage& image, const std::string& program, const std::string& command,
+                      const std::string& service);
+
+// process_policy() of policy compiled in memory.
+Policy process_policy(const Policy& policy, const std::string& program, const std::string& command,
+                      const std::string& service);
+
 // The absolute, lexically normal form of path (as the library makes BINDGUARD_POLICY):
 // the name of a policy file that its image is keyed by.
 std::string source_name(const std::string& path);

@@ -139,6 +139,10 @@ public:
     bool rewrites_every_public_ipv4_bind() const noexcept;
     // The address a rewrite sends requested to: loopback_for() of policy.hpp.
     Endpoint loopback_for(const Endpoint& requested, bool v6only) const noexcept;
+    // True when the rule at position can apply to this process: its service filter is
+    // unset or this process's service, and its program and command globs match (what
+    // for_process() keeps). The kernel twin's rule set is made of these.
+    bool applies(std::uint32_t position) const noexcept;
 
 private:
     // The position of the first rule of group that matches request and this process,
@@ -151,6 +155,7 @@ private:
     const bg_image_group* service_ = nullptr;  // the process's service group, or nullptr
     const char* program_ = "";
     const char* command_ = "";
+    const char* service_name_ = "";
     FilterMemo memo_;
     bool valid_ = false;
 };
