@@ -151,7 +151,7 @@ public:
                 i += 1;
             } else {
                 const std::size_t n = c >= 0x80 ? sequence : 1;
-                add(text.substr(i, n));
+                add(std::string_view(text.data() + i, n));  // in range: not substr(), which may throw
                 i += n;
             }
             used += width;

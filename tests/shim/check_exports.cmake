@@ -45,3 +45,13 @@ foreach(entry IN LISTS needed)
   endif()
 endforeach()
 message(STATUS "exports: ${actual}; needed: ${needed}")
+
+# Nothing of the C++ runtime's exception machinery (its emergency pool is allocated at
+# every load) and no TOML parser: the library reads compiled images only.
+execute_process(COMMAND ${NM} -C ${LIBRARY} OUTPUT_VARIABLE all_symbols)
+foreach(forbidden "emergency_pool" "__gxx_personality_v0" "__cxa_allocate_exception" "toml::")
+  string(FIND "${all_symbols}" "${forbidden}" at)
+  if(NOT at EQUAL -1)
+    message(FATAL_ERROR "libbindguard.so contains ${forbidden}: the library must not link the C++ exception runtime nor a TOML parser")
+  endif()
+endforeach()
