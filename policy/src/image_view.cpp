@@ -41,10 +41,6 @@ std::uint64_t load_be64(const std::uint8_t* p) noexcept {
     return value;
 }
 
-bool key_less_equal(const bg_image_key128& key, std::uint64_t high, std::uint64_t low) noexcept {
-    return key.high < high || (key.high == high && key.low <= low);
-}
-
 std::uint32_t protocol_segment(Protocol protocol) noexcept {
     switch (protocol) {
         case Protocol::tcp: return 0;
@@ -53,35 +49,37 @@ std::uint32_t protocol_segment(Protocol protocol) noexcept {
     }
 }
 
-// The class of the interval of map that holds key (keys32), or BG_IMAGE_NONE when the
-// map does not fit the image (a group() checked that it does).
-std::uint32_t lookup32(const PolicyImage& image, const bg_image_interval_map& map, std::uint32_t key) noexcept {
-    const std::uint32_t* keys = image.element<std::uint32_t>(BG_SECTION_KEYS32, map.key_first);
+// The class of the interval of map that holds key: the last start at or below it (Key:
+// std::uint32_t in keys32, bg_image_key128 in keys128, compared by at_or_below), or
+// BG_IMAGE_NONE when the map does not fit the image (a group() checked that it does).
+template <class Key, class Probe, class AtOrBelow>
+std::uint32_t lookup(const PolicyImage& image, bg_image_section section, const bg_image_interval_map& map,
+                     const Probe& key, AtOrBelow at_or_below) noexcept {
+    const Key* keys = image.element<Key>(section, map.key_first);
     const std::uint32_t* classes = image.element<std::uint32_t>(BG_SECTION_CLASSES, map.class_first);
     if (keys == nullptr || classes == nullptr || map.count == 0) return BG_IMAGE_NONE;
-    const std::uint32_t* base = keys;
+    const Key* base = keys;
     std::size_t n = map.count;
     while (n > 1) {
         const std::size_t half = n / 2;
-        base = base[half] <= key ? base + half : base;
+        base = at_or_below(base[half], key) ? base + half : base;
         n -= half;
     }
     return classes[base - keys];
 }
 
+std::uint32_t lookup32(const PolicyImage& image, const bg_image_interval_map& map, std::uint32_t key) noexcept {
+    return lookup<std::uint32_t>(image, BG_SECTION_KEYS32, map, key,
+                                 [](std::uint32_t start, std::uint32_t probe) { return start <= probe; });
+}
+
 std::uint32_t lookup128(const PolicyImage& image, const bg_image_interval_map& map, std::uint64_t high,
                         std::uint64_t low) noexcept {
-    const bg_image_key128* keys = image.element<bg_image_key128>(BG_SECTION_KEYS128, map.key_first);
-    const std::uint32_t* classes = image.element<std::uint32_t>(BG_SECTION_CLASSES, map.class_first);
-    if (keys == nullptr || classes == nullptr || map.count == 0) return BG_IMAGE_NONE;
-    const bg_image_key128* base = keys;
-    std::size_t n = map.count;
-    while (n > 1) {
-        const std::size_t half = n / 2;
-        base = key_less_equal(base[half], high, low) ? base + half : base;
-        n -= half;
-    }
-    return classes[base - keys];
+    const bg_image_key128 probe{high, low};
+    return lookup<bg_image_key128>(image, BG_SECTION_KEYS128, map, probe,
+                                   [](const bg_image_key128& start, const bg_image_key128& key) {
+                                       return start.high < key.high || (start.high == key.high && start.low <= key.low);
+                                   });
 }
 
 // True when the interval map's keys and classes lie inside the image.

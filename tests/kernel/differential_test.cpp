@@ -175,7 +175,8 @@ std::string text_of(const sockaddr_storage& local) {
 
 // decide()'s answer in the same words as text_of(): where the socket must end, or "EACCES".
 // A requested port 0 becomes whatever the kernel picks, so ports are compared only when asked.
-std::string expected(const Policy& policy, const Case& c, const Context& who) {
+// The request of case c for process who.
+Request request_of(const Case& c, const Context& who) {
     Request request;
     request.address = *parse_endpoint(c.address);
     request.protocol = c.protocol;
@@ -183,16 +184,22 @@ std::string expected(const Policy& policy, const Case& c, const Context& who) {
     request.program = who.program;
     request.command = who.command;
     request.service = who.service;
-    const Decision decision = decide(policy, request);
-    if (policy.mode == Mode::audit || decision.action == Action::allow) {
-        char buffer[80];
-        format_endpoint(request.address, buffer, sizeof buffer);
-        return buffer;
-    }
-    if (decision.action == Action::deny) return "EACCES";
+    return request;
+}
+
+// Where the bind of request ends under decision ("EACCES" when refused), as the kernel's
+// outcome is written: audit mode binds what was asked.
+std::string outcome_of(Mode mode, const Request& request, const Decision& decision) {
+    if (decision.action == Action::deny && mode != Mode::audit) return "EACCES";
+    const Endpoint& where = mode == Mode::audit || decision.action == Action::allow ? request.address : decision.address;
     char buffer[80];
-    format_endpoint(decision.address, buffer, sizeof buffer);
+    format_endpoint(where, buffer, sizeof buffer);
     return buffer;
+}
+
+std::string expected(const Policy& policy, const Case& c, const Context& who) {
+    const Request request = request_of(c, who);
+    return outcome_of(policy.mode, request, decide(policy, request));
 }
 
 // expected() as the preload library decides: from the policy's compiled image.
@@ -201,19 +208,8 @@ std::string expected_from_image(const Policy& policy, const Case& c, const Conte
     image::PolicyImage view;
     if (image::PolicyImage::check(bytes.data(), bytes.size(), true, view) != image::Problem::none) return "bad image";
     const image::ProcessPolicy process(view, who.program.c_str(), who.command.c_str(), who.service.c_str());
-    Request request;
-    request.address = *parse_endpoint(c.address);
-    request.protocol = c.protocol;
-    request.v6only = c.v6only;
-    const Decision decision = process.decide(request);
-    char buffer[80];
-    if (policy.mode == Mode::audit || decision.action == Action::allow) {
-        format_endpoint(request.address, buffer, sizeof buffer);
-        return buffer;
-    }
-    if (decision.action == Action::deny) return "EACCES";
-    format_endpoint(decision.address, buffer, sizeof buffer);
-    return buffer;
+    const Request request = request_of(c, who);
+    return outcome_of(policy.mode, request, process.decide(request));
 }
 
 std::string without_port(const std::string& text) { return text.substr(0, text.rfind(':')); }
