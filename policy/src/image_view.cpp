@@ -289,6 +289,8 @@ std::uint32_t PolicyImage::service_group(const char* service) const noexcept {
 ProcessPolicy::ProcessPolicy(const PolicyImage& image, const char* program, const char* command,
                              const char* service, FilterMemo memo) noexcept
     : image_(image),
+      settings_{image.loopback_ipv4(), image.loopback_ipv6(), image.dual_stack(), image.udp_ephemeral(),
+                image.default_action()},
       common_(image.group(0)),
       program_(program != nullptr ? program : ""),
       command_(command != nullptr ? command : ""),
@@ -371,8 +373,7 @@ Decision ProcessPolicy::decide(const Request& request) const noexcept {
         const bool loopback = is_loopback(request.address);
         return Decision{loopback ? Action::allow : Action::deny, request.address, "fail-closed"};
     }
-    const DecisionSettings settings{image_.loopback_ipv4(), image_.loopback_ipv6(), image_.dual_stack(),
-                                    image_.udp_ephemeral(), image_.default_action()};
+    const DecisionSettings& settings = settings_;
     const std::uint32_t none = image_.rule_count();
     std::uint32_t best = first_match(common_, request, none);
     best = first_match(service_, request, best);
@@ -405,9 +406,7 @@ bool ProcessPolicy::applies(std::uint32_t position) const noexcept {
 }
 
 Endpoint ProcessPolicy::loopback_for(const Endpoint& requested, bool v6only) const noexcept {
-    const DecisionSettings settings{image_.loopback_ipv4(), image_.loopback_ipv6(), image_.dual_stack(),
-                                    image_.udp_ephemeral(), image_.default_action()};
-    return detail::loopback_target(settings, requested, v6only);
+    return detail::loopback_target(settings_, requested, v6only);
 }
 
 }  // namespace bindguard::image

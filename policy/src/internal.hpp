@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bindguard/decision_settings.hpp"
 #include "bindguard/policy.hpp"
 
 namespace bindguard::detail {
@@ -75,16 +76,7 @@ bool glob_matches(const char* pattern, std::string_view subject) noexcept;
 // True when ep is an AF_INET6 endpoint of the form ::ffff:a.b.c.d.
 bool is_v4_mapped(const Endpoint& ep) noexcept;
 
-// What a decision needs of a policy besides its rules: the same for a parsed Policy
-// (decide()) and a compiled image (image::ProcessPolicy), so both answer alike.
-// decision_core.cpp, part of the freestanding core.
-struct DecisionSettings {
-    Endpoint loopback_ipv4;
-    Endpoint loopback_ipv6;
-    DualStack dual_stack = DualStack::ipv4;
-    UdpEphemeral udp_ephemeral = UdpEphemeral::allow;
-    Action default_action = Action::rewrite;
-};
+// DecisionSettings: bindguard/decision_settings.hpp.
 
 // loopback_for() of policy.hpp, given the settings.
 Endpoint loopback_target(const DecisionSettings& settings, const Endpoint& requested, bool v6only) noexcept;

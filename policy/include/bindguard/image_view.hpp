@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "bindguard/decision_settings.hpp"
 #include "bindguard/image.h"
 #include "bindguard/policy.hpp"
 
@@ -151,6 +152,7 @@ private:
     bool process_filters_match(std::uint32_t position, const bg_image_rule& rule) const noexcept;
 
     PolicyImage image_;
+    detail::DecisionSettings settings_;        // read from the image once
     const bg_image_group* common_ = nullptr;   // group 0
     const bg_image_group* service_ = nullptr;  // the process's service group, or nullptr
     const char* program_ = "";
