@@ -370,6 +370,8 @@ int audit(const AuditOptions& options) {
         std::cerr << "bindguard audit: the policy " << source.path << " (from " << source.named_by << ") is invalid\n";
         return kExitUsage;
     }
+    // Programs that start now under it would fail closed: say so (it is not compiled here).
+    if (const std::string warning = image_warning(source.path); !warning.empty()) std::cerr << warning << '\n';
     std::vector<AuditRow> rows;
     double started = now_seconds();
     try {

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "bindguard/compile.hpp"
 #include "commands.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
@@ -46,13 +45,7 @@ bool check_one(const std::string& file) {
     std::cout << file << ": ok (" << result.policy->rules.size() << " rules)\n";
     // What the library would map for it: a stale or damaged image is a warning (check
     // never writes one; `compile` does, and `run`, `protect` and `kernel attach`).
-    const std::string source = image::source_name(file);
-    const image::ImageStatus status = image::find_image(source);
-    if (status.freshness != image::Freshness::fresh && status.freshness != image::Freshness::missing)
-        std::cerr << file << ":1:1: warning: its compiled image " << status.path << " "
-                  << (status.freshness == image::Freshness::stale ? "is stale (" + status.detail + ")" : status.detail)
-                  << ": processes that use it deny every non-loopback bind until `bindguard compile " << source
-                  << "`\n";
+    if (const std::string warning = image_warning(file); !warning.empty()) std::cerr << warning << '\n';
     return true;
 }
 

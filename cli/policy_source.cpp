@@ -52,4 +52,14 @@ std::string ensure_compiled(const PolicySource& source, std::ostream& messages_o
     return {};
 }
 
+std::string image_warning(const std::string& path) {
+    if (path.empty()) return {};
+    const std::string source = image::source_name(path);
+    const image::ImageStatus status = image::find_image(source);
+    if (status.freshness == image::Freshness::fresh || status.freshness == image::Freshness::missing) return {};
+    return path + ":1:1: warning: its compiled image " + status.path + " " +
+           (status.freshness == image::Freshness::stale ? "is stale (" + status.detail + ")" : status.detail) +
+           ": processes that use it deny every non-loopback bind until `bindguard compile " + source + "`";
+}
+
 }  // namespace bindguard::cli

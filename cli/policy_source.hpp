@@ -46,4 +46,9 @@ ReportedPolicy load_and_report_policy(const std::string& explicit_path, std::ost
 // The built-in policy needs nothing.
 std::string ensure_compiled(const PolicySource& source, std::ostream& messages_out);
 
+// "FILE:1:1: warning: its compiled image IMAGE is stale (...): ..." when the image the
+// library would map for the policy file at path is stale or damaged; "" when it is fresh
+// or missing (check and audit say it; they never write one).
+std::string image_warning(const std::string& path);
+
 }  // namespace bindguard::cli
