@@ -17,7 +17,7 @@ void enter_protected_cgroup(const RunOptions& options, const std::string& /*prog
 void add_kernel_command(CLI::App& app, CommandAction& action) {
     CLI::App* sub = app.add_subcommand(
         "kernel",
-        "Show, attach or unload the kernel twin: not in this build (built with -DBINDGUARD_KERNEL=OFF).\n"
+        "Show, attach or unload the kernel twin: not in this build (-DBINDGUARD_KERNEL=OFF).\n"
         "Every `kernel` command says so and exits 126 (`kernel attach --exec-condition`: 255).");
     sub->prefix_command();  // status, attach, detach, unload and their options: all refused alike
     sub->callback([&action, sub] {
