@@ -344,7 +344,8 @@ std::vector<std::string> listening_in(const std::string& file) {
 }
 
 TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
-    if (auto reason = boot_unavailable()) GTEST_SKIP() << *reason;
+    BGTEST_REQUIRE_KERNEL();
+    ASSERT_TRUE(boot_tools_installed());
     const std::string dir = bgtest::temp_dir();
     const std::string results = dir + "/results";
     std::filesystem::create_directories(results);
