@@ -20,8 +20,10 @@
 #include <nlohmann/json.hpp>
 
 #include "audit_format.hpp"
-#include "bindguard/kernel.hpp"
 #include "commands.hpp"
+#if BINDGUARD_KERNEL_TWIN
+#include "bindguard/kernel.hpp"
+#endif
 #include "owner_context.hpp"
 #include "policy_source.hpp"
 #include "processes.hpp"
@@ -167,12 +169,14 @@ void judge(AuditRow& row, OwnerPolicies& policies, std::pair<std::uint16_t, std:
 // throws std::runtime_error when /proc/net cannot be read.
 std::vector<AuditRow> collect_rows(const Policy& policy) {
     std::vector<NetSocket> sockets = bound_sockets();
+#if BINDGUARD_KERNEL_TWIN
     // The kernel twin, when it is loaded and readable (root): who its cgroups protect.
     std::optional<kernel::Programs> kernel_twin;
     try {
         kernel_twin = kernel::Programs::open_pinned(kernel::names().pin_dir);
     } catch (const kernel::KernelError&) {
     }
+#endif
     std::map<std::uint64_t, std::vector<pid_t>> owners = socket_owners();
     std::map<pid_t, ProcessInfo> processes;
     std::map<pid_t, OwnerContext> contexts;
@@ -191,8 +195,12 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
             pid_t pid = row.pids.front();
             if (!processes.contains(pid)) {
                 ProcessInfo info = read_process(pid);
+#if BINDGUARD_KERNEL_TWIN
                 info.in_kernel_cgroup = kernel_twin ? kernel_twin->protects(pid) : std::optional<bool>(false);
                 if (!kernel_twin && ::geteuid() != 0) info.in_kernel_cgroup.reset();  // cannot tell
+#else
+                info.in_kernel_cgroup = false;  // a build without the twin counts no one as protected by it
+#endif
                 processes.emplace(pid, std::move(info));
             }
             row.owner = processes.at(pid);

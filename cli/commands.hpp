@@ -23,6 +23,13 @@ inline constexpr int kExitNotFound = 127;
 // only for 255 (1-254 skip it quietly), so every failure of it exits 255.
 inline constexpr int kExitConditionFailed = 255;
 
+// Whether this build has the kernel twin (CMake option BINDGUARD_KERNEL), and what the
+// commands that need it say when it has not (they exit kExitCannotRun).
+inline constexpr bool kHasKernelTwin = BINDGUARD_KERNEL_TWIN;
+inline constexpr const char* kNoKernelTwin =
+    "this build of bindguard has no kernel twin (it was built with -DBINDGUARD_KERNEL=OFF): "
+    "use the library (without --kernel), or a build with the kernel twin";
+
 void add_version_command(CLI::App& app, CommandAction& action);
 void add_shim_path_command(CLI::App& app, CommandAction& action);
 void add_check_command(CLI::App& app, CommandAction& action);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -273,11 +272,6 @@ int check_socket(const CheckSocketOptions& options) {
 }
 
 }  // namespace
-
-bool attach_as_exec_condition(const std::vector<std::string>& args) {
-    return args.size() > 2 && args[1] == "kernel" && args[2] == "attach" &&
-           std::find(args.begin() + 3, args.end(), "--exec-condition") != args.end();
-}
 
 void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action) {
     auto options = std::make_shared<AttachOptions>();

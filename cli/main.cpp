@@ -1,4 +1,5 @@
 // `bindguard`: dispatches to the subcommands defined in the other files of cli/.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -71,6 +72,15 @@ std::vector<std::string> split_off_command_line(const CLI::App& app, std::vector
 }
 
 }  // namespace
+
+namespace bindguard::cli {
+
+bool attach_as_exec_condition(const std::vector<std::string>& args) {
+    return args.size() > 2 && args[1] == "kernel" && args[2] == "attach" &&
+           std::find(args.begin() + 3, args.end(), "--exec-condition") != args.end();
+}
+
+}  // namespace bindguard::cli
 
 // Returns the exit status of the subcommand; 2 on a usage error or an unexpected error
 // (255 for `kernel attach --exec-condition`),

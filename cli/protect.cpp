@@ -352,6 +352,7 @@ int protect_socket_unit(const ProtectOptions& options, const std::string& name) 
 int protect(const ProtectOptions& options) {
     std::string name = checked_unit_name(options.unit);
     try {
+        if (options.kernel && !kHasKernelTwin) fail("protect", std::string("--kernel: ") + kNoKernelTwin, kExitCannotRun);
         if (name.ends_with(".socket")) return protect_socket_unit(options, name);
         auto [policy_path, policy] = service_policy(options);
         if (options.with_preload && !options.kernel) throw UsageError("--with-preload: only with --kernel");

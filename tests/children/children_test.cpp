@@ -383,9 +383,11 @@ TEST(ChildEnvironment, RelativePolicyPathMadeAbsolute) {
 // A set-uid program (here a set-uid root copy of the helper, run by nobody) with
 // the library in /etc/ld.so.preload: it runs in glibc's secure-execution mode, so
 // neither it nor the programs it starts may take BINDGUARD_POLICY or
-// BINDGUARD_SERVICE from its caller (the sudo case of issue 12). /etc gets an
-// overlay with ld.so.preload in a private mount namespace; the real /etc is
-// never written.
+// BINDGUARD_SERVICE from its caller (the sudo case): a set-uid bg-bindtest given the
+// caller's allow-all policy binds 0.0.0.0 and must still end on loopback (the built-in
+// policy: the overlay has no /etc/bindguard). /etc gets an overlay with ld.so.preload in
+// private mount and network namespaces; the real /etc is never written, and nothing is
+// bound on the host.
 TEST(ChildEnvironment, SetuidProgramDoesNotPassItsCallersSettingsOn) {
     const std::string directory = bgtest::temp_dir();
     ASSERT_EQ(chmod(directory.c_str(), 0755), 0);
@@ -399,18 +401,32 @@ TEST(ChildEnvironment, SetuidProgramDoesNotPassItsCallersSettingsOn) {
     }
     bgtest::write_file(directory + "/ld.so.preload", preload_lines);
     const std::string script =
-        "set -e; D=\"$1\"; mount -t tmpfs tmpfs \"$D/t\"; mkdir \"$D/t/upper\" \"$D/t/work\"; "
+        "set -e; D=\"$1\"; ip link set lo up; mount -t tmpfs tmpfs \"$D/t\"; mkdir \"$D/t/upper\" \"$D/t/work\"; "
         "mount -t overlay overlay -o lowerdir=/etc,upperdir=\"$D/t/upper\",workdir=\"$D/t/work\" /etc; "
+        "rm -rf /etc/bindguard; "
         "cp \"$D/ld.so.preload\" /etc/ld.so.preload; cp \"$2\" \"$D/t/setuid\"; chmod 4755 \"$D/t/setuid\"; "
-        "exec setpriv --reuid=65534 --regid=65534 --clear-groups env BINDGUARD_POLICY=\"$3\" "
-        "BINDGUARD_SERVICE=proxy \"$D/t/setuid\" exec execve given \"$2\" printenv";
+        "cp \"$4\" \"$D/t/setuid-bind\"; chmod 4755 \"$D/t/setuid-bind\"; "
+        "as_caller() { setpriv --reuid=65534 --regid=65534 --clear-groups env BINDGUARD_POLICY=\"$3\" "
+        "BINDGUARD_SERVICE=proxy \"$@\"; }; "
+        // Its report is what is checked, not its status (a sanitized build's leak check
+        // at exit sets that).
+        "as_caller \"$D/t/setuid\" exec execve given \"$2\" printenv || :; "
+        "as_caller \"$D/t/setuid-bind\" bind tcp 0.0.0.0:0 listen";
     ASSERT_EQ(mkdir((directory + "/t").c_str(), 0755), 0);
-    const auto result = bgtest::run({"unshare", "-m", "sh", "-c", script, "sh", directory, childtest(), policy},
-                                    {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE", "-ASAN_OPTIONS"});
+    const auto result =
+        bgtest::run({"unshare", "-m", "-n", "sh", "-c", script, "sh", directory, childtest(), policy, bgtest::helper_path()},
+                    {"-LD_PRELOAD", "-BINDGUARD_POLICY", "-BINDGUARD_SERVICE", "-ASAN_OPTIONS"});
     const auto report = environment_report(result.out);
     ASSERT_EQ(report.count("BINDGUARD_POLICY"), 1u) << diagnose(result);
     EXPECT_EQ(report.at("BINDGUARD_POLICY"), "<unset>") << diagnose(result);
     EXPECT_EQ(report.at("BINDGUARD_SERVICE"), "<unset>") << diagnose(result);
+    // Its own bind: the caller's "allow" is ignored, the wildcard is rewritten.
+    const Fields bound = line_fields(result.out, "ret=");
+    ASSERT_EQ(bound.count("local"), 1u) << diagnose(result);
+    EXPECT_EQ(bound.at("ret"), "0") << diagnose(result);
+    EXPECT_TRUE(starts_with(bound.at("local"), "127.0.0.1:")) << diagnose(result);
+    EXPECT_NE(result.err.find("rewrite tcp 0.0.0.0:0 -> 127.0.0.1:0 rule=default"), std::string::npos)
+        << diagnose(result);
 }
 
 // Soak (issue 12, item 11): a protected parent starts 1500 children with an empty

@@ -184,6 +184,7 @@ TEST(CliUnprotect, RemovesOnlyItsOwnDropIn) {
     EXPECT_TRUE(clitest::exists(dir + "/bindguard.conf"));
 }
 
+#if BG_CLI_KERNEL_TWIN
 TEST(CliProtect, KernelTwinForAGoUnitAttachesAtEachStart) {
     // Debian's own caddy.service: a Go program, which the library cannot protect.
     std::string root = root_with_debian_units();
@@ -288,3 +289,15 @@ TEST(CliProtect, KernelTwinRefusesASystemdWithoutExecCondition) {
     EXPECT_EQ(current.status, 0) << current.err;
     EXPECT_NE(current.out.find("\nExecCondition=+"), std::string::npos) << current.out;
 }
+#else
+// A build without the kernel twin (-DBINDGUARD_KERNEL=OFF): --kernel is refused, nothing written.
+TEST(CliProtect, KernelIsRefusedInABuildWithoutTheKernelTwin) {
+    std::string root = root_with_debian_units();
+    bgtest::Result result = bindguard({"protect", "caddy", "--root", root, "--kernel"}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(result.status, 126) << result.err;
+    EXPECT_NE(result.err.find("bindguard protect: --kernel: this build of bindguard has no kernel twin"),
+              std::string::npos)
+        << result.err;
+    EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/caddy.service.d"));
+}
+#endif

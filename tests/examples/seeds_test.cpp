@@ -125,10 +125,12 @@ protected:
 // of their own, so the default - rewrite to loopback - applies.
 std::string seeds_policy() { return doable::policy_path(); }
 
+// Not in the asan build: the postmaster hangs at start-up with the sanitizer runtime
+// preloaded (which the instrumented library needs), even without bindguard. That build
+// cannot run it on any machine, so it has no such test (a skip would pass for a reason
+// of the machine).
+#ifndef BGTEST_SANITIZED
 TEST_F(Seeds, Row28PostgresWithListenAddressesStarIsOnLoopbackOnly) {
-    // Reported by CTest as skipped (not passed): the postmaster hangs at start-up with the
-    // sanitizer runtime preloaded (which the instrumented library needs), even without bindguard.
-    if (bgtest::sanitized_build()) GTEST_SKIP() << "PostgreSQL cannot start with the sanitizer runtime preloaded";
     std::string data = dir_ + "/pgdata";
     ASSERT_EQ(::mkdir(data.c_str(), 0700), 0);
     ASSERT_EQ(bgtest::run({"chown", "postgres:postgres", data}).status, 0);
@@ -163,6 +165,7 @@ TEST_F(Seeds, Row28PostgresWithListenAddressesStarIsOnLoopbackOnly) {
     bgtest::Result stopped = server.stop(SIGINT, 30s);  // a fast shutdown
     EXPECT_EQ(stopped.status, 0) << stopped.err;
 }
+#endif  // BGTEST_SANITIZED
 
 TEST_F(Seeds, Row29RedisWithBindStarIsOnLoopbackOnly) {
     std::vector<std::string> redis = {"redis-server", "--bind", "* -::*", "--port", "6379", "--save", "",

@@ -2,8 +2,11 @@
  * Linux 6.11+) with the raw io_uring system calls, no liburing, and prints
  *     bind_res=0 listen_res=0 listening=1 local=127.0.0.1:41234
  * (a result is 0 or -errno). Exit 0 when both requests ran (whatever their result),
- * 3 when the kernel does not know IORING_OP_BIND (result -EINVAL for the opcode),
- * 2 when its own setup fails.
+ * 3 when the kernel does not know IORING_OP_BIND or IORING_OP_LISTEN (asked directly,
+ * with IORING_REGISTER_PROBE: never guessed from a result), 2 when its own setup fails.
+ * A bind that fails through the ring is tried once more with the plain system call on a
+ * new socket, and both results are printed (syscall_res=0 or -errno), so that a caller can
+ * tell a refused request from a ring that handles it differently.
  *
  * Usage: bg-uring ADDR [hold]    (ADDR: A.B.C.D:P or [v6]:P; hold: keep the socket
  *                                 until SIGTERM) */
@@ -63,6 +66,19 @@ static void ring_setup(struct ring* r) {
     r->cqes = (struct io_uring_cqe*)(cq + params.cq_off.cqes);
 }
 
+/* Whether the kernel knows the opcode: IORING_REGISTER_PROBE (Linux 5.6+; a kernel without
+ * it has no IORING_OP_BIND either). Returns 1 or 0. */
+static int ring_supports(const struct ring* r, unsigned opcode) {
+    union {
+        struct io_uring_probe probe;
+        unsigned char bytes[sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op)];
+    } buffer;
+    memset(&buffer, 0, sizeof buffer);
+    if (syscall(SYS_io_uring_register, r->fd, IORING_REGISTER_PROBE, &buffer.probe, 256) < 0) return 0;
+    return opcode <= buffer.probe.last_op && opcode < buffer.probe.ops_len &&
+           (buffer.probe.ops[opcode].flags & IO_URING_OP_SUPPORTED) != 0;
+}
+
 /* Submits one request and waits for it. Returns its result (0 or -errno). */
 static int ring_run(struct ring* r, const struct io_uring_sqe* request) {
     unsigned tail = *r->sq_tail;
@@ -94,6 +110,11 @@ int main(int argc, char** argv) {
     struct ring ring;
     ring_setup(&ring);
 
+    if (!ring_supports(&ring, BG_IORING_OP_BIND) || !ring_supports(&ring, BG_IORING_OP_LISTEN)) {
+        printf("unsupported=1 (IORING_REGISTER_PROBE: no IORING_OP_BIND/IORING_OP_LISTEN in this kernel)\n");
+        return 3;
+    }
+
     struct io_uring_sqe bind_request;
     memset(&bind_request, 0, sizeof bind_request);
     bind_request.opcode = BG_IORING_OP_BIND;
@@ -101,10 +122,12 @@ int main(int argc, char** argv) {
     bind_request.addr = (uint64_t)(uintptr_t)&address;
     bind_request.addr2 = length;
     const int bind_res = ring_run(&ring, &bind_request);
-    if (bind_res == -EINVAL) {
-        /* Either an unknown opcode or a bad address: the same bind by the system call tells. */
-        printf("bind_res=%d unsupported=1\n", bind_res);
-        return 3;
+    int syscall_res = 0;
+    if (bind_res != 0) {
+        const int plain = socket(address.ss_family, SOCK_STREAM, 0);
+        if (plain < 0) bg_die("socket");
+        syscall_res = bind(plain, (const struct sockaddr*)&address, length) == 0 ? 0 : -errno;
+        close(plain);
     }
     struct io_uring_sqe listen_request;
     memset(&listen_request, 0, sizeof listen_request);
@@ -114,7 +137,11 @@ int main(int argc, char** argv) {
     const int listen_res = bind_res == 0 ? ring_run(&ring, &listen_request) : 1;
     char local[256];
     bg_local_text(fd, local, sizeof local);
-    printf("bind_res=%d listen_res=%d listening=%d local=%s\n", bind_res, listen_res, bg_is_listening(fd), local);
+    if (bind_res != 0)
+        printf("bind_res=%d syscall_res=%d listen_res=%d listening=%d local=%s\n", bind_res, syscall_res, listen_res,
+               bg_is_listening(fd), local);
+    else
+        printf("bind_res=%d listen_res=%d listening=%d local=%s\n", bind_res, listen_res, bg_is_listening(fd), local);
     fflush(stdout);
     if (hold) {
         signal(SIGTERM, on_term);

@@ -24,7 +24,7 @@ using bgtest::Result;
 class KernelAttach : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (auto reason = bgtest::kernel_unavailable()) GTEST_SKIP() << *reason;
+        BGTEST_REQUIRE_KERNEL();
         install_.emplace();
     }
     void TearDown() override { install_.reset(); }

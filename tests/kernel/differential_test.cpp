@@ -217,7 +217,7 @@ std::string without_port(const std::string& text) { return text.substr(0, text.r
 class KernelDecide : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (auto reason = bgtest::kernel_unavailable()) GTEST_SKIP() << *reason;
+        BGTEST_REQUIRE_KERNEL();
         install_.emplace();
         programs_.emplace(k::Programs::open_or_load(install_->names().pin_dir));
     }

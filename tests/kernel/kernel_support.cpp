@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -38,11 +40,20 @@ void empty_cgroup(const std::string& path) {
 }  // namespace
 
 std::optional<std::string> kernel_unavailable() {
+    if (::geteuid() != 0) return "not root: loading BPF programs needs root";
+    if (k::cgroup2_mount().empty()) return "cgroup v2 is not mounted (no cgroup2 in /proc/self/mountinfo)";
+    utsname system{};
+    int major = 0, minor = 0;
+    if (::uname(&system) != 0 || std::sscanf(system.release, "%d.%d", &major, &minor) != 2)
+        return std::nullopt;  // then loading tells
+    if (major < 5 || (major == 5 && minor < 8))
+        return std::string("Linux ") + system.release + " is older than 5.8 (the BPF ring buffer the twin reports into)";
+    return std::nullopt;
+}
+
+std::optional<std::string> kernel_load_error() {
     static std::optional<std::optional<std::string>> cached;
     if (cached) return *cached;
-    if (::geteuid() != 0) return *(cached = std::optional<std::string>("not root: loading BPF programs needs root"));
-    if (k::cgroup2_mount().empty())
-        return *(cached = std::optional<std::string>("cgroup v2 is not mounted (no cgroup2 in /proc/self/mountinfo)"));
     const std::string pin_dir = "/sys/fs/bpf/" + unique_name("bgtest-probe");
     try {
         k::Programs programs = k::Programs::open_or_load(pin_dir);
@@ -51,7 +62,8 @@ std::optional<std::string> kernel_unavailable() {
         cached = std::optional<std::string>();
     } catch (const k::KernelError& error) {
         k::unpin(pin_dir);
-        cached = std::optional<std::string>(std::string("the BPF programs cannot be loaded here: ") + error.what());
+        cached = std::optional<std::string>(std::string("the BPF programs do not load (a failure, not a reason to "
+                                                        "skip: this machine can run them): ") + error.what());
     }
     return *cached;
 }

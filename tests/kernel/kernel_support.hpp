@@ -11,9 +11,22 @@
 
 namespace bgtest {
 
-// Why BPF cannot be used here (not root, no cgroup v2, the programs do not load), or
-// nullopt when it can. Loading is tried in a scratch installation that is removed again.
+// Why this machine cannot run the kernel twin, or nullopt when it can: not root, no
+// cgroup v2, or a kernel older than the twin needs (Linux 5.8, the BPF ring buffer), each
+// checked directly. Nothing else is a reason to skip.
 std::optional<std::string> kernel_unavailable();
+// Why the BPF programs do not load here (a verifier rejection, a missing map type...), or
+// nullopt when they do: a failure of the twin, never a reason to skip. Loading is tried
+// in a scratch installation that is removed again.
+std::optional<std::string> kernel_load_error();
+
+// For a test's SetUp() or body: skips it (with the reason) only where the machine cannot
+// run the twin (kernel_unavailable()); fails it when the programs do not load.
+#define BGTEST_REQUIRE_KERNEL()                                                    \
+    do {                                                                           \
+        if (auto reason_ = ::bgtest::kernel_unavailable()) GTEST_SKIP() << *reason_; \
+        if (auto error_ = ::bgtest::kernel_load_error()) FAIL() << *error_;        \
+    } while (false)
 
 // A private installation. The constructor sets BINDGUARD_KERNEL_NAME for this process
 // and its children; the destructor kills what is left in its cgroups, removes them,

@@ -14,6 +14,9 @@ namespace {
 
 using namespace shimtest;
 
+// Every test of this program runs in a private network namespace (shim_test_util.hpp).
+[[maybe_unused]] ::testing::Environment* const kPrivateNetns = ::testing::AddGlobalTestEnvironment(new PrivateNetns);
+
 // Starts a server, waits for its listener on port, checks where it listens and
 // that a real request to 127.0.0.1 gets an answer; returns the server's stderr.
 std::string serve_and_check(const std::vector<std::string>& argv, std::uint16_t port, const std::string& expected_local,

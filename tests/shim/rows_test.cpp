@@ -18,6 +18,9 @@ namespace {
 
 using namespace shimtest;
 
+// Every test of this program runs in a private network namespace (shim_test_util.hpp).
+[[maybe_unused]] ::testing::Environment* const kPrivateNetns = ::testing::AddGlobalTestEnvironment(new PrivateNetns);
+
 const std::string kEacces = std::to_string(EACCES);
 
 std::string port_of(const std::string& local) { return local.substr(local.rfind(':') + 1); }

@@ -1,5 +1,12 @@
 #include "shim_test_util.hpp"
 
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 namespace shimtest {
 
 std::vector<std::string> log_lines(const std::string& text) {
@@ -36,6 +43,23 @@ bgtest::Result in_netns(const std::string& script, const std::string& policy_pat
         if (entry[0] != '-') assignments += (assignments.empty() ? "" : " ") + entry;
     return bgtest::run({"unshare", "-n", "sh", "-c", "ip link set lo up && " + script},
                        {"SHIM_ENV=" + assignments, "HELPER=" + bgtest::helper_path(), "-LD_PRELOAD"});
+}
+
+void PrivateNetns::SetUp() {
+    // A failure here ends the program (exit 1) instead of an ASSERT: GoogleTest would
+    // report every test as skipped after a failed environment, and CTest count it so.
+    std::string error;
+    if (::unshare(CLONE_NEWNET) != 0) {
+        error = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno) +
+                " (these tests run in a private network namespace: they need root)";
+    } else if (bgtest::Result up = bgtest::run({"ip", "link", "set", "lo", "up"}, {"-LD_PRELOAD"}); up.status != 0) {
+        error = "ip link set lo up: " + up.err;
+    } else if (!bgtest::sockets().empty()) {
+        error = "the new network namespace is not empty";
+    }
+    if (error.empty()) return;
+    std::fprintf(stderr, "FAILED: cannot run the tests in a private network namespace: %s\n", error.c_str());
+    std::exit(1);
 }
 
 Fields result_of(const bgtest::Result& result) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "support/process.hpp"
 #include "support/text.hpp"
 
@@ -36,6 +38,17 @@ bgtest::Result helper_plain(const std::vector<std::string>& args);
 // "$SHIM_ENV" in the script expands to the env assignments that preload the shim
 // with policy_path (use: env $SHIM_ENV "$HELPER" bind ...); "$HELPER" is bg-bindtest.
 bgtest::Result in_netns(const std::string& script, const std::string& policy_path = default_policy());
+
+// Moves this whole test process into a new network namespace of its own (lo up), before
+// its first test: every program it then starts, every /proc/net it reads and every
+// connection it makes is in there, so that a wildcard bind the library fails to rewrite
+// is never exposed on the host. Needs root (as in_netns does): without it the program
+// fails (exit 1, the reason on stderr).
+// Register it once per test program: ::testing::AddGlobalTestEnvironment(new PrivateNetns).
+class PrivateNetns : public ::testing::Environment {
+public:
+    void SetUp() override;
+};
 
 // The first result line of a helper run (the line starting "ret=" or "locals=").
 Fields result_of(const bgtest::Result& result);
