@@ -249,23 +249,6 @@ std::string user_cache_path(const std::string& source) {
     return {};
 }
 
-std::optional<SourceIdentity> identify(const std::string& path, const std::string& text, std::string& error) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-        error = std::strerror(errno);
-        return std::nullopt;
-    }
-    SourceIdentity identity;
-    identity.path = path;
-    identity.device = static_cast<std::uint64_t>(st.st_dev);
-    identity.inode = static_cast<std::uint64_t>(st.st_ino);
-    identity.size = static_cast<std::uint64_t>(st.st_size);
-    identity.mtime_sec = st.st_mtim.tv_sec;
-    identity.mtime_nsec = st.st_mtim.tv_nsec;
-    identity.content_hash = hash(text.data(), text.size());
-    return identity;
-}
-
 ImageStatus image_status(const std::string& image_path, const std::string& source) {
     ImageStatus status;
     status.path = image_path;
@@ -448,32 +431,23 @@ std::string write_atomically(const std::string& path, const std::vector<unsigned
 CompileOutcome compile_file(const std::string& path, Warnings warnings) {
     CompileOutcome outcome;
     outcome.source = source_name(path);
-    // The text is read once: its identity is taken right after, and a file that changes
-    // in between makes the image stale at once (the library then refuses it), never wrong.
+    // One open, fstat and read: the image records the identity of the very file parsed
+    // (a file that changes afterwards makes the image stale at once, never wrong).
     std::string text;
-    {
-        const int fd = open(outcome.source.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            char chunk[8192];
-            for (;;) {
-                const ssize_t n = read(fd, chunk, sizeof chunk);
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) break;
-                text.append(chunk, static_cast<std::size_t>(n));
-            }
-            close(fd);
-        }
-    }
-    LoadResult loaded = load_policy_file(outcome.source, warnings);
+    struct stat st {};
+    LoadResult loaded = detail::load_policy_file(outcome.source, warnings, text, st);
     outcome.diagnostics = std::move(loaded.diagnostics);
     if (!loaded.ok()) return outcome;
+    SourceIdentity identity;
+    identity.path = outcome.source;
+    identity.device = static_cast<std::uint64_t>(st.st_dev);
+    identity.inode = static_cast<std::uint64_t>(st.st_ino);
+    identity.size = static_cast<std::uint64_t>(st.st_size);
+    identity.mtime_sec = st.st_mtim.tv_sec;
+    identity.mtime_nsec = st.st_mtim.tv_nsec;
+    identity.content_hash = hash(text.data(), text.size());
     std::string error;
-    const auto identity = identify(outcome.source, text, error);
-    if (!identity) {
-        outcome.error = outcome.source + ": " + error;
-        return outcome;
-    }
-    const std::vector<unsigned char> bytes = compile(*loaded.policy, *identity);
+    const std::vector<unsigned char> bytes = compile(*loaded.policy, identity);
     std::vector<std::string> places{beside_path(outcome.source)};
     if (geteuid() == 0) places.push_back(system_cache_path(outcome.source));
     if (const std::string user = user_cache_path(outcome.source); !user.empty()) places.push_back(user);

@@ -2,6 +2,8 @@
 // and helpers shared between the source files.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <optional>
 #include <span>
 #include <string>
@@ -75,6 +77,10 @@ bool glob_matches(const char* pattern, std::string_view subject) noexcept;
 
 // True when ep is an AF_INET6 endpoint of the form ::ffff:a.b.c.d.
 bool is_v4_mapped(const Endpoint& ep) noexcept;
+
+// load_policy_file() that also gives the text it parsed and the fstat() of the file it
+// read it from: the compiler records that very file's identity, read once.
+LoadResult load_policy_file(const std::string& path, Warnings warnings, std::string& text, struct stat& st);
 
 // DecisionSettings: bindguard/decision_settings.hpp.
 

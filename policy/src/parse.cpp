@@ -434,6 +434,13 @@ LoadResult parse_policy(std::string_view text, std::string_view source_name, War
 }
 
 LoadResult load_policy_file(const std::string& path, Warnings warnings) {
+    std::string text;
+    struct stat st {};
+    return detail::load_policy_file(path, warnings, text, st);
+}
+
+LoadResult detail::load_policy_file(const std::string& path, Warnings warnings, std::string& text,
+                                    struct stat& st) {
     // O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a regular file.
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return file_error(path, std::string("cannot open policy: ") + std::strerror(errno));
@@ -441,11 +448,10 @@ LoadResult load_policy_file(const std::string& path, Warnings warnings) {
         int fd;
         ~FdCloser() { close(fd); }
     } closer{fd};
-    struct stat st {};
     if (fstat(fd, &st) != 0) return file_error(path, std::string("cannot read policy: ") + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return file_error(path, "is a directory, not a policy file");
     if (!S_ISREG(st.st_mode)) return file_error(path, "is not a regular file, not a policy file");
-    std::string text;
+    text.clear();
     char chunk[8192];
     for (;;) {
         const ssize_t n = read(fd, chunk, sizeof chunk);

@@ -64,10 +64,6 @@ ImageStatus image_status(const std::string& image_path, const std::string& sourc
 // one; else the first that exists (stale or invalid), else a missing beside_path().
 ImageStatus find_image(const std::string& source);
 
-// The identity of the file at path, with the hash of text (its content). nullopt and
-// error set when it cannot be stat'ed.
-std::optional<SourceIdentity> identify(const std::string& path, const std::string& text, std::string& error);
-
 }  // namespace bindguard::image
 
 namespace bindguard::image {
