@@ -53,13 +53,9 @@ Found try_image(const char* path, const char* source, const struct stat& source_
     const char* stale = nullptr;
     if (problem == image::Problem::none) {
         const bg_image_source& stored = view.header().source;
-        const image::SourceStat now{static_cast<std::uint64_t>(source_stat.st_dev),
-                                    static_cast<std::uint64_t>(source_stat.st_ino),
-                                    static_cast<std::uint64_t>(source_stat.st_size), source_stat.st_mtim.tv_sec,
-                                    source_stat.st_mtim.tv_nsec};
         if (std::strcmp(view.source_path(), source) != 0)
             stale = "is the image of another file";
-        else if (!image::same_source(stored, now))
+        else if (!image::same_source(stored, image::source_stat_of(source_stat)))
             stale = "is stale: the policy file changed after it was compiled";
         if (stale == nullptr) {
             out = view;

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -73,14 +72,8 @@ const char* program_path() noexcept {
 // caller must not choose its policy), or "".
 const char* user_image_cache() noexcept {
     static char directory[4096];
-    const char* xdg = secure_getenv("XDG_CACHE_HOME");
-    const char* home = secure_getenv("HOME");
-    int n = -1;
-    if (xdg != nullptr && xdg[0] == '/')
-        n = std::snprintf(directory, sizeof directory, "%s/bindguard", xdg);
-    else if (home != nullptr && home[0] == '/')
-        n = std::snprintf(directory, sizeof directory, "%s/.cache/bindguard", home);
-    return n > 0 && static_cast<std::size_t>(n) < sizeof directory ? directory : "";
+    image::user_cache_directory(secure_getenv("XDG_CACHE_HOME"), secure_getenv("HOME"), directory, sizeof directory);
+    return directory;
 }
 
 // The image of launch.policy_file (BINDGUARD_POLICY as the process started with it,

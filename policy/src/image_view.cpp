@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <fnmatch.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "internal.hpp"
@@ -176,6 +177,17 @@ void cache_key(const char* path, std::size_t length, char (&out)[kCacheKeySize])
     std::uint64_t value = hash(path, length);
     for (int i = 15; i >= 0; --i, value >>= 4) out[i] = digits[value & 15];
     std::memcpy(out + 16, BG_IMAGE_SUFFIX, sizeof(BG_IMAGE_SUFFIX));
+}
+
+bool user_cache_directory(const char* xdg_cache_home, const char* home, char* out, std::size_t size) noexcept {
+    int n = -1;
+    if (xdg_cache_home != nullptr && xdg_cache_home[0] == '/')
+        n = std::snprintf(out, size, "%s/bindguard", xdg_cache_home);
+    else if (home != nullptr && home[0] == '/')
+        n = std::snprintf(out, size, "%s/.cache/bindguard", home);
+    if (n > 0 && static_cast<std::size_t>(n) < size) return true;
+    if (size > 0) out[0] = '\0';
+    return false;
 }
 
 bool same_source(const bg_image_source& stored, const SourceStat& now) noexcept {

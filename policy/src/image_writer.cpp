@@ -242,11 +242,10 @@ std::string system_cache_path(const std::string& source) {
 }
 
 std::string user_cache_path(const std::string& source) {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/bindguard/" + cache_key(source);
-    const char* home = std::getenv("HOME");
-    if (home != nullptr && home[0] == '/') return std::string(home) + "/.cache/bindguard/" + cache_key(source);
-    return {};
+    char directory[4096];
+    if (!user_cache_directory(std::getenv("XDG_CACHE_HOME"), std::getenv("HOME"), directory, sizeof directory))
+        return {};
+    return std::string(directory) + "/" + cache_key(source);
 }
 
 ImageStatus image_status(const std::string& image_path, const std::string& source) {
@@ -293,9 +292,7 @@ ImageStatus image_status(const std::string& image_path, const std::string& sourc
         status.detail = std::string("it was compiled from ") + image.source_path();
         return status;
     }
-    const SourceStat now{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
-                         static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
-    if (!same_source(stored, now)) {
+    if (!same_source(stored, source_stat_of(st))) {
         status.freshness = Freshness::stale;
         status.detail = describe_stat_difference(stored, st);
         return status;

@@ -49,6 +49,17 @@ struct SourceStat {
     std::int64_t mtime_sec, mtime_nsec;
 };
 bool same_source(const bg_image_source& stored, const SourceStat& now) noexcept;
+// The SourceStat of a stat(2) result.
+template <class Stat>
+SourceStat source_stat_of(const Stat& st) noexcept {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+            static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+}
+
+// The user's cache directory of images into out: XDG_CACHE_HOME/bindguard, else
+// HOME/.cache/bindguard (each only when absolute; nullptr when unset). Returns false,
+// with out "", when there is none or it does not fit.
+bool user_cache_directory(const char* xdg_cache_home, const char* home, char* out, std::size_t size) noexcept;
 
 // An image that passed check(). It points into the caller's bytes, which must stay
 // mapped and unchanged as long as it (and anything decided from it) is used.
