@@ -86,7 +86,8 @@ Policy parse_or_die(const std::string& text, const std::string& name) {
     return std::move(*result.policy);
 }
 
-// Prepares c: for_process() of its full policy, then checks that its request is decided
+// Prepares c: its full policy compiled and read for the process, as the library does;
+// then checks that the image and decide() agree and that its request is decided
 // by its expected rule (any rule when expected_rule is empty: a policy file of the
 // project that may change). The rule that decides is the case's label.
 void prepare(DecideCase& c) {

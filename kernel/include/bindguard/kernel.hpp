@@ -42,7 +42,8 @@ Names names();
 // ---- compiling -------------------------------------------------------------------
 
 // The rule set for the BPF programs: policy must already be for one process
-// (for_process()), since the programs cannot match program, command or service.
+// (image::process_policy() of the compiled image), since the programs cannot match
+// program, command or service.
 // label is kept for `bindguard kernel status`. Throws KernelError when the rules need
 // more than BG_MAX_ENTRIES entries (each rule takes |addresses| x |ports| of them).
 std::unique_ptr<bg_policy> compile_policy(const Policy& policy, const std::string& label);

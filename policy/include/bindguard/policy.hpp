@@ -162,9 +162,9 @@ Policy builtin_policy();
 Policy fail_closed_policy(std::string_view source);
 
 // The rules of policy that can apply to one process: those whose program, command and
-// service match, with those three filters then dropped. The shim calls this once at
-// start-up so that decide() on its hot path runs no fnmatch(3). decide() on the result
-// gives the same answer as on the full policy for every request of that process.
+// service match, with those three filters then dropped. decide() on the result gives
+// the same answer as on the full policy for every request of that process.
+// (image::process_policy() is the same selection read from a compiled image.)
 Policy for_process(const Policy& policy, std::string_view program, std::string_view command,
                    std::string_view service);
 
@@ -191,16 +191,17 @@ struct Decision {
 // is returned as allow (with the rule that decided). Does not allocate, lock, or do I/O. The policy's
 // mode is not applied here: in audit mode the caller logs the decision and binds
 // the original address. A program or command longer than 4095 characters never
-// matches a glob here (no allocation); for_process() has no such limit, so the
-// shim, which decides on the for_process() result, is exact.
+// matches a glob here (no allocation); for_process() has no such limit. (The preload
+// library decides from the compiled image instead: image::ProcessPolicy, which the
+// differential tests hold to this function.)
 Decision decide(const Policy& policy, const Request& request) noexcept;
 
 // True when decide() answers every AF_INET request for a non-loopback address and a
 // port other than 0 the same way, whatever its program, command, service, protocol
 // and v6only: rewrite to loopback_ipv4 with the same port (rule "default"). That
 // holds for a policy without rules (as for_process() leaves most policies) whose
-// default action is rewrite. The preload library then skips building the request for
-// such binds; a test holds this to decide().
+// default action is rewrite. A test holds this to decide(); the preload library asks the
+// same of its compiled image (image::ProcessPolicy::rewrites_every_public_ipv4_bind()).
 bool rewrites_every_public_ipv4_bind(const Policy& policy) noexcept;
 
 // The address a rewrite sends a request to (same port): 127.0.0.1 for AF_INET and
