@@ -33,6 +33,14 @@
 namespace {
 
 namespace k = bindguard::kernel;
+
+// The default policy copied into dir, which the container sees (protect writes its
+// compiled image beside it). Returns its path.
+std::string container_policy(const std::string& dir) {
+    const std::string policy = dir + "/policy.toml";
+    std::filesystem::copy_file(bgtest::default_policy(), policy);
+    return policy;
+}
 using bgtest::Result;
 
 // The mount point of the v1 name=systemd hierarchy (a hybrid layout), or "" when there is none.
@@ -154,9 +162,7 @@ void boot_and_check(bool with_preload) {
     std::filesystem::create_directories(results);
     std::filesystem::create_directories(dir + "/units");
     const std::string cli = bgtest::cli_path(), helper = bgtest::bin_path("bg-bindtest-static");
-    // In the directory the container sees (protect writes its compiled image beside it).
-    const std::string policy = dir + "/policy.toml";
-    std::filesystem::copy_file(bgtest::default_policy(), policy);
+    const std::string policy = container_policy(dir);
     const std::string bad_policy = dir + "/bad-policy.toml";
     std::filesystem::copy_file(policy, bad_policy);
 
@@ -351,9 +357,7 @@ TEST(SystemdBoot, ProtectSocketUnitKernelKeepsWhatSystemdBindsOnLoopback) {
     std::filesystem::create_directories(results);
     std::filesystem::create_directories(dir + "/units");
     const std::string cli = bgtest::cli_path();
-    // In the directory the container sees (protect writes its compiled image beside it).
-    const std::string policy = dir + "/policy.toml";
-    std::filesystem::copy_file(bgtest::default_policy(), policy);
+    const std::string policy = container_policy(dir);
     const std::string bad_policy = dir + "/bad-policy.toml";
     std::filesystem::copy_file(policy, bad_policy);
 
