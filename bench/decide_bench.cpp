@@ -272,6 +272,58 @@ void register_generated_cases() {
     }
 }
 
+// N rules, rule i allowing TCP on its own address 10.x.y.9 and its own port 20000 + i:
+// the index's table would have (2N+1)^2 cells, so it is built as segment trees.
+std::string distinct_policy_text(int rules) {
+    std::string text = "version = 1\n\n[log]\nto = \"none\"\n";
+    for (int i = 0; i < rules; ++i) {
+        text += "\n[[rule]]\nname = \"rule-" + std::to_string(i) + "\"\naction = \"allow\"\n";
+        text += "address = [\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".9\"]\n";
+        text += "port = [" + std::to_string(20000 + i) + "]\nprotocol = \"tcp\"\n";
+    }
+    return text;
+}
+
+void register_distinct_cases() {
+    for (const int rules : {1000, 10000}) {
+        const std::string label = "decide/distinct-" + std::to_string(rules);
+        const PolicySource policy = on_first_use([rules, label] {
+            return parse_or_die(distinct_policy_text(rules), "<generated " + label + ">");
+        });
+        const ProcessIdentity node{"/usr/bin/node", "node server.mjs", ""};
+        const int last = rules - 1;
+        register_case(label + "/match-last", policy, node,
+                      endpoint("10." + std::to_string(last / 256) + "." + std::to_string(last % 256) +
+                               ".9:" + std::to_string(20000 + last)),
+                      Protocol::tcp, false, "rule-" + std::to_string(last));
+        register_case(label + "/match-none", policy, node, endpoint("10.0.0.9:20001"), Protocol::tcp, false,
+                      "default");
+    }
+}
+
+// What `bindguard compile` does with a policy's text: parse it, build the index, write
+// the image bytes (not the file). One iteration is one whole compile.
+void register_compile_cases() {
+    const std::pair<const char*, std::string (*)(int)> kinds[] = {
+        {"same-ports", [](int rules) { return generated_policy_text(Family::ipv4, rules); }},
+        {"distinct", distinct_policy_text}};
+    for (const auto& [kind, make] : kinds)
+        for (const int rules : {1000, 10000}) {
+            const std::string name = std::string("compile/") + kind + "-" + std::to_string(rules);
+            const std::string text = make(rules);
+            benchmark::RegisterBenchmark(name.c_str(), [text, name](benchmark::State& state) {
+                std::size_t bytes = 0;
+                for (auto _ : state) {
+                    const Policy policy = parse_or_die(text, name);
+                    const std::vector<unsigned char> image = bindguard::image::compile(policy, {});
+                    bytes = image.size();
+                    benchmark::DoNotOptimize(image.data());
+                }
+                state.SetLabel("image " + std::to_string(bytes) + " bytes");
+            })->Unit(benchmark::kMillisecond);
+        }
+}
+
 }  // namespace
 
 std::string generated_policy(int rules) { return generated_policy_text(Family::ipv4, rules); }
@@ -280,6 +332,8 @@ void register_decide_benchmarks() {
     register_builtin_cases();
     register_doable_cases();
     register_generated_cases();
+    register_distinct_cases();
+    register_compile_cases();
 }
 
 }  // namespace bgbench

@@ -30,6 +30,7 @@ constexpr std::size_t kElementSize[BG_SECTION_COUNT] = {
     sizeof(bg_image_key128),        // keys128
     sizeof(std::uint32_t),          // classes
     sizeof(std::uint32_t),          // cells
+    sizeof(bg_image_interval_map),  // nodes
 };
 
 std::uint32_t load_be32(const std::uint8_t* p) noexcept {
@@ -88,6 +89,64 @@ bool map_fits(const PolicyImage& image, const bg_image_interval_map& map, bg_ima
               std::size_t key_size) noexcept {
     return map.count > 0 && std::uint64_t{map.key_first} + map.count <= image.elements(keys, key_size) &&
            std::uint64_t{map.class_first} + map.count <= image.elements(BG_SECTION_CLASSES, sizeof(std::uint32_t));
+}
+
+// True when the tree's nodes lie inside the image (each node's map is checked when it
+// is read: a node that does not fit answers "any rule may match").
+bool tree_fits(const PolicyImage& image, const bg_image_tree& tree) noexcept {
+    return tree.leaves > 0 && (tree.leaves & (tree.leaves - 1)) == 0 &&
+           std::uint64_t{tree.node_first} + 2 * std::uint64_t{tree.leaves} <=
+               image.elements(BG_SECTION_NODES, sizeof(bg_image_interval_map));
+}
+
+// The first rule (a position within the group) whose address, port and protocol match
+// leaf and port_key, as the tree says: the smallest answer of the nodes from the leaf to
+// the root (none when no rule does); BG_IMAGE_NONE when anything read does not fit.
+std::uint32_t tree_first(const PolicyImage& image, const bg_image_tree& tree, std::uint32_t leaf,
+                         std::uint32_t port_key, std::uint32_t none) noexcept {
+    if (leaf >= tree.leaves) return BG_IMAGE_NONE;
+    const auto* nodes = image.element<bg_image_interval_map>(BG_SECTION_NODES, tree.node_first);
+    if (nodes == nullptr) return BG_IMAGE_NONE;
+    std::uint32_t best = none;
+    for (std::uint64_t node = std::uint64_t{tree.leaves} + leaf; node >= 1; node /= 2) {
+        const bg_image_interval_map& map = nodes[node];
+        if (map.count == 0) continue;
+        const std::uint32_t found = lookup32(image, map, port_key);
+        if (found == BG_IMAGE_NONE) return BG_IMAGE_NONE;
+        if (found < best) best = found;
+    }
+    return best;
+}
+
+// The group's first rule whose address, port and protocol match request, as its index
+// says: true with it in start (the group's rule_count for none); false when the group
+// has no index, the request is not IP, or a part of the index does not fit the image
+// (the caller then scans every rule).
+bool index_start(const PolicyImage& image, const bg_image_group& group, const Request& request,
+                 std::uint32_t& start) noexcept {
+    const Endpoint& address = request.address;
+    if (group.indexed == 0 || (address.family != AF_INET && address.family != AF_INET6)) return false;
+    const bool v4 = address.family == AF_INET;
+    const bool v4_mapped = !v4 && std::memcmp(address.bytes.data(), kV4MappedPrefix, 12) == 0;
+    const std::uint32_t address_class =
+        v4          ? lookup32(image, group.ipv4, load_be32(address.bytes.data()))
+        : v4_mapped ? lookup32(image, group.v4_mapped, load_be32(address.bytes.data() + 12))
+                    : lookup128(image, group.ipv6, load_be64(address.bytes.data()), load_be64(address.bytes.data() + 8));
+    const std::uint32_t port_key = protocol_segment(request.protocol) * kPortsPerProtocol + address.port;
+    if (group.indexed == 2) {
+        const bg_image_tree& tree = v4 ? group.ipv4_tree : v4_mapped ? group.v4_mapped_tree : group.ipv6_tree;
+        const std::uint32_t found = tree_first(image, tree, address_class, port_key, group.rule_count);
+        if (found == BG_IMAGE_NONE) return false;
+        start = found;
+        return true;
+    }
+    const std::uint32_t port_class = lookup32(image, group.ports, port_key);
+    if (address_class >= group.address_classes || port_class >= group.port_classes) return false;
+    const std::uint32_t* cell = image.element<std::uint32_t>(
+        BG_SECTION_CELLS, group.cells_first + std::uint64_t{address_class} * group.port_classes + port_class);
+    if (cell == nullptr) return false;
+    start = *cell;
+    return true;
 }
 
 // The CIDR of the image as the policy's Cidr, whose contains() decides.
@@ -270,6 +329,15 @@ const bg_image_group* PolicyImage::group(std::uint32_t i) const noexcept {
     if (std::uint64_t{group->rules_first} + group->rule_count > elements(BG_SECTION_GROUP_RULES, sizeof(std::uint32_t)))
         return nullptr;
     if (group->indexed == 0) return group;
+    if (group->indexed == 2) {
+        const bool fits = map_fits(*this, group->ipv4, BG_SECTION_KEYS32, sizeof(std::uint32_t)) &&
+                          map_fits(*this, group->v4_mapped, BG_SECTION_KEYS32, sizeof(std::uint32_t)) &&
+                          map_fits(*this, group->ipv6, BG_SECTION_KEYS128, sizeof(bg_image_key128)) &&
+                          tree_fits(*this, group->ipv4_tree) && tree_fits(*this, group->v4_mapped_tree) &&
+                          tree_fits(*this, group->ipv6_tree);
+        return fits ? group : nullptr;
+    }
+    if (group->indexed != 1) return nullptr;
     if (!map_fits(*this, group->ipv4, BG_SECTION_KEYS32, sizeof(std::uint32_t)) ||
         !map_fits(*this, group->v4_mapped, BG_SECTION_KEYS32, sizeof(std::uint32_t)) ||
         !map_fits(*this, group->ports, BG_SECTION_KEYS32, sizeof(std::uint32_t)) ||
@@ -333,26 +401,10 @@ std::uint32_t ProcessPolicy::first_match(const bg_image_group* group, const Requ
                                          std::uint32_t limit) const noexcept {
     if (group == nullptr || group->rule_count == 0) return limit;
     std::uint32_t start = 0;
-    if (group->indexed != 0) {
-        const Endpoint& address = request.address;
-        std::uint32_t address_class;
-        if (address.family == AF_INET)
-            address_class = lookup32(image_, group->ipv4, load_be32(address.bytes.data()));
-        else if (address.family != AF_INET6)
-            address_class = BG_IMAGE_NONE;
-        else if (std::memcmp(address.bytes.data(), kV4MappedPrefix, 12) == 0)
-            address_class = lookup32(image_, group->v4_mapped, load_be32(address.bytes.data() + 12));
-        else
-            address_class = lookup128(image_, group->ipv6, load_be64(address.bytes.data()),
-                                      load_be64(address.bytes.data() + 8));
-        const std::uint32_t port_class =
-            lookup32(image_, group->ports, protocol_segment(request.protocol) * kPortsPerProtocol + address.port);
-        if (address_class < group->address_classes && port_class < group->port_classes) {
-            const std::uint32_t* cell = image_.element<std::uint32_t>(
-                BG_SECTION_CELLS, group->cells_first + std::uint64_t{address_class} * group->port_classes + port_class);
-            if (cell != nullptr) start = *cell;
-        }
-    }
+    // The index's answer matches the request's address, port and protocol by
+    // construction: only its process filters are left to check. Any later rule is
+    // checked whole.
+    const bool from_index = index_start(image_, *group, request, start);
     for (std::uint32_t k = start; k < group->rule_count; ++k) {
         const std::uint32_t* slot = image_.element<std::uint32_t>(BG_SECTION_GROUP_RULES, group->rules_first + std::uint64_t{k});
         if (slot == nullptr) break;
@@ -363,6 +415,10 @@ std::uint32_t ProcessPolicy::first_match(const bg_image_group* group, const Requ
         // A rule whose filters do not fit the image is taken as matching, and decide()
         // denies for it: a damaged image never lets a bind through that it might deny.
         if (!rule_fits(image_, *rule)) return position;
+        if (from_index && k == start) {
+            if (process_filters_match(position, *rule)) return position;
+            continue;
+        }
         if (!detail::protocol_matches(static_cast<Protocol>(rule->protocol), request.protocol)) continue;
         if (rule->cidr_count != 0) {
             bool any = false;

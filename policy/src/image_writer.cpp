@@ -65,6 +65,7 @@ struct IndexArrays {
     std::vector<bg_image_key128> keys128;
     std::vector<std::uint32_t> classes;
     std::vector<std::uint32_t> cells;
+    std::vector<bg_image_interval_map> nodes;
 };
 
 bg_image_interval_map store_map(const detail::IntervalMap<std::uint32_t>& map, IndexArrays& arrays) {
@@ -88,10 +89,20 @@ bg_image_interval_map store_map(const detail::IntervalMap<Uint128>& map, IndexAr
     return stored;
 }
 
+bg_image_tree store_tree(const detail::SegmentTree& tree, IndexArrays& arrays) {
+    bg_image_tree stored{};
+    stored.node_first = static_cast<std::uint32_t>(arrays.nodes.size());
+    stored.leaves = tree.leaves;
+    for (const auto& node : tree.nodes)
+        arrays.nodes.push_back(node.starts.empty() ? bg_image_interval_map{} : store_map(node, arrays));
+    return stored;
+}
+
 // The group of the rules at positions (ascending) of policy, with its index when it
 // has enough rules for one to pay.
 bg_image_group make_group(const Policy& policy, std::uint32_t service, const std::vector<std::uint32_t>& positions,
-                          std::vector<std::uint32_t>& group_rules, IndexArrays& arrays) {
+                          const detail::IndexLimits& limits, std::vector<std::uint32_t>& group_rules,
+                          IndexArrays& arrays) {
     bg_image_group group{};
     group.service = service;
     group.rules_first = static_cast<std::uint32_t>(group_rules.size());
@@ -106,12 +117,19 @@ bg_image_group make_group(const Policy& policy, std::uint32_t service, const std
         rules.push_back(rule);
     }
     if (rules.size() < detail::kIndexMinRules) return group;
-    const auto index = RuleIndex::build(rules);
-    if (!index) return group;  // past the build budget: this group is scanned
-    group.indexed = 1;
+    const auto index = RuleIndex::build(rules, limits);
+    if (!index) return group;  // more rules than 32 bits number: never written
     group.ipv4 = store_map(index->ipv4(), arrays);
     group.v4_mapped = store_map(index->v4_mapped(), arrays);
     group.ipv6 = store_map(index->ipv6(), arrays);
+    if (index->is_tree()) {
+        group.indexed = 2;
+        group.ipv4_tree = store_tree(index->ipv4_tree(), arrays);
+        group.v4_mapped_tree = store_tree(index->v4_mapped_tree(), arrays);
+        group.ipv6_tree = store_tree(index->ipv6_tree(), arrays);
+        return group;
+    }
+    group.indexed = 1;
     group.ports = store_map(index->ports(), arrays);
     group.port_classes = index->port_class_count();
     group.address_classes = group.port_classes == 0
@@ -143,6 +161,11 @@ std::string describe_stat_difference(const bg_image_source& stored, const struct
 }  // namespace
 
 std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& source) {
+    return compile(policy, source, detail::IndexLimits{});
+}
+
+std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& source,
+                                   const detail::IndexLimits& limits) {
     StringTable strings;
     bg_image_header header{};
     std::memcpy(header.magic, BG_IMAGE_MAGIC, sizeof header.magic);
@@ -205,9 +228,9 @@ std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& s
     std::vector<bg_image_group> groups;
     std::vector<std::uint32_t> group_rules;
     IndexArrays arrays;
-    groups.push_back(make_group(policy, BG_IMAGE_NONE, common, group_rules, arrays));
+    groups.push_back(make_group(policy, BG_IMAGE_NONE, common, limits, group_rules, arrays));
     for (const auto& [service, positions] : by_service)
-        groups.push_back(make_group(policy, strings.add(service), positions, group_rules, arrays));
+        groups.push_back(make_group(policy, strings.add(service), positions, limits, group_rules, arrays));
     header.group_count = static_cast<std::uint32_t>(groups.size());
 
     std::vector<unsigned char> out(sizeof header, 0);
@@ -222,6 +245,7 @@ std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& s
     add_section(out, header, BG_SECTION_KEYS128, arrays.keys128.data(), arrays.keys128.size());
     add_section(out, header, BG_SECTION_CLASSES, arrays.classes.data(), arrays.classes.size());
     add_section(out, header, BG_SECTION_CELLS, arrays.cells.data(), arrays.cells.size());
+    add_section(out, header, BG_SECTION_NODES, arrays.nodes.data(), arrays.nodes.size());
     header.size = out.size();
     std::memcpy(out.data(), &header, sizeof header);
     header.checksum = hash(out.data() + BG_IMAGE_CHECKSUM_FROM, out.size() - BG_IMAGE_CHECKSUM_FROM);

@@ -51,16 +51,22 @@ Bytes compiled(const Policy& policy) { return {image::compile(policy, identity_o
                                          << a.rule << ", the image says " << to_string(b.action) << " rule " << b.rule;
 }
 
-TEST(PolicyImage, DecidesAsDecideOnAMillionRandomRequests) {
-    RandomPolicies random(20261202, true);
+// A million random requests against decide() by the plain scan, the groups' indexes
+// built within limits (the default: tables; zero: segment trees).
+void decides_as_decide(std::uint32_t seed, const detail::IndexLimits& limits, std::uint32_t expected_indexed) {
+    RandomPolicies random(seed, true);
     std::size_t requests = 0;
     std::vector<std::atomic<std::uint8_t>> memo_storage(64);
     for (int round = 0; round < 2500; ++round) {
         Policy policy = random.policy();
         policy.index.reset();  // decide() by the plain scan: the reference
-        const Bytes bytes = compiled(policy);
+        const Bytes bytes{image::compile(policy, identity_of(), limits)};
         image::PolicyImage view;
         ASSERT_EQ(bytes.check(view), image::Problem::none);
+        for (std::uint32_t g = 0; g < view.header().group_count; ++g) {
+            ASSERT_NE(view.group(g), nullptr);
+            if (view.group(g)->rule_count >= detail::kIndexMinRules) ASSERT_EQ(view.group(g)->indexed, expected_indexed);
+        }
         // One process identity per 100 requests, as the library binds one per process.
         for (int p = 0; p < 4; ++p) {
             Request identity = random.request();
@@ -80,6 +86,14 @@ TEST(PolicyImage, DecidesAsDecideOnAMillionRandomRequests) {
         }
     }
     EXPECT_GE(requests, 1'000'000u);
+}
+
+TEST(PolicyImage, DecidesAsDecideOnAMillionRandomRequests) {
+    decides_as_decide(20261202, detail::IndexLimits{}, 1);
+}
+
+TEST(PolicyImage, ItsSegmentTreesDecideAsDecideOnAMillionRandomRequests) {
+    decides_as_decide(20261203, detail::IndexLimits{0, 0, 0}, 2);
 }
 
 TEST(PolicyImage, TheSameSourceGivesTheSameBytes) {
@@ -147,6 +161,34 @@ TEST(PolicyImage, TenThousandRulesAreIndexedAndDecided) {
     EXPECT_STREQ(process.decide(request("10.39.15.7:8080")).rule, "r9999");
     EXPECT_STREQ(process.decide(request("10.39.16.7:8080")).rule, "default");
     EXPECT_STREQ(process.decide(request("10.0.0.7:9000")).rule, "default");
+}
+
+// Rule i allows its own address on its own port: the table would have (2n+1)^2 cells,
+// so the image holds segment trees, and still decides as decide() does.
+TEST(PolicyImage, DistinctAddressesAndPortsAreIndexedAsTrees) {
+    std::string text = "version = 1\n";
+    for (int i = 0; i < 3000; ++i)
+        text += "[[rule]]\nname = \"r" + std::to_string(i) + "\"\naction = \"allow\"\naddress = [\"10." +
+                std::to_string(i / 256) + "." + std::to_string(i % 256) + ".9\"]\nport = [" +
+                std::to_string(20000 + i) + "]\nprotocol = \"tcp\"\n";
+    Policy p = policy(text);
+    const Bytes bytes = compiled(p);
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view), image::Problem::none);
+    ASSERT_NE(view.group(0), nullptr);
+    EXPECT_EQ(view.group(0)->indexed, 2u);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    EXPECT_STREQ(process.decide(request("10.11.183.9:22999")).rule, "r2999");
+    EXPECT_STREQ(process.decide(request("10.11.183.9:22998")).rule, "default");
+    p.index.reset();
+    std::mt19937 random(11);
+    for (int i = 0; i < 20000; ++i) {
+        const int host = static_cast<int>(random() % 3100);
+        Request r = request("10." + std::to_string(host / 256) + "." + std::to_string(host % 256) + ".9:" +
+                            std::to_string(19990 + random() % 3020));
+        r.protocol = random() % 2 ? Protocol::tcp : Protocol::udp;
+        ASSERT_TRUE(same_decision(p, process, r));
+    }
 }
 
 TEST(PolicyImage, AProcessReadsItsOwnServiceGroup) {

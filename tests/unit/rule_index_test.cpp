@@ -42,6 +42,26 @@ TEST(RuleIndex, SameDecisionsAsTheScanOnAMillionRandomRequests) {
     EXPECT_GE(requests, 1'000'000u);
 }
 
+// The segment-tree form (what a policy too large for the table gets), forced by limits
+// of zero, against the scan.
+TEST(RuleIndex, TheTreeFormDecidesAsTheScanOnAMillionRandomRequests) {
+    RandomPolicies random(20261202);
+    std::size_t requests = 0;
+    for (int round = 0; round < 2500; ++round) {
+        Policy indexed = random.policy();
+        detail::index_rules(indexed, 1, detail::IndexLimits{0, 0, 0});
+        ASSERT_NE(indexed.index, nullptr);
+        ASSERT_TRUE(indexed.index->is_tree());
+        Policy scanned = indexed;
+        scanned.index.reset();
+        for (int i = 0; i < 400; ++i, ++requests) {
+            const Request r = random.request();
+            ASSERT_TRUE(same_decision(indexed, scanned, r)) << "round " << round;
+        }
+    }
+    EXPECT_GE(requests, 1'000'000u);
+}
+
 // count [[rule]] tables, rule i allowing port 8080 on 10.(i/256).(i%256).0/24.
 std::string rules_text(int count) {
     std::string text;
@@ -89,8 +109,9 @@ TEST(RuleIndex, TheScanAfterTheIndexAppliesServiceFilters) {
 }
 
 // Thousands of rules without an address filter, each in every address interval of
-// thousands of rules with one: past the build budget, so the policy is scanned, rightly.
-TEST(RuleIndex, APolicyTooLargeToIndexIsScanned) {
+// thousands of rules with one: a table of 36 million cells, past the limits, so the
+// index is the segment tree, and decides as the scan does.
+TEST(RuleIndex, APolicyTooLargeForTheTableIsIndexedAsATree) {
     Policy p;
     for (int i = 0; i < 3000; ++i) {
         Rule with_address;
@@ -105,9 +126,20 @@ TEST(RuleIndex, APolicyTooLargeToIndexIsScanned) {
         p.rules.push_back(with_port);
     }
     detail::index_rules(p);
-    EXPECT_EQ(p.index, nullptr);
+    ASSERT_NE(p.index, nullptr);
+    EXPECT_TRUE(p.index->is_tree());
     EXPECT_EQ(explain(p, request("10.11.183.1:12999")), "allow tcp 10.11.183.1:12999 (rule a2999)");
     EXPECT_EQ(explain(p, request("10.11.184.1:12999")), "deny tcp 10.11.184.1:12999 -> EACCES (rule p2999)");
+    Policy scanned = p;
+    scanned.index.reset();
+    std::mt19937 random(7);
+    for (int i = 0; i < 20000; ++i) {
+        const int host = static_cast<int>(random() % 3100);
+        Request r = request("10." + std::to_string(host / 256) + "." + std::to_string(host % 256) + ".1:" +
+                            std::to_string(9990 + random() % 3020));
+        r.protocol = random() % 2 ? Protocol::tcp : Protocol::udp;
+        ASSERT_TRUE(same_decision(p, scanned, r));
+    }
 }
 
 }  // namespace

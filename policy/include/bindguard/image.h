@@ -29,6 +29,8 @@
  *     cells        uint32_t[]: per group, the first rule (a position within the group,
  *                  or the group's rule_count for none) of each (address class, port
  *                  class) pair, row-major by address class
+ *     nodes        struct bg_image_interval_map[]: the nodes of the groups' segment trees
+ *                  (below), each a port map whose classes are rule positions
  *
  * Example: the built-in policy (no rules, rewrite) is a header, the strings "" and
  * "<built-in>", and one empty group 0. A policy with the two rules
@@ -44,6 +46,20 @@
  * whose filters match address class a and port class p. A lookup is two binary
  * searches and one read. A port key is protocol * 65536 + port, protocol 0 for TCP,
  * 1 for UDP, 2 for anything else.
+ *
+ * When that table would be too large (rules with distinct addresses and distinct ports
+ * make it quadratic), the group is indexed as segment trees instead (indexed = 2): the
+ * address maps' classes are then leaf numbers, one tree per address space; leaf k of a
+ * tree is node leaves + k, node i's parent is node i / 2, the root is node 1, and each
+ * node is a port map (count 0: no rules there) from port key to the first rule of the
+ * group stored at that node. The first rule for an address and a port is the smallest
+ * answer of the nodes on the path from its leaf to the root. Example: the rules
+ * r0 = 10.0.0.0/8 TCP port 80 and r1 = 10.1.0.0/16 any port cut IPv4 into 5 leaves,
+ * [0, 10.0.0.0), [10.0.0.0, 10.1.0.0), [10.1.0.0, 10.2.0.0), [10.2.0.0, 11.0.0.0) and
+ * [11.0.0.0, ...), so leaves = 8 and leaf k is node 8 + k. r0 covers leaves 1 to 3: it
+ * is stored at node 9 (leaf 1) and node 5 (leaves 2 and 3); r1 covers leaf 2: node 10.
+ * TCP 10.1.2.3:80 walks nodes 10, 5, 2, 1; node 10 answers r1, node 5 answers r0,
+ * so r0 comes first.
  */
 #ifndef BINDGUARD_IMAGE_H
 #define BINDGUARD_IMAGE_H
@@ -56,7 +72,7 @@ extern "C" {
 
 #define BG_IMAGE_MAGIC "BGPOLICY" /* 8 bytes, no NUL */
 /* Incremented on any change of the layout or of the meaning of a field. */
-#define BG_IMAGE_FORMAT 1u
+#define BG_IMAGE_FORMAT 2u
 /* "No string" (an unset program, command or service filter; group 0's service). */
 #define BG_IMAGE_NONE 0xffffffffu
 /* Where a compiled image is looked for beside its source: SOURCE + this suffix. */
@@ -80,6 +96,7 @@ enum bg_image_section {
     BG_SECTION_KEYS128,
     BG_SECTION_CLASSES,
     BG_SECTION_CELLS,
+    BG_SECTION_NODES,
     BG_SECTION_COUNT
 };
 
@@ -175,11 +192,19 @@ struct bg_image_interval_map {
     uint32_t reserved;
 };
 
+/* The segment tree of one address space of a group (indexed = 2): nodes[node_first + i]
+ * for i in [0, 2 * leaves); i = 0 is unused. leaves is a power of two. */
+struct bg_image_tree {
+    uint32_t node_first;
+    uint32_t leaves;
+};
+
 struct bg_image_group {
     uint32_t service;     /* string; BG_IMAGE_NONE for group 0 */
     uint32_t rules_first; /* group_rules[rules_first, rules_first + rule_count) */
     uint32_t rule_count;
-    uint32_t indexed;     /* 1: the maps and cells below; 0: scan the group's rules */
+    uint32_t indexed;     /* 0: scan the group's rules (fewer than 8); 1: the maps and the
+                             cells below; 2: the address maps and the trees below */
     /* Facts of the group's rules, for the library's short ways (0 or 1 each). */
     uint8_t may_match_loopback; /* some rule may match 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104 */
     uint8_t filters_protocol;   /* some rule has protocol tcp or udp */
@@ -188,6 +213,8 @@ struct bg_image_group {
     uint32_t address_classes, port_classes;
     uint32_t cells_first; /* cells[cells_first, cells_first + address_classes * port_classes) */
     uint32_t reserved2;
+    struct bg_image_tree ipv4_tree, v4_mapped_tree, ipv6_tree; /* indexed = 2 */
+    uint32_t reserved3[2];
 };
 
 #ifdef __cplusplus
