@@ -183,10 +183,7 @@ TEST(PolicyImage, DistinctAddressesAndPortsAreIndexedAsTrees) {
     p.index.reset();
     std::mt19937 random(11);
     for (int i = 0; i < 20000; ++i) {
-        const int host = static_cast<int>(random() % 3100);
-        Request r = request("10." + std::to_string(host / 256) + "." + std::to_string(host % 256) + ".9:" +
-                            std::to_string(19990 + random() % 3020));
-        r.protocol = random() % 2 ? Protocol::tcp : Protocol::udp;
+        const Request r = request_near_numbered_hosts(random, 3100, 9, 19990, 3020);
         ASSERT_TRUE(same_decision(p, process, r));
     }
 }

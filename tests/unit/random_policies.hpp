@@ -13,7 +13,22 @@
 
 namespace bgunit {
 
+
 using namespace bindguard;
+
+// A TCP or UDP request to host 10.(h / 256).(h % 256).last_octet for a random h below
+// hosts, on a random port in [first_port, first_port + ports): around policies whose
+// rule i names host i (and often port base + i).
+inline Request request_near_numbered_hosts(std::mt19937& random, int hosts, int last_octet, int first_port, int ports) {
+    const int host = static_cast<int>(random() % static_cast<unsigned>(hosts));
+    Request r;
+    r.address.family = AF_INET;
+    r.address.bytes = {10, static_cast<std::uint8_t>(host / 256), static_cast<std::uint8_t>(host % 256),
+                       static_cast<std::uint8_t>(last_octet)};
+    r.address.port = static_cast<std::uint16_t>(first_port + static_cast<int>(random() % static_cast<unsigned>(ports)));
+    r.protocol = random() % 2 ? Protocol::tcp : Protocol::udp;
+    return r;
+}
 
 // Random policies whose filters overlap a lot: CIDRs from a few bases with every prefix
 // length, port ranges around a few ports, all three actions and protocols, and some

@@ -26,12 +26,16 @@ namespace {
                                          << b.rule;
 }
 
-TEST(RuleIndex, SameDecisionsAsTheScanOnAMillionRandomRequests) {
-    RandomPolicies random(20261127);
+// A million random requests, decided with the index built within limits and by the
+// scan alone; tree: whether the index must be the segment-tree form.
+void same_decisions_as_the_scan(std::uint32_t seed, const detail::IndexLimits& limits, bool tree) {
+    RandomPolicies random(seed);
     std::size_t requests = 0;
     for (int round = 0; round < 2500; ++round) {
-        const Policy indexed = random.policy();
+        Policy indexed = random.policy();
+        detail::index_rules(indexed, 1, limits);
         ASSERT_NE(indexed.index, nullptr);
+        ASSERT_EQ(indexed.index->is_tree(), tree);
         Policy scanned = indexed;
         scanned.index.reset();
         for (int i = 0; i < 400; ++i, ++requests) {
@@ -42,24 +46,14 @@ TEST(RuleIndex, SameDecisionsAsTheScanOnAMillionRandomRequests) {
     EXPECT_GE(requests, 1'000'000u);
 }
 
+TEST(RuleIndex, SameDecisionsAsTheScanOnAMillionRandomRequests) {
+    same_decisions_as_the_scan(20261127, detail::IndexLimits{}, false);
+}
+
 // The segment-tree form (what a policy too large for the table gets), forced by limits
-// of zero, against the scan.
+// of zero.
 TEST(RuleIndex, TheTreeFormDecidesAsTheScanOnAMillionRandomRequests) {
-    RandomPolicies random(20261202);
-    std::size_t requests = 0;
-    for (int round = 0; round < 2500; ++round) {
-        Policy indexed = random.policy();
-        detail::index_rules(indexed, 1, detail::IndexLimits{0, 0, 0});
-        ASSERT_NE(indexed.index, nullptr);
-        ASSERT_TRUE(indexed.index->is_tree());
-        Policy scanned = indexed;
-        scanned.index.reset();
-        for (int i = 0; i < 400; ++i, ++requests) {
-            const Request r = random.request();
-            ASSERT_TRUE(same_decision(indexed, scanned, r)) << "round " << round;
-        }
-    }
-    EXPECT_GE(requests, 1'000'000u);
+    same_decisions_as_the_scan(20261202, detail::IndexLimits{0, 0, 0}, true);
 }
 
 // count [[rule]] tables, rule i allowing port 8080 on 10.(i/256).(i%256).0/24.
@@ -134,10 +128,7 @@ TEST(RuleIndex, APolicyTooLargeForTheTableIsIndexedAsATree) {
     scanned.index.reset();
     std::mt19937 random(7);
     for (int i = 0; i < 20000; ++i) {
-        const int host = static_cast<int>(random() % 3100);
-        Request r = request("10." + std::to_string(host / 256) + "." + std::to_string(host % 256) + ".1:" +
-                            std::to_string(9990 + random() % 3020));
-        r.protocol = random() % 2 ? Protocol::tcp : Protocol::udp;
+        const Request r = request_near_numbered_hosts(random, 3100, 1, 9990, 3020);
         ASSERT_TRUE(same_decision(p, scanned, r));
     }
 }
