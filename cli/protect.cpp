@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "docker_programs.hpp"
 #include "elf.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
@@ -348,10 +349,23 @@ int protect_socket_unit(const ProtectOptions& options, const std::string& name) 
     return kExitOk;
 }
 
+// Refuses a unit that runs Docker's daemons (by its name, or by its program): no drop-in of
+// the library or the kernel twin can keep Docker's publishes on loopback. Returns normally;
+// stops with 126.
+void refuse_docker_unit(const std::string& name, const std::string& program) {
+    const char* docker = docker_program(program);
+    if (docker == nullptr && (name == "docker.service" || name == "docker.socket")) docker = "dockerd";
+    if (docker == nullptr && name == "containerd.service") docker = "containerd";
+    if (docker == nullptr) return;
+    fail("protect", "refusing to protect " + name + " (" + docker + "): " + docker_refusal_reason(docker) + ".",
+         kExitCannotRun);
+}
+
 // The whole of `bindguard protect`. Returns the exit status.
 int protect(const ProtectOptions& options) {
     std::string name = checked_unit_name(options.unit);
     try {
+        refuse_docker_unit(name, "");
         if (options.kernel && !kHasKernelTwin) fail("protect", std::string("--kernel: ") + kNoKernelTwin, kExitCannotRun);
         if (name.ends_with(".socket")) return protect_socket_unit(options, name);
         auto [policy_path, policy] = service_policy(options);
@@ -365,6 +379,7 @@ int protect(const ProtectOptions& options) {
         } catch (const std::runtime_error& error) {
             fail("protect", error.what(), kExitFailure);
         }
+        refuse_docker_unit(name, unit.program);
         if (preload) require_protectable(unit, shim);
         if (options.kernel) warn_about_conditions(unit);
         std::string service = options.service.empty() ? default_service(name) : options.service;

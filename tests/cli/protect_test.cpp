@@ -301,3 +301,33 @@ TEST(CliProtect, KernelIsRefusedInABuildWithoutTheKernelTwin) {
     EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/caddy.service.d"));
 }
 #endif
+
+// Debian's docker.service and containerd.service (and a unit of another name that runs
+// dockerd) are refused, with the library and the kernel twin alike, and nothing is written:
+// Docker's packet rules publish on every interface whatever dockerd's sockets are bound to.
+TEST(CliProtect, RefusesDockersDaemons) {
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    for (const char* unit : {"docker.service", "containerd.service"}) {
+        std::string from = std::string("/lib/systemd/system/") + unit;
+        ASSERT_TRUE(clitest::exists(from)) << from << " is missing: run scripts/setup (docker.io)";
+        std::filesystem::copy_file(from, root + "/lib/systemd/system/" + unit);
+    }
+    bgtest::write_file(root + "/lib/systemd/system/engine.service",
+                       "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n");
+    for (const std::string unit : {"docker", "docker.service", "containerd.service", "engine.service"}) {
+        for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--kernel"}}) {
+            SCOPED_TRACE(unit + (extra.empty() ? "" : " --kernel"));
+            std::vector<std::string> args = {"protect", unit, "--root", root};
+            args.insert(args.end(), extra.begin(), extra.end());
+            bgtest::Result result = bindguard(args, {"-BINDGUARD_SHIM"});
+            if (!extra.empty() && !BG_CLI_KERNEL_TWIN) continue;  // refused for want of the twin
+            EXPECT_EQ(result.status, 126) << result.err;
+            EXPECT_NE(result.err.find("refusing to protect"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("packet rules"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("bindguard docker authz"), std::string::npos) << result.err;
+            EXPECT_EQ(result.out, "");
+        }
+    }
+    EXPECT_FALSE(clitest::exists(root + "/etc")) << "a drop-in was written";
+}
