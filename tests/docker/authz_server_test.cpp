@@ -1,0 +1,150 @@
+// `bindguard docker authz` as a server, without dockerd: the plugin protocol over its unix
+// socket (curl --unix-socket, as dockerd would ask), a request it cannot read, a call it
+// does not know, requests served while another connection stalls, and its socket removed
+// when it stops.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+bool exists(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+class AuthzServer {
+public:
+    explicit AuthzServer(const std::string& policy_text = "version = 1\n")
+        : dir_(bgtest::temp_dir()),
+          process_(start(dir_, policy_text)) {
+        for (int i = 0; i < 200 && !exists(socket()) && process_.running(); ++i) std::this_thread::sleep_for(20ms);
+    }
+    ~AuthzServer() { bgtest::run({"rm", "-rf", dir_}); }
+
+    std::string socket() const { return dir_ + "/plugins/bindguard.sock"; }
+    bgtest::Process& process() { return process_; }
+
+    // POST path with body over the socket. Returns {HTTP status, body} (status 0: no answer).
+    std::pair<int, std::string> post(const std::string& path, const std::string& body) {
+        bgtest::Result result = bgtest::run({"curl", "-sS", "--max-time", "10", "--unix-socket", socket(), "-w", "\n%{http_code}",
+                                             "-H", "Content-Type: application/json", "--data-binary", body, "http://plugin" + path});
+        std::size_t newline = result.out.rfind('\n');
+        if (result.status != 0 || newline == std::string::npos) return {0, result.err};
+        return {std::stoi(result.out.substr(newline + 1)), result.out.substr(0, newline)};
+    }
+
+private:
+    static bgtest::Process start(const std::string& dir, const std::string& policy_text) {
+        bgtest::write_file(dir + "/policy.toml", policy_text);
+        return bgtest::Process::start({bgtest::cli_path(), "docker", "authz", "--policy", dir + "/policy.toml", "--socket",
+                                       dir + "/plugins/bindguard.sock"},
+                                      {"-BINDGUARD_POLICY"});
+    }
+    std::string dir_;
+    bgtest::Process process_;
+};
+
+std::string create_request(const std::string& host_port) {
+    std::string body = R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":")" + host_port + R"("}]}}})";
+    std::string encoded;
+    // base64 of body, by the same tool an operator would use.
+    bgtest::Result b64 = bgtest::run({"sh", "-c", "printf %s \"$0\" | base64 -w0", body});
+    encoded = b64.out;
+    return nlohmann::json{{"RequestMethod", "POST"}, {"RequestUri", "/v1.41/containers/create?name=web"}, {"RequestBody", encoded}}.dump();
+}
+
+}  // namespace
+
+TEST(DockerAuthzServer, SpeaksThePluginProtocol) {
+    AuthzServer server;
+    ASSERT_TRUE(exists(server.socket())) << server.process().err_so_far();
+    auto [status, body] = server.post("/Plugin.Activate", "");
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(nlohmann::json::parse(body, nullptr, false), nlohmann::json::parse(R"({"Implements":["authz"]})"));
+    auto [denied_status, denied] = server.post("/AuthZPlugin.AuthZReq", create_request("80"));
+    EXPECT_EQ(denied_status, 200);
+    nlohmann::json answer = nlohmann::json::parse(denied, nullptr, false);
+    EXPECT_EQ(answer["Allow"], false) << denied;
+    EXPECT_NE(answer.value("Msg", "").find("container \"web\": -p 80:80 publishes tcp port 80 on every host address"),
+              std::string::npos) << denied;
+    auto [response_status, response] = server.post("/AuthZPlugin.AuthZRes", "{}");
+    EXPECT_EQ(response_status, 200);
+    EXPECT_EQ(nlohmann::json::parse(response, nullptr, false)["Allow"], true) << response;
+    // A request it cannot read is refused, with the reason, and the server goes on.
+    auto [garbage_status, garbage] = server.post("/AuthZPlugin.AuthZReq", "{\"RequestMethod\": ");
+    EXPECT_EQ(garbage_status, 200);
+    EXPECT_EQ(nlohmann::json::parse(garbage, nullptr, false)["Allow"], false) << garbage;
+    EXPECT_NE(garbage.find("cannot check this request, so it is refused"), std::string::npos) << garbage;
+    // A call it does not know.
+    auto [unknown_status, unknown] = server.post("/VolumeDriver.Create", "{}");
+    EXPECT_EQ(unknown_status, 404);
+    EXPECT_NE(unknown.find("no such plugin call: /VolumeDriver.Create"), std::string::npos) << unknown;
+    EXPECT_TRUE(server.process().running());
+    // Each decision is logged with call=docker.
+    EXPECT_NE(server.process().err_so_far().find("deny POST /v1.41/containers/create?name=web: container \"web\""),
+              std::string::npos) << server.process().err_so_far();
+    // SIGTERM: exit 0, the socket removed.
+    bgtest::Result stopped = server.process().stop(SIGTERM);
+    EXPECT_EQ(stopped.status, 0) << stopped.err;
+    EXPECT_FALSE(exists(server.socket()));
+}
+
+TEST(DockerAuthzServer, ServesConcurrentRequestsWhileAConnectionStalls) {
+    AuthzServer server;
+    ASSERT_TRUE(exists(server.socket())) << server.process().err_so_far();
+    // A client that sends half a request and waits.
+    int stalled = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, server.socket().c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::connect(stalled, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const char* half = "POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Length: 1000\r\n\r\n{";
+    ASSERT_GT(::write(stalled, half, std::strlen(half)), 0);
+    std::vector<std::future<std::pair<int, std::string>>> answers;
+    for (int i = 0; i < 8; ++i)
+        answers.push_back(std::async(std::launch::async, [&server, i] {
+            return server.post("/AuthZPlugin.AuthZReq", create_request(i % 2 ? "80" : ""));
+        }));
+    for (auto& answer : answers) {
+        auto [status, body] = answer.get();
+        EXPECT_EQ(status, 200) << body;
+        EXPECT_EQ(nlohmann::json::parse(body, nullptr, false)["Allow"], false) << body;
+    }
+    ::close(stalled);
+}
+
+TEST(DockerAuthzServer, RefusesAnInvalidPolicyAndAnotherPluginsSocket) {
+    std::string dir = bgtest::temp_dir();
+    bgtest::write_file(dir + "/bad.toml", "version = 1\n[[rule]]\nname = \"x\"\naction = \"permit\"\n");
+    bgtest::Result bad = bgtest::run({bgtest::cli_path(), "docker", "authz", "--policy", dir + "/bad.toml", "--socket", dir + "/p.sock"});
+    EXPECT_EQ(bad.status, 2) << bad.err;
+    EXPECT_NE(bad.err.find(dir + "/bad.toml:4:"), std::string::npos) << bad.err;
+    EXPECT_FALSE(exists(dir + "/p.sock"));
+    AuthzServer first;
+    ASSERT_TRUE(exists(first.socket()));
+    bgtest::Result second = bgtest::run({bgtest::cli_path(), "docker", "authz", "--socket", first.socket()}, {"-BINDGUARD_POLICY"});
+    EXPECT_EQ(second.status, 1);
+    EXPECT_NE(second.err.find("another plugin already answers on " + first.socket()), std::string::npos) << second.err;
+    EXPECT_TRUE(first.process().running());
+    bgtest::write_file(dir + "/file", "x");
+    bgtest::Result not_socket = bgtest::run({bgtest::cli_path(), "docker", "authz", "--socket", dir + "/file"}, {"-BINDGUARD_POLICY"});
+    EXPECT_EQ(not_socket.status, 1);
+    EXPECT_NE(not_socket.err.find("exists and is not a socket"), std::string::npos) << not_socket.err;
+    bgtest::run({"rm", "-rf", dir});
+}
