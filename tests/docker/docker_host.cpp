@@ -77,7 +77,8 @@ std::string missing_prerequisite() {
     return "";
 }
 
-DockerHost::DockerHost(std::optional<std::string> policy_text) : dir_(bgtest::temp_dir()), policy_text_(std::move(policy_text)) {
+DockerHost::DockerHost(std::optional<std::string> policy_text, bool userland_proxy)
+    : dir_(bgtest::temp_dir()), policy_text_(std::move(policy_text)), userland_proxy_(userland_proxy) {
     try {
         if (std::string missing = missing_prerequisite(); !missing.empty()) throw std::runtime_error(missing);
         // The Docker host: private mount and network namespaces, /run its own.
@@ -113,7 +114,8 @@ DockerHost::~DockerHost() { cleanup(); }
 void DockerHost::start_dockerd() {
     busybox_tarball(dir_);
     // Docker's own packet rules (iptables) on, as on a real host: they are what publishes.
-    bgtest::write_file(dir_ + "/daemon.json", "{\"iptables\": true, \"ip6tables\": false, \"userland-proxy\": true}\n");
+    bgtest::write_file(dir_ + "/daemon.json", std::string("{\"iptables\": true, \"ip6tables\": false, \"userland-proxy\": ") +
+                                                  (userland_proxy_ ? "true" : "false") + "}\n");
     std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n",
                                      "/usr/sbin/dockerd", "--data-root", dir_ + "/data", "--exec-root", dir_ + "/exec",
                                      "--pidfile", dir_ + "/dockerd.pid", "-H", "unix://" + socket(),
@@ -166,6 +168,12 @@ bgtest::Result DockerHost::bindguard(const std::vector<std::string>& args, const
     std::vector<std::string> full_env = {"DOCKER_HOST=unix://" + socket(), "-BINDGUARD_POLICY", "-BINDGUARD_SHIM"};
     full_env.insert(full_env.end(), env.begin(), env.end());
     return bgtest::run(argv, full_env);
+}
+
+bgtest::Process DockerHost::start(const std::vector<std::string>& argv) {
+    std::vector<std::string> full = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n"};
+    full.insert(full.end(), argv.begin(), argv.end());
+    return bgtest::Process::start(full, {"DOCKER_HOST=unix://" + socket()});
 }
 
 std::optional<std::string> DockerHost::get_locally(std::uint16_t port) {

@@ -31,7 +31,8 @@ public:
     // Starts the namespaces, the plugin with policy_text (when given) and dockerd with
     // --authorization-plugin=bindguard (without a plugin: no such option), and imports
     // the image. Throws std::runtime_error (with dockerd's and the plugin's log) on failure.
-    explicit DockerHost(std::optional<std::string> policy_text);
+    // userland_proxy: daemon.json's "userland-proxy" (false: no docker-proxy, the packet rules alone).
+    explicit DockerHost(std::optional<std::string> policy_text, bool userland_proxy = true);
     ~DockerHost();
     DockerHost(const DockerHost&) = delete;
     DockerHost& operator=(const DockerHost&) = delete;
@@ -45,6 +46,9 @@ public:
     bgtest::Result remote(const std::string& script, std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // The built `bindguard` with args, in the Docker host's namespaces, with DOCKER_HOST set.
     bgtest::Result bindguard(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+    // A program in the Docker host's namespaces, in the background.
+    bgtest::Process start(const std::vector<std::string>& argv);
 
     // Starts (again) and stops the plugin; what it has logged so far.
     void start_plugin();
@@ -68,6 +72,7 @@ private:
 
     std::string dir_;
     std::optional<std::string> policy_text_;
+    bool userland_proxy_ = true;
     std::unique_ptr<bgtest::Process> holder_, remote_, plugin_, dockerd_;
     std::string plugin_log_;  // of the plugins stopped so far
 };
