@@ -148,3 +148,23 @@ TEST(DockerAuthzServer, RefusesAnInvalidPolicyAndAnotherPluginsSocket) {
     EXPECT_NE(not_socket.err.find("exists and is not a socket"), std::string::npos) << not_socket.err;
     bgtest::run({"rm", "-rf", dir});
 }
+
+// Under systemd's socket activation (the socket unit of `protect docker`), it serves the
+// socket it is given (LISTEN_FDS), here from systemd-socket-activate, the same protocol.
+TEST(DockerAuthzServer, ServesTheSocketSystemdPasses) {
+    std::string dir = bgtest::temp_dir();
+    std::string socket = dir + "/activated.sock";
+    bgtest::Process activator = bgtest::Process::start(
+        {"systemd-socket-activate", "-l", socket, bgtest::cli_path(), "docker", "authz", "--socket", dir + "/unused.sock"},
+        {"-BINDGUARD_POLICY"});
+    for (int i = 0; i < 200 && !exists(socket); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(exists(socket)) << activator.err_so_far();
+    bgtest::Result answer = bgtest::run({"curl", "-sS", "--max-time", "10", "--unix-socket", socket, "--data-binary",
+                                         create_request("80"), "http://plugin/AuthZPlugin.AuthZReq"});
+    EXPECT_EQ(answer.status, 0) << answer.err << activator.err_so_far();
+    EXPECT_EQ(nlohmann::json::parse(answer.out, nullptr, false)["Allow"], false) << answer.out;
+    EXPECT_NE(activator.err_so_far().find("on the socket systemd passed"), std::string::npos) << activator.err_so_far();
+    EXPECT_FALSE(exists(dir + "/unused.sock"));
+    activator.stop(SIGTERM);
+    bgtest::run({"rm", "-rf", dir});
+}
