@@ -1,9 +1,13 @@
 // read_docker() and judge_docker(): see docker_audit.hpp.
 #include "docker_audit.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <stdexcept>
 
@@ -67,6 +71,31 @@ std::string loopback_mapping(const DockerPublish& publish) {
     return text;
 }
 
+// The network namespace of the process serving the unix socket at path (SO_PEERCRED), as
+// /proc/PID/ns/net reads ("net:[INODE]"), or "" when it cannot be told.
+std::string server_namespace(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "";
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ucred peer{};
+    socklen_t length = sizeof peer;
+    bool known = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                 ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid > 0;
+    ::close(fd);
+    if (!known) return "";
+    char link[128];
+    ssize_t n = ::readlink(("/proc/" + std::to_string(peer.pid) + "/ns/net").c_str(), link, sizeof link - 1);
+    return n > 0 ? std::string(link, static_cast<std::size_t>(n)) : "";
+}
+
+std::string own_namespace() {
+    char link[128];
+    ssize_t n = ::readlink("/proc/self/ns/net", link, sizeof link - 1);
+    return n > 0 ? std::string(link, static_cast<std::size_t>(n)) : "";
+}
+
 }  // namespace
 
 bool is_docker_publisher(const std::string& program) {
@@ -87,6 +116,13 @@ std::optional<DockerState> read_docker() {
     }
     struct stat status{};
     if (::stat(socket.c_str(), &status) != 0 || !S_ISSOCK(status.st_mode)) return std::nullopt;
+    // A dockerd of another network namespace publishes there, not in the one audited here.
+    const std::string theirs = server_namespace(socket), ours = own_namespace();
+    if (!theirs.empty() && !ours.empty() && theirs != ours) {
+        std::cerr << "bindguard audit: note: the Docker daemon at " << socket << " runs in another network namespace ("
+                  << theirs << "); its publishes are not this namespace's and are not listed\n";
+        return std::nullopt;
+    }
     nlohmann::json containers = nlohmann::json::parse(get(socket, "/containers/json"), nullptr, false);
     if (!containers.is_array()) throw std::runtime_error("Docker at " + socket + " answered GET /containers/json with something that is not a list");
     DockerState state;

@@ -42,7 +42,8 @@ struct DockerState {
 
 // Asks Docker, when its socket is there: DOCKER_HOST (unix://PATH; another scheme is not
 // read, and a note says so), else /var/run/docker.sock. Returns nullopt when there is no
-// such socket (nothing about Docker, no error); throws std::runtime_error when the socket
+// such socket (nothing about Docker, no error), or when the daemon serving it runs in another
+// network namespace than audit (a note says so); throws std::runtime_error when the socket
 // is there but the API cannot be read.
 std::optional<DockerState> read_docker();
 

@@ -97,6 +97,14 @@ TEST(DockerAudit, ListsEachPublishWithItsContainerAndVerdict) {
     bgtest::Result promtool = bgtest::run({"sh", "-c", "promtool check metrics < \"$0\"", host.dir() + "/metrics.prom"});
     EXPECT_EQ(promtool.status, 0) << promtool.out << promtool.err;
 
+    // From another network namespace, Docker's publishes are not that namespace's: a note, no list.
+    bgtest::Result elsewhere = bgtest::run({"unshare", "-n", bgtest::cli_path(), "audit"},
+                                           {"DOCKER_HOST=unix://" + host.socket(), "-BINDGUARD_POLICY"});
+    EXPECT_EQ(elsewhere.status, 0) << elsewhere.out << elsewhere.err;
+    EXPECT_NE(elsewhere.err.find("the Docker daemon at " + host.socket() + " runs in another network namespace"), std::string::npos)
+        << elsewhere.err;
+    EXPECT_EQ(elsewhere.out.find("Docker"), std::string::npos) << elsewhere.out;
+
     // Once the public ones are gone: exit 0.
     ASSERT_EQ(host.docker({"rm", "-f", "web", "sniffer"}).status, 0);
     bgtest::Result clean = host.bindguard({"audit", "--policy", host.dir() + "/audit.toml"});
