@@ -4,7 +4,9 @@
 // /run/docker/plugins/bindguard.sock is the plugin `bindguard` of
 // `dockerd --authorization-plugin=bindguard`. Each request is decided by
 // docker::decide_request(); each decision is logged with call=docker.
+#include <fcntl.h>
 #include <signal.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -66,11 +68,24 @@ std::string timestamp() {
 // What the server shares with its connection threads.
 struct Server {
     Policy policy;
-    std::mutex log_lock;  // one line at a time on stderr
+    std::mutex log_lock;  // one line at a time
+    int log_file = -1;    // log.to = "file": the file, opened once
 
-    // Logs one decision as the library logs a bind (text or JSON of the policy's [log]),
-    // with call=docker and program=dockerd: a denial at level info, a pass at debug, to
-    // stderr (the plugin's journal under systemd) unless log.to is "none". Returns nothing.
+    // Opens the policy's log sink (a file that cannot be opened: stderr, with a note).
+    void open_log() {
+        if (policy.log.to == LogSink::file) {
+            log_file = ::open(policy.log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+            if (log_file < 0)
+                std::cerr << "bindguard docker authz: cannot open the log file " << policy.log.path << ": "
+                          << std::strerror(errno) << "; logging to stderr instead\n";
+        } else if (policy.log.to == LogSink::syslog) {
+            ::openlog("bindguard", 0, LOG_USER);
+        }
+    }
+
+    // Logs one decision as the library logs a bind (text or JSON of the policy's [log], to its
+    // sink: stderr - the plugin's journal under systemd -, a file or syslog), with call=docker
+    // and program=dockerd: a denial at level info, a pass at debug. Returns nothing.
     void log(const docker::AuthzDecision& decision) {
         const bool audit = policy.mode == Mode::audit;
         const LogLevel level = decision.allow ? LogLevel::debug : LogLevel::info;
@@ -97,7 +112,14 @@ struct Server {
                     (decision.service.empty() ? std::string("-") : decision.service) + " call=docker\n";
         }
         std::lock_guard<std::mutex> hold(log_lock);
-        std::cerr << line << std::flush;
+        if (policy.log.to == LogSink::syslog) {
+            const std::size_t body = line.starts_with("bindguard[") ? line.find("]: ") + 3 : 0;
+            ::syslog(decision.allow ? LOG_DEBUG : LOG_INFO, "%s", line.substr(body, line.size() - body - 1).c_str());
+        } else if (policy.log.to == LogSink::file && log_file >= 0) {
+            (void)!::write(log_file, line.data(), line.size());
+        } else {
+            std::cerr << line << std::flush;
+        }
     }
 };
 
@@ -218,6 +240,7 @@ int authz(const AuthzOptions& options) {
                  "`bindguard check " + source.path + "`", kExitUsage);
         auto server = std::make_unique<Server>();
         server->policy = std::move(*loaded.policy);
+        server->open_log();
         // Block the stop signals before the threads start, so that only sigwait() sees them.
         sigset_t stop_signals;
         sigemptyset(&stop_signals);
@@ -267,7 +290,7 @@ void add_docker_command(CLI::App& app, CommandAction& action) {
         "loopback; -P; --network host; a swarm service's published port - unless an allow rule of the\n"
         "policy matches (service = the com.docker.compose.service label, else the container's name).\n"
         "Everything else passes. A request it cannot read is refused with the reason. Each decision is\n"
-        "logged on stderr in the policy's log format with call=docker (passes at level debug). With\n"
+        "logged in the policy's log format, to its sink, with call=docker (passes at level debug). With\n"
         "mode = \"audit\" nothing is refused (logged as would-deny). dockerd refuses every request while\n"
         "a configured plugin does not answer: a stopped plugin fails closed.\n"
         "Exit 0 after SIGTERM/SIGINT; 1 when it cannot listen; 2 on an invalid policy or usage error.");

@@ -168,3 +168,39 @@ TEST(DockerAuthzServer, ServesTheSocketSystemdPasses) {
     activator.stop(SIGTERM);
     bgtest::run({"rm", "-rf", dir});
 }
+
+// The policy's [log] decides where and how: JSON lines in a file, every decision at level
+// debug (passes too), and mode = "audit" answers Allow with the denial logged as would-deny.
+TEST(DockerAuthzServer, LogsToThePolicysSinkInItsFormat) {
+    std::string dir = bgtest::temp_dir();
+    AuthzServer server("version = 1\nmode = \"audit\"\n[log]\nto = \"file\"\npath = \"" + dir +
+                       "/decisions.log\"\nformat = \"json\"\nlevel = \"debug\"\n");
+    ASSERT_TRUE(exists(server.socket())) << server.process().err_so_far();
+    auto [status, body] = server.post("/AuthZPlugin.AuthZReq", create_request("80"));
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(nlohmann::json::parse(body, nullptr, false)["Allow"], true) << body;
+    nlohmann::json pass = {{"RequestMethod", "GET"}, {"RequestUri", "/v1.41/containers/json"}};
+    EXPECT_EQ(server.post("/AuthZPlugin.AuthZReq", pass.dump()).first, 200);
+    server.process().stop(SIGTERM);
+    std::string log = bgtest::read_file(dir + "/decisions.log");
+    std::vector<nlohmann::json> lines;
+    for (std::size_t at = 0; at < log.size();) {
+        std::size_t end = log.find('\n', at);
+        lines.push_back(nlohmann::json::parse(log.substr(at, end - at), nullptr, false));
+        at = end == std::string::npos ? log.size() : end + 1;
+    }
+    ASSERT_EQ(lines.size(), 2u) << log;
+    EXPECT_EQ(lines[0]["call"], "docker");
+    EXPECT_EQ(lines[0]["program"], "dockerd");
+    EXPECT_EQ(lines[0]["action"], "would-deny");
+    EXPECT_EQ(lines[0]["service"], "web");
+    EXPECT_EQ(lines[0]["container"], "web");
+    EXPECT_EQ(lines[0]["rule"], "default");
+    EXPECT_EQ(lines[0]["mode"], "audit");
+    EXPECT_EQ(lines[0]["request"], "POST /v1.41/containers/create?name=web");
+    EXPECT_NE(lines[0]["reason"].get<std::string>().find("-p 80:80 publishes tcp port 80"), std::string::npos) << log;
+    EXPECT_EQ(lines[1]["action"], "allow");
+    EXPECT_EQ(lines[1]["request"], "GET /v1.41/containers/json");
+    EXPECT_EQ(server.process().err_so_far().find("call=docker"), std::string::npos) << "logged to stderr as well";
+    bgtest::run({"rm", "-rf", dir});
+}
