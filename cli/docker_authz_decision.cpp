@@ -77,11 +77,11 @@ std::string base64_decode(std::string_view text) {
     return out;
 }
 
-// Decodes %XX escapes and '+' of a query value. Returns it.
-std::string url_decode(std::string_view text) {
+// Decodes %XX escapes (and, in a query value, '+'). Returns it.
+std::string url_decode(std::string_view text, bool query = true) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '+') out += ' ';
+        if (query && text[i] == '+') out += ' ';
         else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
                  std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
             out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
@@ -332,7 +332,8 @@ AuthzDecision decide_request(const Policy& policy, std::string_view request_json
         const std::string uri = string_member(request, "RequestUri", "the request");
         if (method.empty() || uri.empty()) throw Unreadable("the authorization request names no RequestMethod or RequestUri");
         decision.request = method + " " + uri;
-        const std::string path = api_path(uri.substr(0, uri.find('?')));
+        // dockerd routes by the decoded path ("/containers/cr%65ate" is a create): so does the plugin.
+        const std::string path = api_path(url_decode(uri.substr(0, uri.find('?')), false));
         const std::string query = uri.find('?') == std::string::npos ? "" : uri.substr(uri.find('?') + 1);
         if (method != "POST") return decision;
         Subject subject;

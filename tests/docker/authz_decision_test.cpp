@@ -132,6 +132,11 @@ TEST(DockerAuthzDecision, KeysAreMatchedAsDockerdMatchesThem) {
     AuthzDecision lower = decide_request(builtin(), request("/v1.41/containers/create",
                                                             R"({"hostconfig":{"portbindings":{"80/tcp":[{"hostport":"80"}]}}})"));
     EXPECT_FALSE(lower.allow);
+    // dockerd routes by the decoded path.
+    AuthzDecision encoded = decide_request(builtin(), request("/v1.41/containers/cr%65ate?name=web",
+                                                              R"({"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"80"}]}}})"));
+    EXPECT_FALSE(encoded.allow);
+    EXPECT_NE(encoded.message.find("container \"web\": -p 80:80"), std::string::npos) << encoded.message;
     AuthzDecision twice = decide_request(builtin(), request("/containers/create", R"({"HostConfig":{},"hostConfig":{"NetworkMode":"host"}})"));
     EXPECT_FALSE(twice.allow);
     EXPECT_NE(twice.message.find("cannot check this request"), std::string::npos) << twice.message;

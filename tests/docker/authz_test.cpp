@@ -81,6 +81,18 @@ TEST(DockerAuthz, PublicPublishesAreRefusedWithTheFix) {
                    "container \"web\": --network host shares the host's network");
     // The same port on loopback is allowed; a public port the rule does not allow is not.
     expect_refused(host, {"--name", "ledger", "-p", "3301:3300", image, "true"}, "container \"ledger\": -p 3301:3300");
+    // Requests written to slip past a plugin that reads them differently from dockerd (which
+    // decodes the path, and matches JSON member names without regard to case) create nothing.
+    for (const auto& [uri, body] : std::vector<std::pair<std::string, std::string>>{
+             {"/v1.41/containers/cr%65ate?name=sneaky", R"({"Image":"bgtest/busybox:1","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"3100"}]}}})"},
+             {"/v1.41/containers/create?name=sneaky", R"({"Image":"bgtest/busybox:1","hostconfig":{"portbindings":{"80/tcp":[{"hostport":"3100"}]}}})"}}) {
+        SCOPED_TRACE(uri + " " + body);
+        bgtest::Result sent = host.sh("curl -sS --unix-socket \"$DIR/docker.sock\" -H 'Content-Type: application/json' -X POST "
+                                      "-d '" + body + "' 'http://docker" + uri + "'");
+        EXPECT_EQ(sent.out.find("\"Id\""), std::string::npos) << sent.out;
+        EXPECT_NE(sent.out.find("authorization denied by plugin bindguard"), std::string::npos) << sent.out << sent.err;
+        EXPECT_EQ(containers(host), "");
+    }
     // Each denial is logged in the library's text format with call=docker.
     std::string log = host.plugin_log();
     EXPECT_NE(log.find("deny POST /v1.41/containers/create?name=web: container \"web\": -p 3100:3100 publishes"),
