@@ -83,14 +83,25 @@ TEST(DockerAuthz, PublicPublishesAreRefusedWithTheFix) {
     expect_refused(host, {"--name", "ledger", "-p", "3301:3300", image, "true"}, "container \"ledger\": -p 3301:3300");
     // Requests written to slip past a plugin that reads them differently from dockerd (which
     // decodes the path, and matches JSON member names without regard to case) create nothing.
-    for (const auto& [uri, body] : std::vector<std::pair<std::string, std::string>>{
-             {"/v1.41/containers/cr%65ate?name=sneaky", R"({"Image":"bgtest/busybox:1","HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"3100"}]}}})"},
-             {"/v1.41/containers/create?name=sneaky", R"({"Image":"bgtest/busybox:1","hostconfig":{"portbindings":{"80/tcp":[{"hostport":"3100"}]}}})"}}) {
-        SCOPED_TRACE(uri + " " + body);
-        bgtest::Result sent = host.sh("curl -sS --unix-socket \"$DIR/docker.sock\" -H 'Content-Type: application/json' -X POST "
-                                      "-d '" + body + "' 'http://docker" + uri + "'");
+    // And one without a Content-Type, whose body dockerd reads but does not pass to the plugin.
+    struct Sneaky {
+        std::string content_type, uri, body, refusal;
+    };
+    for (const Sneaky& sneaky : std::vector<Sneaky>{
+             {"application/json", "/v1.41/containers/cr%65ate?name=sneaky",
+              R"({"Image":"bgtest/busybox:1","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"3100"}]}}})",
+              "container \\\"sneaky\\\": -p 3100:80 publishes"},
+             {"application/json", "/v1.41/containers/create?name=sneaky",
+              R"({"Image":"bgtest/busybox:1","Cmd":["true"],"hostconfig":{"portbindings":{"80/tcp":[{"hostport":"3100"}]}}})",
+              "container \\\"sneaky\\\": -p 3100:80 publishes"},
+             {"", "/v1.41/containers/create?name=sneaky",
+              R"({"Image":"bgtest/busybox:1","Cmd":["true"],"HostConfig":{"PortBindings":{"80/tcp":[{"HostPort":"3100"}]}}})",
+              "cannot check this request, so it is refused: POST /containers/create without a body"}}) {
+        SCOPED_TRACE(sneaky.uri + " " + sneaky.body);
+        bgtest::Result sent = host.sh("curl -sS --unix-socket \"$DIR/docker.sock\" -H 'Content-Type: " + sneaky.content_type +
+                                      "' -X POST -d '" + sneaky.body + "' 'http://docker" + sneaky.uri + "'");
         EXPECT_EQ(sent.out.find("\"Id\""), std::string::npos) << sent.out;
-        EXPECT_NE(sent.out.find("authorization denied by plugin bindguard"), std::string::npos) << sent.out << sent.err;
+        EXPECT_NE(sent.out.find(std::string(kDenied) + sneaky.refusal), std::string::npos) << sent.out << sent.err;
         EXPECT_EQ(containers(host), "");
     }
     // Each denial is logged in the library's text format with call=docker.
