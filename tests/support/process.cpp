@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,10 +11,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -353,9 +356,64 @@ std::uint16_t free_port() {
     return ntohs(sin.sin_port);
 }
 
+namespace {
+
+int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
+    if (type == FTW_DP) rmdir(path);
+    else unlink(path);
+    return 0;  // go on: remove what can be removed
+}
+
+// True when something is mounted at path or below it in this mount namespace (a bind
+// mount a failed test left behind: its contents are not the test's to remove).
+bool has_mounts_inside(const std::string& path) {
+    std::ifstream mountinfo("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mountinfo, line)) {
+        std::istringstream fields(line);
+        std::string id, parent, device, root, mount_point;
+        fields >> id >> parent >> device >> root >> mount_point;
+        if (mount_point == path || mount_point.rfind(path + "/", 0) == 0) return true;
+    }
+    return false;
+}
+
+// The directories temp_dir() made, removed when the test program that made them ends
+// (passed or failed), except one with a mount inside; nftw() never follows a symlink.
+class TempDirs {
+public:
+    void add(std::string path) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        paths_.push_back(std::move(path));
+    }
+    ~TempDirs() {
+        if (getpid() != owner_) return;  // a forked child's exit() leaves its parent's
+        for (const std::string& path : paths_) {
+            if (has_mounts_inside(path)) {
+                std::fprintf(stderr, "bgtest: %s is left: something is mounted inside it\n", path.c_str());
+                continue;
+            }
+            nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        }
+    }
+
+private:
+    const pid_t owner_ = getpid();
+    std::mutex mutex_;
+    std::vector<std::string> paths_;
+};
+
+TempDirs& temp_dirs() {
+    static TempDirs dirs;
+    return dirs;
+}
+
+}  // namespace
+
 std::string temp_dir() {
     char tmpl[] = "/tmp/bindguard-test-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    temp_dirs().add(tmpl);
     return tmpl;
 }
 

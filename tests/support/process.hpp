@@ -89,7 +89,8 @@ std::optional<std::string> http_get(const std::string& ip, std::uint16_t port, c
 // A TCP port that is free on 127.0.0.1 right now.
 std::uint16_t free_port();
 
-// A fresh temporary directory (removed at exit is not promised; under /tmp).
+// A fresh temporary directory under /tmp, removed with its contents when the test program
+// ends (unless something is mounted inside it).
 std::string temp_dir();
 // Writes text to path (created or truncated).
 void write_file(const std::string& path, const std::string& text);
