@@ -163,6 +163,9 @@ TEST(DockerAuthzServer, ServesTheSocketSystemdPasses) {
                                          create_request("80"), "http://plugin/AuthZPlugin.AuthZReq"});
     EXPECT_EQ(answer.status, 0) << answer.err << activator.err_so_far();
     EXPECT_EQ(nlohmann::json::parse(answer.out, nullptr, false)["Allow"], false) << answer.out;
+    // (It says so once its server runs, which may be just after it answered.)
+    for (int i = 0; i < 250 && activator.err_so_far().find("on the socket systemd passed") == std::string::npos; ++i)
+        std::this_thread::sleep_for(20ms);
     EXPECT_NE(activator.err_so_far().find("on the socket systemd passed"), std::string::npos) << activator.err_so_far();
     EXPECT_FALSE(exists(dir + "/unused.sock"));
     activator.stop(SIGTERM);
