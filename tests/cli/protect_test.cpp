@@ -393,6 +393,15 @@ TEST(CliProtect, DockerGetsTheAuthorizationPluginInstead) {
         EXPECT_FALSE(clitest::exists(units + "/docker.service.d"));
         EXPECT_EQ(bindguard({"unprotect", "docker", "--root", root}).status, 1);
     }
+    // --dry-run prints the four files and writes nothing.
+    std::string dry = root_with_docker("");
+    bgtest::Result printed = bindguard({"protect", "docker", "--root", dry, "--dry-run"}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(printed.status, 0) << printed.err;
+    for (const char* file : {"/etc/systemd/system/bindguard-docker-authz.socket", "/etc/systemd/system/bindguard-docker-authz.service",
+                                    "/etc/systemd/system/docker.service.d/bindguard.conf", "/etc/docker/daemon.json"}) {
+        EXPECT_NE(printed.out.find("# " + dry + file + "\n"), std::string::npos) << printed.out;
+        EXPECT_FALSE(clitest::exists(dry + file)) << file;
+    }
     // Without a daemon.json, it makes one, and unprotect removes it again.
     std::string root = root_with_docker("");
     ASSERT_EQ(bindguard({"protect", "docker", "--root", root}, {"-BINDGUARD_SHIM"}).status, 0);
