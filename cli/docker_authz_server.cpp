@@ -65,6 +65,25 @@ std::string timestamp() {
     return buffer;
 }
 
+// value as one token of the library's text log lines: space, '"', '\\', '=', control
+// characters, DEL and bytes >= 0x80 as \xNN; "" as "-", "-" as \x2d. So a container name or
+// label from the request can never plant a field or a line. Returns it.
+std::string text_field(const std::string& value) {
+    if (value.empty()) return "-";
+    if (value == "-") return "\\x2d";
+    std::string out;
+    for (unsigned char c : value) {
+        if (c <= 0x20 || c == '"' || c == '\\' || c == '=' || c >= 0x7f) {
+            char escaped[5];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
 // What the server shares with its connection threads.
 struct Server {
     Policy policy;
@@ -106,10 +125,12 @@ struct Server {
                                    {"reason", decision.message}};
             line = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         } else {
-            line = "bindguard[" + std::to_string(::getpid()) + "]: " + action + " " + decision.request;
-            if (!decision.message.empty()) line += ": " + decision.message;
-            line += " rule=" + (decision.rule.empty() ? std::string("-") : decision.rule) + " program=dockerd service=" +
-                    (decision.service.empty() ? std::string("-") : decision.service) + " call=docker\n";
+            // "bindguard[PID]: ACTION docker" and the fields, as the library writes a line.
+            line = "bindguard[" + std::to_string(::getpid()) + "]: " + action + " docker rule=" + text_field(decision.rule) +
+                   " program=dockerd service=" + text_field(decision.service) + " call=docker request=" +
+                   text_field(decision.request) + " container=" + text_field(decision.container);
+            if (!decision.message.empty()) line += " reason=" + text_field(decision.message);
+            line += "\n";
         }
         std::lock_guard<std::mutex> hold(log_lock);
         if (policy.log.to == LogSink::syslog) {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/log_line.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -97,7 +98,8 @@ TEST(DockerAuthzServer, SpeaksThePluginProtocol) {
     EXPECT_NE(unknown.find("no such plugin call: /VolumeDriver.Create"), std::string::npos) << unknown;
     EXPECT_TRUE(server.process().running());
     // Each decision is logged with call=docker.
-    EXPECT_NE(server.process().err_so_far().find("deny POST /v1.41/containers/create?name=web: container \"web\""),
+    EXPECT_NE(server.process().err_so_far().find("]: deny docker rule=default program=dockerd service=web call=docker "
+                                                 "request=POST\\x20/v1.41/containers/create?name\\x3dweb container=web reason="),
               std::string::npos) << server.process().err_so_far();
     // SIGTERM: exit 0, the socket removed.
     bgtest::Result stopped = server.process().stop(SIGTERM);
@@ -206,4 +208,33 @@ TEST(DockerAuthzServer, LogsToThePolicysSinkInItsFormat) {
     EXPECT_EQ(lines[1]["request"], "GET /v1.41/containers/json");
     EXPECT_EQ(server.process().err_so_far().find("call=docker"), std::string::npos) << "logged to stderr as well";
     bgtest::run({"rm", "-rf", dir});
+}
+
+// A label comes from whoever calls Docker's API: in a text line it is one escaped field, so
+// it can plant neither a field nor a line.
+TEST(DockerAuthzServer, ALabelCannotPlantALogLine) {
+    AuthzServer server;
+    ASSERT_TRUE(exists(server.socket())) << server.process().err_so_far();
+    const std::string planted = "web rule=allowed\nbindguard[1]: allow docker rule=fake";
+    nlohmann::json body = {{"Labels", {{"com.docker.compose.service", planted}}},
+                           {"HostConfig", {{"PortBindings", {{"80/tcp", {{{"HostPort", "80"}}}}}}}}};
+    bgtest::Result b64 = bgtest::run({"sh", "-c", "printf %s \"$0\" | base64 -w0", body.dump()});
+    nlohmann::json request = {{"RequestMethod", "POST"}, {"RequestUri", "/v1.41/containers/create?name=x"}, {"RequestBody", b64.out}};
+    auto [status, answer] = server.post("/AuthZPlugin.AuthZReq", request.dump());
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(nlohmann::json::parse(answer, nullptr, false)["Allow"], false) << answer;
+    server.process().stop(SIGTERM);
+    std::string log = server.process().err_so_far();
+    std::vector<std::string> decisions;
+    for (std::size_t at = 0; at < log.size();) {
+        std::size_t end = log.find('\n', at);
+        std::string line = log.substr(at, end - at);
+        if (line.starts_with("bindguard[")) decisions.push_back(line);
+        at = end == std::string::npos ? log.size() : end + 1;
+    }
+    ASSERT_EQ(decisions.size(), 1u) << log;
+    std::optional<bgtest::TextLogLine> parsed = bgtest::parse_text_log_line(decisions[0]);
+    ASSERT_TRUE(parsed) << decisions[0];
+    EXPECT_EQ(parsed->field("service"), planted);
+    EXPECT_EQ(parsed->field("rule"), "default");
 }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "docker/docker_host.hpp"
+#include "support/log_line.hpp"
 
 using dockertest::DockerHost;
 
@@ -104,11 +105,25 @@ TEST(DockerAuthz, PublicPublishesAreRefusedWithTheFix) {
         EXPECT_NE(sent.out.find(std::string(kDenied) + sneaky.refusal), std::string::npos) << sent.out << sent.err;
         EXPECT_EQ(containers(host), "");
     }
-    // Each denial is logged in the library's text format with call=docker.
+    // Each denial is logged as a line of the library's text format (read back by the tests'
+    // strict reader of it), with call=docker.
     std::string log = host.plugin_log();
-    EXPECT_NE(log.find("deny POST /v1.41/containers/create?name=web: container \"web\": -p 3100:3100 publishes"),
-              std::string::npos) << log;
-    EXPECT_NE(log.find("rule=default program=dockerd service=web call=docker"), std::string::npos) << log;
+    std::optional<bgtest::TextLogLine> line;
+    for (std::size_t at = 0; at < log.size() && !line;) {
+        std::size_t end = log.find('\n', at);
+        std::string text = log.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        if (text.find("container=web ") != std::string::npos) line = bgtest::parse_text_log_line(text);
+        at = end == std::string::npos ? log.size() : end + 1;
+    }
+    ASSERT_TRUE(line) << log;
+    EXPECT_EQ(line->words, (std::vector<std::string>{"deny", "docker"}));
+    EXPECT_EQ(line->field("rule"), "default");
+    EXPECT_EQ(line->field("program"), "dockerd");
+    EXPECT_EQ(line->field("service"), "web");
+    EXPECT_EQ(line->field("call"), "docker");
+    EXPECT_EQ(line->field("request"), "POST /v1.41/containers/create?name=web");
+    EXPECT_EQ(line->field("reason"), "container \"web\": -p 3100:3100 publishes tcp port 3100 on every host address (0.0.0.0 and "
+                                     "::); fix: -p 127.0.0.1:3100:3100 (Compose: \"127.0.0.1:3100:3100\").");
     // Nothing listens, locally or remotely.
     EXPECT_EQ(host.get_locally(3100), std::nullopt);
     EXPECT_EQ(host.get_remotely(3100), std::nullopt);
