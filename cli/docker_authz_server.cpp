@@ -86,9 +86,43 @@ std::string text_field(const std::string& value) {
 
 // What the server shares with its connection threads.
 struct Server {
-    Policy policy;
-    std::mutex log_lock;  // one line at a time
-    int log_file = -1;    // log.to = "file": the file, opened once
+    Policy policy;         // as loaded at start: its [log] sink is opened once
+    std::string path;      // the policy's file ("" for the built-in one)
+    std::mutex log_lock;   // one line at a time
+    int log_file = -1;     // log.to = "file": the file, opened once
+
+    std::mutex policy_lock;                // guards the three below
+    std::shared_ptr<const Policy> current;  // the policy requests are decided with
+    struct stat loaded{};                  // of path when current was read
+    std::string broken;                    // set while path cannot be read or is invalid: every request is refused
+
+    // The policy to decide a request with, read again first when its file changed since
+    // (device, inode, size or modification time): a valid new one replaces it (said on
+    // stderr); while the file is unreadable or invalid, broken says why, and every request is
+    // refused (a bad policy fails closed). Returns {policy, broken}.
+    std::pair<std::shared_ptr<const Policy>, std::string> policy_now() {
+        std::lock_guard<std::mutex> hold(policy_lock);
+        if (path.empty()) return {current, ""};
+        struct stat now{};
+        if (::stat(path.c_str(), &now) != 0) {
+            broken = "the policy " + path + " can no longer be read (" + std::strerror(errno) + ")";
+            return {current, broken};
+        }
+        if (now.st_dev == loaded.st_dev && now.st_ino == loaded.st_ino && now.st_size == loaded.st_size &&
+            now.st_mtim.tv_sec == loaded.st_mtim.tv_sec && now.st_mtim.tv_nsec == loaded.st_mtim.tv_nsec && broken.empty())
+            return {current, ""};
+        loaded = now;
+        LoadResult reloaded = load_policy_file(path, Warnings::skip);
+        if (!reloaded.ok()) {
+            std::string first = reloaded.diagnostics.empty() ? "" : ": " + reloaded.diagnostics.front().to_string();
+            broken = "the policy " + path + " changed and is invalid" + first + "; every request is refused until it is fixed";
+            return {current, broken};
+        }
+        current = std::make_shared<const Policy>(std::move(*reloaded.policy));
+        broken.clear();
+        std::cerr << "bindguard docker authz: the policy " << path << " changed: read it again" << std::endl;
+        return {current, ""};
+    }
 
     // Opens the policy's log sink (a file that cannot be opened: stderr, with a note).
     void open_log() {
@@ -105,13 +139,13 @@ struct Server {
     // Logs one decision as the library logs a bind (text or JSON of the policy's [log], to its
     // sink: stderr - the plugin's journal under systemd -, a file or syslog), with call=docker
     // and program=dockerd: a denial at level info, a pass at debug. Returns nothing.
-    void log(const docker::AuthzDecision& decision) {
-        const bool audit = policy.mode == Mode::audit;
+    void log(const docker::AuthzDecision& decision, const Policy& now) {
+        const bool audit = now.mode == Mode::audit;
         const LogLevel level = decision.allow ? LogLevel::debug : LogLevel::info;
-        if (policy.log.to == LogSink::none || level > policy.log.level) return;
+        if (policy.log.to == LogSink::none || level > now.log.level) return;
         std::string action = decision.allow ? "allow" : audit ? "would-deny" : "deny";
         std::string line;
-        if (policy.log.format == LogFormat::json) {
+        if (now.log.format == LogFormat::json) {
             nlohmann::json json = {{"ts", timestamp()},
                                    {"pid", ::getpid()},
                                    {"program", "dockerd"},
@@ -121,7 +155,7 @@ struct Server {
                                    {"container", decision.container},
                                    {"action", action},
                                    {"rule", decision.rule},
-                                   {"mode", to_string(policy.mode)},
+                                   {"mode", to_string(now.mode)},
                                    {"reason", decision.message}};
             line = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         } else {
@@ -164,16 +198,20 @@ std::pair<unsigned, std::string> answer(Server& server, const std::string& url, 
     if (url == "/Plugin.Activate") return {MHD_HTTP_OK, R"({"Implements":["authz"]})"};
     if (url == "/AuthZPlugin.AuthZRes") return {MHD_HTTP_OK, R"({"Allow":true})"};
     if (url == "/AuthZPlugin.AuthZReq") {
+        auto [policy, broken] = server.policy_now();
         docker::AuthzDecision decision;
-        if (upload.too_large) {
+        if (!broken.empty()) {
+            decision.allow = false;
+            decision.message = "cannot check this request, so it is refused: " + broken;
+        } else if (upload.too_large) {
             decision.allow = false;
             decision.message = "cannot check this request, so it is refused: the authorization request is larger than " +
                                std::to_string(kMaxRequest) + " bytes";
         } else {
-            decision = docker::decide_request(server.policy, upload.body);
+            decision = docker::decide_request(*policy, upload.body);
         }
-        server.log(decision);
-        if (server.policy.mode == Mode::audit) decision.allow = true;  // logged as would-deny
+        server.log(decision, *policy);
+        if (policy->mode == Mode::audit && broken.empty()) decision.allow = true;  // logged as would-deny
         return {MHD_HTTP_OK, docker::authz_response(decision)};
     }
     return {MHD_HTTP_NOT_FOUND, nlohmann::json{{"Err", "bindguard docker authz: no such plugin call: " + url}}.dump()};
@@ -260,7 +298,10 @@ int authz(const AuthzOptions& options) {
             fail("the policy " + source.path + " (from " + source.named_by + ") is invalid; fix it and check it with "
                  "`bindguard check " + source.path + "`", kExitUsage);
         auto server = std::make_unique<Server>();
-        server->policy = std::move(*loaded.policy);
+        server->policy = *loaded.policy;
+        server->path = source.path;
+        if (!source.path.empty() && ::stat(source.path.c_str(), &server->loaded) != 0) server->loaded = {};
+        server->current = std::make_shared<const Policy>(std::move(*loaded.policy));
         server->open_log();
         // Block the stop signals before the threads start, so that only sigwait() sees them.
         sigset_t stop_signals;
@@ -312,7 +353,8 @@ void add_docker_command(CLI::App& app, CommandAction& action) {
         "policy matches (service = the com.docker.compose.service label, else the container's name).\n"
         "Everything else passes. A request it cannot read is refused with the reason. Each decision is\n"
         "logged in the policy's log format, to its sink, with call=docker (passes at level debug). With\n"
-        "mode = \"audit\" nothing is refused (logged as would-deny). dockerd refuses every request while\n"
+        "mode = \"audit\" nothing is refused (logged as would-deny). The policy file is read again when it\n"
+        "changes; while it is unreadable or invalid, every request is refused. dockerd refuses every request while\n"
         "a configured plugin does not answer: a stopped plugin fails closed.\n"
         "Exit 0 after SIGTERM/SIGINT; 1 when it cannot listen; 2 on an invalid policy or usage error.");
     sub->add_option("--policy", options->policy, "Policy whose allow rules may allow a public publish "

@@ -39,6 +39,7 @@ public:
     ~AuthzServer() { bgtest::run({"rm", "-rf", dir_}); }
 
     std::string socket() const { return dir_ + "/plugins/bindguard.sock"; }
+    std::string policy_path() const { return dir_ + "/policy.toml"; }
     bgtest::Process& process() { return process_; }
 
     // POST path with body over the socket. Returns {HTTP status, body} (status 0: no answer).
@@ -237,4 +238,40 @@ TEST(DockerAuthzServer, ALabelCannotPlantALogLine) {
     ASSERT_TRUE(parsed) << decisions[0];
     EXPECT_EQ(parsed->field("service"), planted);
     EXPECT_EQ(parsed->field("rule"), "default");
+}
+
+// The policy file is read again when it changes: a new rule applies at once, and while the
+// file is invalid (or gone) every request is refused, saying why.
+TEST(DockerAuthzServer, AChangedPolicyAppliesAndABrokenOneFailsClosed) {
+    const std::string allowing = "version = 1\n[[rule]]\nname = \"web-public\"\naction = \"allow\"\nservice = \"web\"\nport = [80]\n";
+    AuthzServer server(allowing);
+    ASSERT_TRUE(exists(server.socket())) << server.process().err_so_far();
+    auto allowed = [&] {
+        auto [status, body] = server.post("/AuthZPlugin.AuthZReq", create_request("80"));
+        EXPECT_EQ(status, 200);
+        nlohmann::json answer = nlohmann::json::parse(body, nullptr, false);
+        return std::pair(answer.value("Allow", false), answer.value("Msg", ""));
+    };
+    EXPECT_TRUE(allowed().first);
+    const std::string policy = server.policy_path();
+    bgtest::write_file(policy, "version = 1\n");
+    auto [after_change, change_message] = allowed();
+    EXPECT_FALSE(after_change);
+    EXPECT_NE(change_message.find("-p 80:80 publishes"), std::string::npos) << change_message;
+    bgtest::write_file(policy, "version = 1\n[[rule]]\nname = \"broken\"\naction = \"permit\"\n");
+    auto [broken, broken_message] = allowed();
+    EXPECT_FALSE(broken);
+    EXPECT_NE(broken_message.find("the policy " + policy + " changed and is invalid: " + policy + ":4:"), std::string::npos)
+        << broken_message;
+    EXPECT_NE(broken_message.find("every request is refused until it is fixed"), std::string::npos) << broken_message;
+    nlohmann::json listing = {{"RequestMethod", "GET"}, {"RequestUri", "/v1.41/containers/json"}};
+    auto [listing_status, listing_body] = server.post("/AuthZPlugin.AuthZReq", listing.dump());
+    EXPECT_EQ(nlohmann::json::parse(listing_body, nullptr, false)["Allow"], false) << "a broken policy refuses everything";
+    ::unlink(policy.c_str());
+    auto [gone, gone_message] = allowed();
+    EXPECT_FALSE(gone);
+    EXPECT_NE(gone_message.find("can no longer be read"), std::string::npos) << gone_message;
+    bgtest::write_file(policy, allowing);
+    EXPECT_TRUE(allowed().first) << server.process().err_so_far();
+    EXPECT_NE(server.process().err_so_far().find("the policy " + policy + " changed: read it again"), std::string::npos);
 }
