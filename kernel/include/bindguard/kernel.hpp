@@ -11,6 +11,8 @@
 // (the command prints it and exits 126: nothing runs unprotected).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -166,21 +168,16 @@ struct RelaySettings {
     std::string service;  // "" when none
     int ring = -1;        // the cgroup's ring buffer (Programs::make_ring); -1: nothing to relay
     int stderr_fd = -1;   // where `log.to = "stderr"` writes: the command's stderr
+    // The file stderr_fd referred to when the relay started (set by the relay): written
+    // only while it still does.
+    dev_t stderr_device = 0;
+    ino_t stderr_inode = 0;
 };
 
 // True when policy's [log] asks for the kernel's decisions (level info or debug, a sink).
 bool wants_log(const Policy& policy);
 
-// One kernel decision as one log line of policy's format (text or JSON, newline included),
-// with call=kernel. program is the binding process's executable; service may be "".
-// suppressed: the lines log.rate held back since the last one written (as the library's
-// JSON lines, a "suppressed" key; text gets a line of its own from the relay).
-std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
-                         const std::string& service, std::uint64_t suppressed = 0);
-
-// The line that says lost decisions of the cgroup were dropped by its full ring buffer and
-// never reached the log (text, or JSON with the key "lost").
-std::string format_lost(std::uint64_t lost, const Policy& policy, const std::string& service);
+// The relay's lines: bindguard/event_line.hpp.
 
 // Starts the process that relays the cgroup's decisions to the policy's log sink and
 // removes the cgroup at path (and its rule set) once it has been joined and has emptied
