@@ -384,7 +384,7 @@ void start_relay(const std::string& subtree, std::uint64_t id, const std::string
         // Out of the caller's cgroup first: the answer is "ok" or the reason it could not.
         std::string answer = "ok", own;
         try {
-            own = make_cgroup(subtree, "relay");
+            own = make_cgroup(subtree, CgroupKind::relay);
             join_cgroup(own);
         } catch (const KernelError& error) {
             answer = error.what();
