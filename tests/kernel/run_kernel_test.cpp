@@ -613,3 +613,46 @@ TEST_F(RunKernel, AFifoAsTheLogFileIsRefusedWithoutBlocking) {
 }
 
 }  // namespace
+
+namespace {
+
+// log.to = "syslog": the relay sends each line as one datagram to /dev/log with the
+// library's facility (daemon: <30> is daemon.info). /dev is a private tmpfs in a private
+// mount namespace, where a receiver of the test's own owns /dev/log.
+TEST_F(RunKernel, SyslogLinesAreDatagramsWithTheLibrarysFacility) {
+    const std::string receiver = bgtest::temp_dir() + "/receiver.py";
+    bgtest::write_file(receiver,
+                       "import socket, subprocess, sys\n"
+                       "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                       "s.bind('/dev/log')\n"
+                       "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                       "print('status: %d' % p.returncode)\n"
+                       "print('err: ' + p.stderr.replace('\\n', ' | '))\n"
+                       "s.settimeout(5)\n"  // the relay outlives the run by a moment
+                       "try:\n"
+                       "    while True:\n"
+                       "        line = s.recv(65536).decode()\n"
+                       "        print('syslog: ' + line)\n"
+                       "        s.settimeout(0.3)\n"
+                       "except socket.timeout: pass\n");
+    const std::string policy = bgtest::write_policy("version = 1\n[log]\nto = \"syslog\"\n");
+    std::string command = "mount -t tmpfs bindguard-test /dev && exec /usr/bin/python3 \"$0\" \"$@\"";
+    std::vector<std::string> argv = {"unshare", "-m", "sh", "-c", command, receiver};
+    for (std::string& word : in_private_netns(static_helper() + " bind tcp 0.0.0.0:3042", policy, {"--service", "web"}))
+        argv.push_back(std::move(word));
+    Result r = bgtest::run(argv);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("status: 0\n"), std::string::npos) << r.out;
+    std::vector<std::string> datagrams;
+    for (const std::string& line : bgtest::lines(r.out))
+        if (line.starts_with("syslog: ")) datagrams.push_back(line.substr(8));
+    ASSERT_EQ(datagrams.size(), 1u) << r.out;
+    EXPECT_TRUE(datagrams[0].starts_with("<30>bindguard[")) << datagrams[0];
+    EXPECT_NE(datagrams[0].find("]: rewrite tcp 0.0.0.0:3042 -> 127.0.0.1:3042 rule=default program="),
+              std::string::npos)
+        << datagrams[0];
+    EXPECT_TRUE(datagrams[0].ends_with(" service=web call=kernel")) << datagrams[0];
+    expect_cgroups_removed();
+}
+
+}  // namespace
