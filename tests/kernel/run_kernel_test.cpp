@@ -284,13 +284,7 @@ TEST_F(RunKernel, StatusAndUnload) {
 
 TEST_F(RunKernel, WhatCannotBeSetUpRefusesWith126AndNothingRuns) {
     // A rule set too large for the kernel programs: 20 addresses x 20 ports.
-    std::string addresses, ports;
-    for (int i = 1; i <= 20; ++i) {
-        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
-        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
-    }
-    const std::string policy = bgtest::write_policy("version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" +
-                                                    addresses + "]\nport = [" + ports + "]\n");
+    const std::string policy = bgtest::write_policy(bgtest::too_large_policy_text());
     const std::string marker = bgtest::temp_dir() + "/started";
     Result big = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", policy, "--", "touch", marker});
     EXPECT_EQ(big.status, 126);

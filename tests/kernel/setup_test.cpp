@@ -1,8 +1,6 @@
 // The kernel twin's set-up of a cgroup (bindguard/kernel_setup.hpp), called directly: what
 // it protects once committed, and that it undoes everything when it is not; the names of
 // the cgroups it makes.
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -115,15 +113,8 @@ TEST_F(KernelSetup, ACommittedAttachStaysAndAFailedOneChangesNothing) {
 
     // A rule set too large for the programs: refused before anything is changed; the
     // earlier attach stays as it was.
-    std::string addresses, ports;
-    for (int i = 1; i <= 20; ++i) {
-        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
-        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
-    }
     k::Protection big = protection();
-    auto parsed = bindguard::parse_policy("version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" +
-                                          addresses + "]\nport = [" + ports + "]\n",
-                                          "big.toml");
+    auto parsed = bindguard::parse_policy(bgtest::too_large_policy_text(), "big.toml");
     ASSERT_TRUE(parsed.ok());
     big.policy = *parsed.policy;
     try {
