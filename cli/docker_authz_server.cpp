@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bindguard/log_line.hpp"
 #include "commands.hpp"
 #include "docker_authz_decision.hpp"
 #include "policy_source.hpp"
@@ -53,43 +54,12 @@ struct Stop {
     throw Stop{status};
 }
 
-// RFC 3339 UTC with milliseconds, as the library writes it.
-std::string timestamp() {
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    tm utc{};
-    ::gmtime_r(&now.tv_sec, &utc);
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, now.tv_nsec / 1000000);
-    return buffer;
-}
-
-// value as one token of the library's text log lines: space, '"', '\\', '=', control
-// characters, DEL and bytes >= 0x80 as \xNN; "" as "-", "-" as \x2d. So a container name or
-// label from the request can never plant a field or a line. Returns it.
-std::string text_field(const std::string& value) {
-    if (value.empty()) return "-";
-    if (value == "-") return "\\x2d";
-    std::string out;
-    for (unsigned char c : value) {
-        if (c <= 0x20 || c == '"' || c == '\\' || c == '=' || c >= 0x7f) {
-            char escaped[5];
-            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-            out += escaped;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
 // What the server shares with its connection threads.
 struct Server {
     Policy policy;         // as loaded at start: its [log] sink is opened once
     std::string path;      // the policy's file ("" for the built-in one)
     std::mutex log_lock;   // one line at a time
-    int log_file = -1;     // log.to = "file": the file, opened once
+    int log_fd = -1;       // log.to = "file" or "syslog": the file or socket, opened once
 
     std::mutex policy_lock;                // guards the three below
     std::shared_ptr<const Policy> current;  // the policy requests are decided with
@@ -124,15 +94,21 @@ struct Server {
         return {current, ""};
     }
 
-    // Opens the policy's log sink (a file that cannot be opened: stderr, with a note).
+    // Opens the policy's log sink with the library's rules for it (a file: appended, created
+    // 0640, a regular file only; syslog: /dev/log, facility daemon). One that cannot be opened:
+    // stderr, with a note. Returns nothing.
     void open_log() {
         if (policy.log.to == LogSink::file) {
-            log_file = ::open(policy.log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-            if (log_file < 0)
+            const char* refusal = nullptr;
+            log_fd = open_log_file(policy.log.path.c_str(), refusal);
+            if (log_fd < 0)
                 std::cerr << "bindguard docker authz: cannot open the log file " << policy.log.path << ": "
-                          << std::strerror(errno) << "; logging to stderr instead\n";
+                          << (refusal ? refusal : std::strerror(errno)) << "; logging to stderr instead\n";
         } else if (policy.log.to == LogSink::syslog) {
-            ::openlog("bindguard", 0, LOG_USER);
+            log_fd = connect_syslog();
+            if (log_fd < 0)
+                std::cerr << "bindguard docker authz: cannot reach syslog at " << kSyslogPath << ": " << std::strerror(errno)
+                          << "; logging to stderr instead\n";
         }
     }
 
@@ -143,37 +119,59 @@ struct Server {
         const bool audit = now.mode == Mode::audit;
         const LogLevel level = decision.allow ? LogLevel::debug : LogLevel::info;
         if (policy.log.to == LogSink::none || level > now.log.level) return;
-        std::string action = decision.allow ? "allow" : audit ? "would-deny" : "deny";
-        std::string line;
+        const char* action = decision.allow ? "allow" : audit ? "would-deny" : "deny";
+        // Built with the library's line writer (bindguard/log_line.hpp): its escaping of field
+        // values and JSON strings, so that a container name or label from the request can
+        // plant neither a field nor a line.
+        char buffer[kLogLineCapacity];
+        LineBuffer line(buffer, sizeof buffer);
+        std::size_t body = 0;
         if (now.log.format == LogFormat::json) {
-            nlohmann::json json = {{"ts", timestamp()},
-                                   {"pid", ::getpid()},
-                                   {"program", "dockerd"},
-                                   {"service", decision.service},
-                                   {"call", "docker"},
-                                   {"request", decision.request},
-                                   {"container", decision.container},
-                                   {"action", action},
-                                   {"rule", decision.rule},
-                                   {"mode", to_string(now.mode)},
-                                   {"reason", decision.message}};
-            line = json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+            line.add("{\"ts\":\"");
+            line.add_timestamp();
+            line.add("\",\"pid\":");
+            line.add_unsigned(static_cast<std::uint64_t>(::getpid()));
+            line.add(",\"program\":\"dockerd\",\"service\":");
+            line.add_json_string(decision.service, kLogNameBudget);
+            line.add(",\"call\":\"docker\",\"request\":");
+            line.add_json_string(decision.request, kLogProgramBudget);
+            line.add(",\"container\":");
+            line.add_json_string(decision.container, kLogNameBudget);
+            line.add(",\"action\":\"");
+            line.add(action);
+            line.add("\",\"rule\":");
+            line.add_json_string(decision.rule, kLogNameBudget);
+            line.add(",\"mode\":\"");
+            line.add(to_string(now.mode));
+            line.add("\",\"reason\":");
+            line.add_json_string(decision.message, kLogMessageBudget);
+            line.add('}');
         } else {
-            // "bindguard[PID]: ACTION docker" and the fields, as the library writes a line.
-            line = "bindguard[" + std::to_string(::getpid()) + "]: " + action + " docker rule=" + text_field(decision.rule) +
-                   " program=dockerd service=" + text_field(decision.service) + " call=docker request=" +
-                   text_field(decision.request) + " container=" + text_field(decision.container);
-            if (!decision.message.empty()) line += " reason=" + text_field(decision.message);
-            line += "\n";
+            // "bindguard[PID]: ACTION docker rule=R program=dockerd service=S call=docker request=... container=C [reason=...]"
+            line.add_prefix();
+            body = line.size();
+            line.add(action);
+            line.add(" docker rule=");
+            line.add_field(decision.rule, kLogNameBudget);
+            line.add(" program=dockerd service=");
+            line.add_field(decision.service, kLogNameBudget);
+            line.add(" call=docker request=");
+            line.add_field(decision.request, kLogProgramBudget);
+            line.add(" container=");
+            line.add_field(decision.container, kLogNameBudget);
+            if (!decision.message.empty()) {
+                line.add(" reason=");
+                line.add_field(decision.message, kLogMessageBudget);
+            }
         }
+        line.terminate_line();
         std::lock_guard<std::mutex> hold(log_lock);
-        if (policy.log.to == LogSink::syslog) {
-            const std::size_t body = line.starts_with("bindguard[") ? line.find("]: ") + 3 : 0;
-            ::syslog(decision.allow ? LOG_DEBUG : LOG_INFO, "%s", line.substr(body, line.size() - body - 1).c_str());
-        } else if (policy.log.to == LogSink::file && log_file >= 0) {
-            (void)!::write(log_file, line.data(), line.size());
+        if (policy.log.to == LogSink::syslog && log_fd >= 0) {
+            (void)send_syslog(log_fd, line.data(), line.size(), body, decision.allow ? LOG_DEBUG : LOG_INFO);
+        } else if (policy.log.to == LogSink::file && log_fd >= 0) {
+            (void)write_line(log_fd, line.data(), line.size());
         } else {
-            std::cerr << line << std::flush;
+            (void)write_line(STDERR_FILENO, line.data(), line.size());
         }
     }
 };
