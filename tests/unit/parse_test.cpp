@@ -747,7 +747,7 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
         {"6defa\xca\xa0" "efaultesnarme ='\t\t\t\t\t\t\tulte", 1, 6, "outside a string or comment"},  // the fuzzer's input
         {"version = 1\nmode = \"enforce\"\xc3\xa9\n", 2, 17, "outside a string or comment"},
         {"version = 1\n\xc2\xa0version = 1\n", 2, 1, "outside a string or comment"},
-        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // issue #190's document
+        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // the document of tomlplusplus#190
         {"version = 1\ns = \"\"\"\\\xc3\xa9\"\"\"\n", 2, 9, "after a backslash"},
         // The second finding: a quote inside a bare value does not open a string for toml++.
         {"# x\nipv4 =2\"127\xd2\x8f\xd1\xafxt re", 2, 12, "outside a string or comment"},
