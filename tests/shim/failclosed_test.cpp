@@ -137,7 +137,7 @@ TEST(Routes, BindresvportIsDecidedLikeBind) {
 }
 
 // rresvport_af() (and rcmd_af()'s listen) bind inside libc: a documented limit
-// (README, Limits). The socket is not listening; this pins what happens.
+// (docs/limits.md). The socket is not listening; this pins what happens.
 TEST(Routes, RresvportBindsTheWildcardAsDocumented) {
     auto result = in_netns("env $SHIM_ENV \"$HELPER\" rresvport", default_policy());
     auto f = result_of(result);

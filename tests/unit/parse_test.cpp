@@ -49,7 +49,7 @@ TEST(Builtin, EqualsDefaultExample) {
     EXPECT_EQ(builtin.log.rate, file.log.rate);
     EXPECT_EQ(builtin.children_inherit, file.children_inherit);
     EXPECT_EQ(builtin.rules.size(), file.rules.size());
-    // And the values the README documents for it.
+    // And the values docs/policy.md documents for it.
     EXPECT_EQ(builtin.mode, Mode::enforce);
     EXPECT_EQ(builtin.default_action, Action::rewrite);
     EXPECT_EQ(builtin.udp_ephemeral, UdpEphemeral::allow);
