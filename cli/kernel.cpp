@@ -1,13 +1,11 @@
 // `bindguard kernel status` and `bindguard kernel unload`: what the kernel twin has
 // loaded and where it is attached; detaching and unloading it.
-#include <dirent.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <iostream>
 #include <memory>
 #include <set>
-#include <string_view>
 
 #include "bindguard/kernel.hpp"
 #include "commands.hpp"
@@ -16,20 +14,6 @@ namespace bindguard::cli {
 namespace {
 
 namespace k = bindguard::kernel;
-
-// The cgroups directly under subtree (the `run --kernel` ones), but the log relays' of
-// `kernel attach` (relay-PID: not protected; each ends when its rule set is removed).
-std::vector<std::string> subtree_cgroups(const std::string& subtree) {
-    std::vector<std::string> paths;
-    if (subtree.empty()) return paths;
-    if (DIR* dir = ::opendir(subtree.c_str())) {
-        while (dirent* entry = ::readdir(dir))
-            if (entry->d_type == DT_DIR && entry->d_name[0] != '.' && std::string_view(entry->d_name).find("relay-") != 0)
-                paths.push_back(subtree + "/" + entry->d_name);
-        ::closedir(dir);
-    }
-    return paths;
-}
 
 // The mode of a compiled rule set, how many entries it has and what its full ring buffer
 // dropped, e.g. "enforce, 3 rule entries, 0 events dropped".
@@ -87,7 +71,7 @@ int unload(bool force) {
     if (programs)
         for (std::uint64_t id : programs->policy_cgroups())
             if (std::optional<std::string> path = k::cgroup_path(id)) cgroups.insert(*path);
-    for (const std::string& path : subtree_cgroups(names.cgroup_subtree)) cgroups.insert(path);
+    for (const std::string& path : k::subtree_cgroups(names.cgroup_subtree)) cgroups.insert(path);
     std::size_t busy = 0;
     for (const std::string& path : cgroups) busy += k::cgroup_tree_pids(path).empty() ? 0 : 1;
     if (busy > 0 && !force) {

@@ -15,7 +15,7 @@
 #include <memory>
 #include <optional>
 
-#include "bindguard/kernel.hpp"
+#include "bindguard/kernel_setup.hpp"
 #include "commands.hpp"
 #include "bindguard/compile.hpp"
 #include "policy_source.hpp"
@@ -101,14 +101,6 @@ std::string service_of_cgroup(const std::string& path) {
     return last;
 }
 
-// The processes in the cgroup at path and below it, but this one (the command itself;
-// the log relay lives in a cgroup of its own). Returns their pids.
-std::vector<int> other_processes(const std::string& path) {
-    std::vector<int> pids = k::cgroup_tree_pids(path);
-    std::erase(pids, static_cast<int>(::getpid()));
-    return pids;
-}
-
 // "N process(es) (pids 12 34 ...)", at most ten pids shown. Returns it.
 std::string describe_processes(const std::vector<int>& pids) {
     std::string text = std::to_string(pids.size()) + (pids.size() == 1 ? " process (pid" : " processes (pids");
@@ -129,61 +121,32 @@ int attach(const AttachOptions& options) {
         std::cerr << "bindguard kernel attach: warning: the policy " << reported.source.path
                   << " cannot be compiled for the library (" << problem
                   << "); a preloaded library in the unit will deny every non-loopback bind\n";
-    k::Names names;
-    try {
-        names = k::names();
-    } catch (const k::KernelError& error) {
-        fail("attach", error.what(), kExitCannotRun);
-    }
     const std::string cgroup = checked_cgroup("attach", k::cgroup2_mount(), options.any_cgroup);
-    std::string service = options.service;
-    if (service.empty())
-        if (const char* env = ::getenv("BINDGUARD_SERVICE")) service = env;
-    if (service.empty()) service = service_of_cgroup(cgroup);
-    const std::string program = options.program.empty() ? "" : resolved_program(options.program);
-    const std::string command = options.command.empty() ? program : options.command;
+    k::Protection protection;
+    protection.service = k::service_name(options.service, service_of_cgroup(cgroup));
+    protection.program = options.program.empty() ? "" : resolved_program(options.program);
+    protection.policy_path = reported.source.path.empty() ? "" : absolute(reported.source.path);
     // The rules of the one compiler's image that apply to this process (as the library reads them).
-    Policy own = image::process_policy(*reported.loaded.policy, program, command, service);
-    const std::string label = "service=" + service + " program=" + (program.empty() ? "-" : program) + " policy=" +
-                              (reported.source.path.empty() ? "<built-in>" : absolute(reported.source.path));
-
-    std::optional<k::Programs> programs;
-    std::uint64_t id = 0;
-    bool stored = false;
-    bool attached_before = false;  // by an earlier attach whose detach kept it for processes left behind
+    protection.policy =
+        image::process_policy(*reported.loaded.policy, protection.program,
+                              options.command.empty() ? protection.program : options.command, protection.service);
+    protection.warn = [](const std::string& message) {
+        std::cerr << "bindguard kernel attach: warning: " << message << '\n';
+    };
+    std::string label;
+    bool attached_before = false;
     try {
-        std::unique_ptr<bg_policy> compiled = k::compile_policy(own, label);
-        programs.emplace(k::Programs::open_or_load(names.pin_dir));
-        attached_before = !programs->attached(cgroup).empty();
-        if (programs->loaded_build() != k::embedded_build())
-            std::cerr << "bindguard kernel attach: warning: the BPF programs loaded under " << names.pin_dir
-                      << " come from another bindguard build; they are used as they are (same layout).\n";
-        k::sweep(*programs, names.cgroup_subtree);
-        id = k::cgroup_id(cgroup);
-        programs->set_policy(id, *compiled);  // before the programs can run for anyone in it
-        stored = true;
-        k::RelaySettings relay{own, program, service, -1, STDERR_FILENO};
-        if (k::wants_log(own)) relay.ring = programs->make_ring(id);  // replaces an earlier attach's: its relay ends
-        else programs->remove_ring(id);  // an earlier attach's relay must not go on with the old [log]
-        programs->attach(cgroup);
-        try {
-            k::start_relay(names.cgroup_subtree, id, names.pin_dir, relay);
-        } catch (...) {
-            if (relay.ring >= 0) ::close(relay.ring);
-            throw;
-        }
-        if (relay.ring >= 0) ::close(relay.ring);  // the relay has its own
-    } catch (const k::KernelError& error) {
-        // Undone, unless processes of an earlier start still run there under an earlier
-        // attach: they stay protected (with whichever rule set is stored).
-        const std::vector<int> others = attached_before ? other_processes(cgroup) : std::vector<int>{};
-        if (programs && others.empty()) {
-            programs->detach(cgroup);
-            if (stored) programs->remove_policy(id);
-        }
+        k::ProtectedCgroup protected_cgroup = k::ProtectedCgroup::attach_existing(cgroup, protection, STDERR_FILENO);
+        protected_cgroup.commit();
+        label = protected_cgroup.label();
+        attached_before = protected_cgroup.attached_before();
+    } catch (const k::SetupError& error) {
         fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start" +
-                           (others.empty() ? "" : " (the programs attached before stay, for the " +
-                                                      describe_processes(others) + " still in it)"),
+                           (error.kept_for.empty() ? "" : " (the programs attached before stay, for the " +
+                                                              describe_processes(error.kept_for) + " still in it)"),
+             kExitCannotRun);
+    } catch (const k::KernelError& error) {
+        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start",
              kExitCannotRun);
     }
     std::cout << "bindguard kernel attach: protecting the cgroup " << cgroup << " (" << label << ")"
@@ -214,7 +177,7 @@ int detach(const DetachOptions& options) {
     }
     // Processes the unit left behind (KillMode=process, mixed or none, or a stop that has
     // not killed them yet) keep the programs: detached, they would run unprotected.
-    const std::vector<int> others = other_processes(cgroup);
+    const std::vector<int> others = k::other_processes(cgroup);
     if (!others.empty() && !programs->attached(cgroup).empty()) {
         if (!options.force) {
             std::cout << "bindguard kernel detach: kept on " << cgroup << ": " << describe_processes(others)

@@ -4,6 +4,8 @@
 // (below 0x20, and 0x7f) and every byte that is not part of well-formed UTF-8 as \u00xx,
 // well-formed UTF-8 as it is; cut before the first character that would take the string
 // (quotes included) past its budget (2048 bytes for the program, 512 for the others).
+// The same holds for the kernel relay's line of the same decision, which is the library's
+// line of the same record with "call":"kernel" (all but the timestamp, byte for byte).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -74,11 +76,8 @@ void check_value(const std::string& line, const nlohmann::json& record, const ch
         std::abort();
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    const fuzzlog::Values values = fuzzlog::split(data, size);
-    const std::string line = fuzzlog::format(values, bindguard::LogFormat::json);
+// One JSON line of values: the properties above.
+void check_line(const std::string& line, const fuzzlog::Values& values) {
     if (line.empty() || line.back() != '\n' || line.find('\n') != line.size() - 1) std::abort();
     const std::string object = line.substr(0, line.size() - 1);
     const auto record = nlohmann::json::parse(object, nullptr, false);
@@ -92,5 +91,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_value(object, record, "call", values.call, 512);
     if (values.has_note) check_value(object, record, "note", values.note, 512);
     else if (record.contains("note")) std::abort();
+}
+
+// The line without its timestamp ({"ts":"...", is the same length in every line).
+std::string without_timestamp(const std::string& line) {
+    const std::size_t end = line.find("\",\"pid\":");
+    if (!line.starts_with("{\"ts\":\"") || end == std::string::npos) std::abort();
+    return line.substr(end);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const fuzzlog::Values values = fuzzlog::split(data, size);
+    check_line(fuzzlog::format(values, bindguard::LogFormat::json), values);
+    const fuzzlog::Values kernel = fuzzlog::as_kernel(values);
+    const std::string kernel_line = fuzzlog::format_kernel(values, bindguard::LogFormat::json);
+    check_line(kernel_line, kernel);
+    if (!values.has_note &&
+        without_timestamp(kernel_line) != without_timestamp(fuzzlog::format(kernel, bindguard::LogFormat::json)))
+        std::abort();
     return 0;
 }

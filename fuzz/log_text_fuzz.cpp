@@ -1,6 +1,8 @@
 // The text log line with hostile values: it is always one line of printable
 // ASCII that the strict reader (tests/support/log_line) parses, and every value
 // reads back to exactly itself, or, when cut at its budget, to a prefix of itself.
+// The same holds for the kernel relay's line of the same decision, which is the
+// library's line of the same record with call=kernel, byte for byte.
 #include <cstdlib>
 #include <string_view>
 
@@ -20,9 +22,10 @@ void check_value(const bgtest::TextLogLine& parsed, std::string_view key, const 
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    const fuzzlog::Values values = fuzzlog::split(data, size);
-    const std::string line = fuzzlog::format(values, bindguard::LogFormat::text);
+namespace {
+
+// One text line of values: the properties above.
+void check_line(const std::string& line, const fuzzlog::Values& values) {
     if (line.empty() || line.back() != '\n') std::abort();
     const std::string_view body(line.data(), line.size() - 1);
     for (unsigned char c : body)
@@ -36,5 +39,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     else if (parsed->field("call")) std::abort();
     if (values.has_note) check_value(*parsed, "note", values.note);
     else if (parsed->field("note")) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const fuzzlog::Values values = fuzzlog::split(data, size);
+    check_line(fuzzlog::format(values, bindguard::LogFormat::text), values);
+    const fuzzlog::Values kernel = fuzzlog::as_kernel(values);
+    const std::string kernel_line = fuzzlog::format_kernel(values, bindguard::LogFormat::text);
+    check_line(kernel_line, kernel);
+    // A bind event: the library's line of the same record, with call=kernel.
+    if (!values.has_note && kernel_line != fuzzlog::format(kernel, bindguard::LogFormat::text)) std::abort();
     return 0;
 }

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 
+#include "bindguard/log_line.hpp"
 #include "bindguard/policy.hpp"
 
 namespace bindguard::shim {
@@ -59,36 +60,7 @@ void record_stderr_identity() noexcept;
 // diagnostics, which always go to stderr whatever log.to says. errno is kept.
 void write_stderr_line(std::string_view message) noexcept;
 
-// Everything a decision line says.
-struct LogRecord {
-    const char* call = "bind";             // "bind" or "listen"
-    const Request* request = nullptr;      // what was asked
-    Decision decision;                     // what was enforced (for audit: what would be)
-    bool audit = false;                    // mode = "audit": actions read would-*
-    int error = 0;                         // errno of the call as the program sees it, 0 on success
-    const Endpoint* bound = nullptr;       // the socket's address after the call, if known
-    const char* note = nullptr;            // a fact the action alone hides ("already-listening"), or nullptr
-};
-
-// The level a decision line is logged at: debug for allow, info otherwise.
-LogLevel level_of(const Decision& decision) noexcept;
-
-// What a decision line says besides the record: the format and the process facts.
-struct LogLineContext {
-    LogFormat format = LogFormat::text;
-    Mode mode = Mode::enforce;
-    const char* program = "";  // "" or nullptr: unknown
-    const char* service = "";  // "" or nullptr: unset
-};
-
-// Formats the decision line of record (text or JSON, ending in '\n'; a JSON line
-// carries "suppressed": dropped when dropped > 0, a text line ignores it) into out.
-// Returns its length (0 when record has no request or capacity < 2); body_offset
-// receives where the text after "bindguard[PID]: " starts (0 for JSON). Every
-// variable part has its own budget, so with capacity >= 8192 a line is never cut
-// and a JSON line is always complete. No allocation, no lock, no I/O.
-std::size_t format_log_line(const LogLineContext& context, const LogRecord& record, std::uint64_t dropped, char* out,
-                            std::size_t capacity, std::size_t& body_offset) noexcept;
+// LogRecord, LogLineContext, level_of() and format_log_line(): bindguard/log_line.hpp.
 
 // The [log] settings of a policy, as the compiled image holds them.
 struct LogTarget {

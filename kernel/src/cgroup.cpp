@@ -133,16 +133,40 @@ std::optional<std::string> cgroup_path(std::uint64_t id) {
     return std::string(target);  // the path in this mount namespace, e.g. /sys/fs/cgroup/unified/bindguard/run-42
 }
 
-std::string make_cgroup(const std::string& parent, const std::string& prefix) {
+namespace {
+
+const char* prefix_of(CgroupKind kind) { return kind == CgroupKind::run ? "run" : "relay"; }
+
+}  // namespace
+
+std::string make_cgroup(const std::string& parent, CgroupKind kind) {
     if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
         throw system_error("cannot make the cgroup " + parent);
-    const std::string base = parent + "/" + prefix + "-" + std::to_string(::getpid());
+    const std::string base = parent + "/" + prefix_of(kind) + "-" + std::to_string(::getpid());
     for (int attempt = 0; attempt < 100; ++attempt) {
         std::string path = attempt == 0 ? base : base + "-" + std::to_string(attempt);
         if (::mkdir(path.c_str(), 0755) == 0) return path;
         if (errno != EEXIST) throw system_error("cannot make the cgroup " + path);
     }
     throw KernelError("cannot make a cgroup named " + base + "-N: all taken");
+}
+
+std::optional<CgroupName> parse_cgroup_name(const std::string& name) {
+    for (CgroupKind kind : {CgroupKind::run, CgroupKind::relay}) {
+        const std::string prefix = std::string(prefix_of(kind)) + "-";
+        if (!name.starts_with(prefix)) continue;
+        // PID, then for run "-N" when the first name was taken.
+        const std::string rest = name.substr(prefix.size());
+        std::size_t digits = 0;
+        while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+        if (digits == 0 || digits > 9 || rest[0] == '0') return std::nullopt;
+        const std::string tail = rest.substr(digits);
+        const bool counted = tail.size() > 1 && tail[0] == '-' &&
+                             tail.find_first_not_of("0123456789", 1) == std::string::npos;
+        if (!tail.empty() && !(kind == CgroupKind::run && counted)) return std::nullopt;
+        return CgroupName{kind, std::stoi(rest.substr(0, digits))};
+    }
+    return std::nullopt;
 }
 
 void join_cgroup(const std::string& path) {
@@ -200,6 +224,22 @@ std::vector<int> cgroup_tree_pids(const std::string& path) {
     return pids;
 }
 
+std::vector<int> other_processes(const std::string& path) {
+    std::vector<int> pids = cgroup_tree_pids(path);
+    std::erase(pids, static_cast<int>(::getpid()));
+    return pids;
+}
+
+std::vector<std::string> subtree_cgroups(const std::string& subtree) {
+    std::vector<std::string> paths;
+    if (subtree.empty()) return paths;
+    for (const std::string& path : child_cgroups(subtree)) {
+        const std::optional<CgroupName> name = parse_cgroup_name(path.substr(path.rfind('/') + 1));
+        if (!(name && name->kind == CgroupKind::relay)) paths.push_back(path);
+    }
+    return paths;
+}
+
 int sweep(const Programs& programs, const std::string& subtree) {
     int deleted = 0;
     for (std::uint64_t id : programs.policy_cgroups()) {
@@ -212,13 +252,11 @@ int sweep(const Programs& programs, const std::string& subtree) {
     if (dir == nullptr) return deleted;
     std::vector<std::string> stale;
     while (dirent* entry = ::readdir(dir)) {
-        // run-PID or run-PID-N, made by the `bindguard run` whose pid is PID; relay-PID, the
-        // cgroup of the log relay PID of a `bindguard kernel attach`.
-        int pid = 0;
-        if (entry->d_type != DT_DIR ||
-            (std::sscanf(entry->d_name, "run-%d", &pid) != 1 && std::sscanf(entry->d_name, "relay-%d", &pid) != 1) ||
-            pid <= 0)
-            continue;
+        // run-PID[-N], made by the `bindguard run` whose pid is PID; relay-PID, the cgroup of
+        // the log relay PID of a `bindguard kernel attach`.
+        const std::optional<CgroupName> name = entry->d_type == DT_DIR ? parse_cgroup_name(entry->d_name) : std::nullopt;
+        if (!name) continue;
+        const int pid = name->pid;
         if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // still there (or a reused pid)
         std::string path = subtree + "/" + entry->d_name;
         // A reaper still relaying (a slow log sink) removes its cgroup itself when done.

@@ -1,11 +1,9 @@
-// format_event(): a kernel decision in the library's log formats, with call=kernel.
-#include <arpa/inet.h>
-#include <time.h>
+// A kernel decision as the library's log line (bindguard/log_line.hpp), with call=kernel.
+#include "bindguard/event_line.hpp"
 
-#include <cstdio>
+#include <sys/socket.h>
+
 #include <cstring>
-
-#include <nlohmann/json.hpp>
 
 #include "bindguard/kernel.hpp"
 
@@ -13,7 +11,7 @@ namespace bindguard::kernel {
 namespace {
 
 // The endpoint of an event address (IPv6 form) in the request's family.
-Endpoint endpoint_of(const __u32 address[4], __u16 port, int family) {
+Endpoint endpoint_of(const __u32 address[4], __u16 port, int family) noexcept {
     Endpoint ep;
     ep.family = family;
     if (family == AF_INET) std::memcpy(ep.bytes.data(), &address[3], 4);
@@ -22,38 +20,14 @@ Endpoint endpoint_of(const __u32 address[4], __u16 port, int family) {
     return ep;
 }
 
-Protocol protocol_of(__u8 code) {
+int family_of(const bg_event& event) noexcept { return event.family == AF_INET ? AF_INET : AF_INET6; }
+
+Protocol protocol_of(__u8 code) noexcept {
     return code == BG_PROTO_TCP ? Protocol::tcp : code == BG_PROTO_UDP ? Protocol::udp : Protocol::other;
 }
 
-Action action_of(__u8 code) {
+Action action_of(__u8 code) noexcept {
     return code == BG_ACTION_REWRITE ? Action::rewrite : code == BG_ACTION_DENY ? Action::deny : Action::allow;
-}
-
-std::string text_of(const Endpoint& ep) {
-    char buffer[80];
-    format_endpoint(ep, buffer, sizeof buffer);
-    return buffer;
-}
-
-// A listener confined to the loopback device: "0.0.0.0%lo:41234", "[::%lo]:41234".
-std::string confined_text(const Endpoint& ep) {
-    std::string text = text_of(ep);
-    const std::size_t colon = text.rfind(':');
-    if (ep.family == AF_INET6) return text.substr(0, colon - 1) + "%lo]" + text.substr(colon);
-    return text.substr(0, colon) + "%lo" + text.substr(colon);
-}
-
-// RFC 3339 UTC with milliseconds, as the library writes it.
-std::string timestamp() {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    tm utc{};
-    gmtime_r(&now.tv_sec, &utc);
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, now.tv_nsec / 1000000);
-    return buffer;
 }
 
 }  // namespace
@@ -62,62 +36,60 @@ bool wants_log(const Policy& policy) {
     return policy.log.to != LogSink::none && (policy.log.level == LogLevel::info || policy.log.level == LogLevel::debug);
 }
 
-std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
-                         const std::string& service, std::uint64_t suppressed) {
-    const int family = event.family == AF_INET ? AF_INET : AF_INET6;
+Request request_of_event(const bg_event& event) noexcept {
     Request request;
-    request.address = endpoint_of(event.requested, event.requested_port, family);
+    request.address = endpoint_of(event.requested, event.requested_port, family_of(event));
     request.protocol = protocol_of(event.protocol);
     request.v6only = event.v6only != 0;
-    const std::string rule = rule_name(policy, event.rule);
-    Decision decision;
-    decision.action = action_of(event.action);
-    decision.address = endpoint_of(event.result, event.result_port, family);
-    decision.rule = rule.c_str();
-    const bool audit = event.audit != 0;
-    const bool confined = event.call == BG_CALL_LISTEN && decision.action == Action::rewrite;
-    std::string action = to_string(decision.action);
-    if (audit && decision.action != Action::allow) action = "would-" + action;
-    std::string result = decision.action == Action::deny && !audit ? "EACCES"
-                         : confined                                ? confined_text(decision.address)
-                         : audit                                   ? text_of(request.address)
-                                                                   : text_of(decision.address);
-
-    if (policy.log.format == LogFormat::json) {
-        nlohmann::json line = {{"ts", timestamp()},
-                               {"pid", event.pid},
-                               {"program", program},
-                               {"service", service},
-                               {"call", "kernel"},
-                               {"proto", to_string(request.protocol)},
-                               {"requested", text_of(request.address)},
-                               {"action", action},
-                               {"result", result},
-                               {"rule", rule},
-                               {"mode", to_string(policy.mode)},
-                               {"errno", event.error}};
-        if (suppressed > 0) line["suppressed"] = suppressed;
-        return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    }
-    std::string line = "bindguard[" + std::to_string(event.pid) + "]: ";
-    if (confined) {
-        line += action + " " + to_string(request.protocol) + " " + text_of(request.address) + " -> " + result;
-    } else {
-        char described[512];
-        describe(request, decision, audit, described, sizeof described);
-        line += described;
-    }
-    line += " rule=" + rule + " program=" + program + " service=" + (service.empty() ? "-" : service) + " call=kernel\n";
-    return line;
+    return request;
 }
 
-std::string format_lost(std::uint64_t lost, const Policy& policy, const std::string& service) {
-    if (policy.log.format == LogFormat::json) {
-        nlohmann::json line = {{"ts", timestamp()}, {"service", service}, {"call", "kernel"}, {"lost", lost}};
-        return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+LogRecord record_of_event(const bg_event& event, const Request& request, const char* rule) noexcept {
+    LogRecord record;
+    record.call = "kernel";
+    record.request = &request;
+    record.decision.action = action_of(event.action);
+    record.decision.address = endpoint_of(event.result, event.result_port, family_of(event));
+    record.decision.rule = rule != nullptr ? rule : "";
+    record.audit = event.audit != 0;
+    record.error = event.error;
+    record.confined = event.call == BG_CALL_LISTEN && record.decision.action == Action::rewrite;
+    return record;
+}
+
+std::size_t format_event_line(const bg_event& event, const char* rule, LogFormat format, Mode mode, const char* program,
+                              const char* service, std::uint64_t dropped, char* out, std::size_t capacity,
+                              std::size_t& body_offset) noexcept {
+    const Request request = request_of_event(event);
+    const LogRecord record = record_of_event(event, request, rule);
+    const LogLineContext context{format, mode, program, service, event.pid};
+    return format_log_line(context, record, dropped, out, capacity, body_offset);
+}
+
+std::size_t format_lost_line(std::uint64_t lost, LogFormat format, const char* service, char* out,
+                             std::size_t capacity, std::size_t& body_offset) noexcept {
+    body_offset = 0;
+    if (capacity < 2) return 0;
+    if (service == nullptr) service = "";
+    LineBuffer line(out, capacity);
+    if (format == LogFormat::json) {
+        line.add("{\"ts\":\"");
+        line.add_timestamp();
+        line.add("\",\"service\":");
+        line.add_json_string(service, kLogNameBudget);
+        line.add(",\"call\":\"kernel\",\"lost\":");
+        line.add_unsigned(lost);
+        line.add('}');
+    } else {
+        line.add("bindguard: ");
+        body_offset = line.size();
+        line.add_unsigned(lost);
+        line.add(" kernel decisions not logged (the event ring buffer was full) service=");
+        line.add_field(service, kLogNameBudget);
+        line.add(" call=kernel");
     }
-    return "bindguard: " + std::to_string(lost) + " kernel decisions not logged (the event ring buffer was full) service=" +
-           (service.empty() ? "-" : service) + " call=kernel\n";
+    line.terminate_line();
+    return line.size();
 }
 
 }  // namespace bindguard::kernel

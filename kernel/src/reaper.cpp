@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -22,25 +23,38 @@
 #include <memory>
 #include <vector>
 
+#include "bindguard/event_line.hpp"
 #include "bindguard/kernel.hpp"
+#include "bindguard/log_line.hpp"
 
 namespace bindguard::kernel {
 namespace {
 
-// Writes the relayed lines to the policy's sink, at most log.rate per second.
+// Writes the relayed lines to the policy's sink, at most log.rate per second, with the
+// library's sink rules (bindguard/log_line.hpp): the log file opened 0640 and only when it
+// is a regular file (a FIFO is refused without blocking), syslog at /dev/log with the
+// facility daemon, stderr only while the descriptor is the command's fd 2 of start-up. A
+// file or syslog sink that cannot be opened or written falls back to stderr for good,
+// announced by one error line.
 class Relay {
 public:
-    Relay(const RelaySettings& settings) : settings_(settings) {
+    Relay(const RelaySettings& settings) : settings_(settings), sink_(settings.policy.log.to) {
         const LogSettings& log = settings_.policy.log;
-        if (log.to == LogSink::file) {
-            file_ = ::open(log.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-            if (file_ < 0)
-                write_stderr("bindguard: error: cannot open the log file " + log.path + ": " + std::strerror(errno) +
-                             "; logging the kernel's decisions to stderr instead\n");
-        } else if (log.to == LogSink::syslog) {
-            ::openlog("bindguard", 0, LOG_USER);
+        const char* refusal = nullptr;
+        if (sink_ == LogSink::file) sink_fd_ = open_log_file(log.path.c_str(), refusal);
+        else if (sink_ == LogSink::syslog) sink_fd_ = connect_syslog();
+        else return;
+        if (sink_fd_ < 0) {
+            const int error = errno;
+            fail(sink_ == LogSink::file ? "cannot open" : "cannot connect to",
+                 refusal != nullptr ? refusal : std::strerror(error), "instead");
         }
     }
+    ~Relay() {
+        if (sink_fd_ >= 0) ::close(sink_fd_);
+    }
+    Relay(const Relay&) = delete;
+    Relay& operator=(const Relay&) = delete;
 
     // Writes a line for the decisions of the cgroup id that its full ring buffer dropped
     // since the last such line (the rule set's count, in the pinned map_policies). Looks at
@@ -53,7 +67,12 @@ public:
         if (bpf_map_lookup_elem(policies, &id, rules.get()) != 0) return;
         if (rules->dropped < lost_reported_) lost_reported_ = 0;  // a new rule set (attached again)
         if (rules->dropped == lost_reported_) return;
-        emit(format_lost(rules->dropped - lost_reported_, settings_.policy, settings_.service), LOG_WARNING);
+        char line[kLogLineCapacity];
+        std::size_t body = 0;
+        const std::size_t length = format_lost_line(rules->dropped - lost_reported_, settings_.policy.log.format,
+                                                    settings_.service.c_str(), line, sizeof line, body);
+        // The syslog datagram gets the relay's own tag: the text after "bindguard: ".
+        emit(line, length, body, LOG_WARNING, 0, true);
         lost_reported_ = rules->dropped;
     }
 
@@ -65,22 +84,28 @@ public:
 
 private:
     void write(const bg_event& event) {
-        const std::uint32_t rate = settings_.policy.log.rate;
+        const LogSettings& log = settings_.policy.log;
         const std::time_t now = std::time(nullptr);
         if (now != window_) {
             window_ = now;
             in_window_ = 0;
         }
-        if (rate != 0 && ++in_window_ > rate) {
+        if (log.rate != 0 && ++in_window_ > log.rate) {
             ++suppressed_;
             return;
         }
-        if (suppressed_ > 0 && settings_.policy.log.format == LogFormat::text)
-            emit("bindguard[" + std::to_string(event.pid) + "]: suppressed " + std::to_string(suppressed_) +
-                     " log lines\n",
-                 LOG_WARNING);
-        emit(format_event(event, settings_.policy, program_of(event), settings_.service, suppressed_),
-             event.action == BG_ACTION_ALLOW ? LOG_DEBUG : LOG_INFO);
+        char line[kLogLineCapacity];
+        std::size_t body = 0;
+        if (suppressed_ > 0 && log.format == LogFormat::text) {
+            const std::size_t length = format_suppressed_line(event.pid, suppressed_, line, sizeof line, body);
+            emit(line, length, body, LOG_WARNING, event.pid);
+        }
+        const std::string rule = rule_name(settings_.policy, event.rule);
+        const std::string program = program_of(event);
+        const std::size_t length = format_event_line(event, rule.c_str(), log.format, settings_.policy.mode,
+                                                     program.c_str(), settings_.service.c_str(), suppressed_, line,
+                                                     sizeof line, body);
+        emit(line, length, body, event.action == BG_ACTION_ALLOW ? LOG_DEBUG : LOG_INFO, event.pid);
         suppressed_ = 0;
     }
 
@@ -98,24 +123,60 @@ private:
         return "[" + comm + "]";
     }
 
-    void emit(const std::string& line, int priority) {
-        const LogSettings& log = settings_.policy.log;
-        if (log.to == LogSink::syslog) {
-            const std::size_t body = line.starts_with("bindguard[") ? line.find("]: ") + 3 : 0;
-            ::syslog(priority, "%s", line.substr(body, line.size() - body - 1).c_str());
-        } else if (log.to == LogSink::file && file_ >= 0) {
-            (void)!::write(file_, line.data(), line.size());
-        } else {
-            write_stderr(line);
+    // Writes a finished line (ending in '\n'); body is where the text after the line's
+    // tag starts, pid the pid the tag names (for a JSON line's syslog tag); own_tag: the
+    // line's tag is not "bindguard[PID]: " (the lost line), so syslog gets the body with
+    // the relay's tag.
+    void emit(const char* line, std::size_t length, std::size_t body, int priority, std::uint32_t pid,
+              bool own_tag = false) {
+        if (length == 0 || sink_ == LogSink::none) return;
+        if (sink_ != LogSink::stderr_sink && !failed_) {
+            const int error = sink_ == LogSink::file
+                                  ? write_line(sink_fd_, line, length)
+                                  : (own_tag ? send_syslog(sink_fd_, line + body, length - body, 0, priority)
+                                             : send_syslog(sink_fd_, line, length, body, priority, pid));
+            if (error == 0) return;
+            fail(sink_ == LogSink::file ? "cannot write" : "cannot send to", std::strerror(error), "from now on");
         }
+        write_stderr(line, length);
     }
 
-    void write_stderr(const std::string& line) const {
-        if (settings_.stderr_fd >= 0) (void)!::write(settings_.stderr_fd, line.data(), line.size());
+    // The sink is given up for stderr: one error line says so.
+    void fail(const char* what, const char* why, const char* when) {
+        failed_ = true;
+        const LogSettings& log = settings_.policy.log;
+        char storage[kLogMessageBudget + 64];
+        LineBuffer message(storage, sizeof storage);
+        message.add("bindguard: error: ");
+        message.add(what);
+        if (sink_ == LogSink::file) {
+            message.add(" the log file ");
+            message.add_text(log.path, kLogMessageBudget / 2);
+        } else {
+            message.add(" syslog at ");
+            message.add(kSyslogPath);
+        }
+        message.add(": ");
+        message.add(why);
+        message.add("; logging the kernel's decisions to stderr ");
+        message.add(when);
+        message.terminate_line();
+        write_stderr(message.data(), message.size());
+    }
+
+    void write_stderr(const char* line, std::size_t length) const {
+        if (settings_.stderr_fd < 0) return;
+        struct stat status {};
+        if (::fstat(settings_.stderr_fd, &status) != 0 || status.st_dev != settings_.stderr_device ||
+            status.st_ino != settings_.stderr_inode)
+            return;
+        (void)write_line(settings_.stderr_fd, line, length);
     }
 
     const RelaySettings& settings_;
-    int file_ = -1;
+    LogSink sink_;
+    int sink_fd_ = -1;
+    bool failed_ = false;
     std::time_t window_ = 0;
     std::uint32_t in_window_ = 0;
     std::uint64_t suppressed_ = 0;
@@ -262,7 +323,16 @@ int start_detached(const std::string& what, Body body) {
 // streams on /dev/null and every descriptor closed but keep and those of the settings.
 RelaySettings detach_descriptors(const RelaySettings& relay, std::vector<int> keep) {
     RelaySettings settings = relay;
-    if (settings.stderr_fd >= 0) settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
+    // The command's fd 2 as it is now, the start-up's: the copy is written only while it
+    // is that file (and never when fd 2 was closed).
+    struct stat status {};
+    if (settings.stderr_fd >= 0 && ::fstat(settings.stderr_fd, &status) == 0) {
+        settings.stderr_device = status.st_dev;
+        settings.stderr_inode = status.st_ino;
+        settings.stderr_fd = ::fcntl(settings.stderr_fd, F_DUPFD_CLOEXEC, 3);
+    } else {
+        settings.stderr_fd = -1;
+    }
     int null = ::open("/dev/null", O_RDWR);
     if (null >= 0) {
         ::dup2(null, 0);
@@ -314,7 +384,7 @@ void start_relay(const std::string& subtree, std::uint64_t id, const std::string
         // Out of the caller's cgroup first: the answer is "ok" or the reason it could not.
         std::string answer = "ok", own;
         try {
-            own = make_cgroup(subtree, "relay");
+            own = make_cgroup(subtree, CgroupKind::relay);
             join_cgroup(own);
         } catch (const KernelError& error) {
             answer = error.what();

@@ -53,13 +53,16 @@ std::uint32_t protocol_segment(Protocol protocol) noexcept {
 
 // The class of the interval of map that holds key: the last start at or below it (Key:
 // std::uint32_t in keys32, bg_image_key128 in keys128, compared by at_or_below), or
-// BG_IMAGE_NONE when the map does not fit the image (a group() checked that it does).
+// BG_IMAGE_NONE when the map does not fit the image.
 template <class Key, class Probe, class AtOrBelow>
 std::uint32_t lookup(const PolicyImage& image, bg_image_section section, const bg_image_interval_map& map,
                      const Probe& key, AtOrBelow at_or_below) noexcept {
+    if (map.count == 0 || std::uint64_t{map.key_first} + map.count > image.elements(section, sizeof(Key)) ||
+        std::uint64_t{map.class_first} + map.count > image.elements(BG_SECTION_CLASSES, sizeof(std::uint32_t)))
+        return BG_IMAGE_NONE;
     const Key* keys = image.element<Key>(section, map.key_first);
     const std::uint32_t* classes = image.element<std::uint32_t>(BG_SECTION_CLASSES, map.class_first);
-    if (keys == nullptr || classes == nullptr || map.count == 0) return BG_IMAGE_NONE;
+    if (keys == nullptr || classes == nullptr) return BG_IMAGE_NONE;
     const Key* base = keys;
     std::size_t n = map.count;
     while (n > 1) {

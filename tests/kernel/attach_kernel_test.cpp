@@ -162,13 +162,7 @@ TEST_F(KernelAttach, FailsClosedWhenItCannotAttach) {
     EXPECT_NE(bad_policy.err.find("the unit must not start"), std::string::npos) << bad_policy.err;
 
     // A rule set too large for the kernel programs (20 addresses x 20 ports): exit 126.
-    std::string addresses, ports;
-    for (int i = 1; i <= 20; ++i) {
-        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
-        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
-    }
-    const std::string big = bgtest::write_policy("version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" +
-                                                 addresses + "]\nport = [" + ports + "]\n");
+    const std::string big = bgtest::write_policy(bgtest::too_large_policy_text());
     Result too_big = run_in(unit, bindguard_kernel("attach --policy " + big));
     EXPECT_EQ(too_big.status, 126);
     EXPECT_NE(too_big.err.find("cannot protect the cgroup " + unit + ": "), std::string::npos) << too_big.err;

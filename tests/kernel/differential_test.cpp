@@ -234,7 +234,7 @@ protected:
         const std::vector<Case> cases = table();
         for (const Context& who : contexts) {
             SCOPED_TRACE("program=" + who.program + " command=" + who.command + " service=" + who.service);
-            const std::string cgroup = k::make_cgroup(install_->names().cgroup_subtree, "diff");
+            const std::string cgroup = k::make_cgroup(install_->names().cgroup_subtree, k::CgroupKind::run);
             const std::uint64_t id = k::cgroup_id(cgroup);
             // The kernel's rule set from the compiled image, as run --kernel and kernel attach make it.
             programs_->set_policy(id, *k::compile_policy(image::process_policy(policy, who.program, who.command, who.service), "test"));

@@ -142,4 +142,14 @@ std::string bin_path(const std::string& name) {
     return std::filesystem::path(cli_path()).parent_path().string() + "/" + name;
 }
 
+std::string too_large_policy_text() {
+    std::string addresses, ports;
+    for (int i = 1; i <= 20; ++i) {
+        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
+        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
+    }
+    return "version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" + addresses + "]\nport = [" +
+           ports + "]\n";
+}
+
 }  // namespace bgtest

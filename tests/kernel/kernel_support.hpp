@@ -88,4 +88,8 @@ struct NetPair {
 // Path of a built helper in bin/ (bg-bindtest-static, bg-uring, ...).
 std::string bin_path(const std::string& name);
 
+// The text of a valid policy whose rule set is too large for the kernel programs: one
+// rule of 20 addresses x 20 ports, 400 entries.
+std::string too_large_policy_text();
+
 }  // namespace bgtest

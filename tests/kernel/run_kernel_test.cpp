@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernel/kernel_support.hpp"
+#include "support/log_line.hpp"
 #include "support/process.hpp"
 #include "support/text.hpp"
 
@@ -282,13 +284,7 @@ TEST_F(RunKernel, StatusAndUnload) {
 
 TEST_F(RunKernel, WhatCannotBeSetUpRefusesWith126AndNothingRuns) {
     // A rule set too large for the kernel programs: 20 addresses x 20 ports.
-    std::string addresses, ports;
-    for (int i = 1; i <= 20; ++i) {
-        addresses += (i > 1 ? ", " : "") + std::string("\"10.0.") + std::to_string(i) + ".0/24\"";
-        ports += (i > 1 ? ", " : "") + std::to_string(1000 + i);
-    }
-    const std::string policy = bgtest::write_policy("version = 1\n[[rule]]\nname = \"big\"\naction = \"allow\"\naddress = [" +
-                                                    addresses + "]\nport = [" + ports + "]\n");
+    const std::string policy = bgtest::write_policy(bgtest::too_large_policy_text());
     const std::string marker = bgtest::temp_dir() + "/started";
     Result big = bgtest::run({bgtest::cli_path(), "run", "--kernel", "--policy", policy, "--", "touch", marker});
     EXPECT_EQ(big.status, 126);
@@ -347,19 +343,21 @@ TEST_F(RunKernel, AuditModeChangesNothingAndLogsJsonToTheFile) {
 
 namespace {
 
-// A log sink nobody reads (a FIFO without a reader: the relay cannot even open it) must
+// A log sink nobody reads (a pipe whose reader does not read: here a FIFO that is the
+// command's stderr, opened for reading and writing, so that nothing blocks in open()) must
 // not hold a bind: the program's 10,000 binds all complete; the cgroup's ring buffer
 // fills, and what it cannot take is dropped and counted, in `kernel status` and, once
 // the sink is read, in one line of the log.
 TEST_F(RunKernel, AFullRingBufferDropsAndCountsDecisionsAndNeverHoldsABind) {
     const std::string fifo = bgtest::temp_dir() + "/kernel.fifo";
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-    const std::string policy =
-        bgtest::write_policy("version = 1\n[log]\nto = \"file\"\npath = \"" + fifo + "\"\nrate = 0\n");
-    // Not bgtest::run(): the relay holds the command's stderr (its fallback sink) until it
-    // ends, and it cannot end before the FIFO is read. The program's own end is what counts.
-    auto program = bgtest::Process::start(in_private_netns(static_helper() + " repeat 10000 0.0.0.0:0", policy,
-                                                           {"--service", "web"}));
+    const std::string policy = bgtest::write_policy("version = 1\n[log]\nrate = 0\n");
+    // Not bgtest::run(): the relay holds the command's stderr (its sink) until it ends, and
+    // it cannot end before the FIFO is read. The program's own end is what counts.
+    std::vector<std::string> argv = {"sh", "-c", "exec 2<>\"$0\"; exec \"$@\"", fifo};
+    for (std::string& word : in_private_netns(static_helper() + " repeat 10000 0.0.0.0:0", policy, {"--service", "web"}))
+        argv.push_back(std::move(word));
+    auto program = bgtest::Process::start(argv);
     for (int i = 0; i < 600 && program.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_FALSE(program.running()) << "the binds did not complete while nobody read the log";
     Result r = program.stop();
@@ -486,6 +484,169 @@ TEST_F(RunKernel, WhatAKilledReaperLeftIsRemovedByTheNextCommand) {
     EXPECT_EQ(status.status, 0);
     EXPECT_NE(status.out.find("cgroups: none protected"), std::string::npos) << status.out;
     EXPECT_TRUE(install_->cgroups().empty());
+}
+
+}  // namespace
+
+namespace {
+
+// A service name that looks like more fields: both writers escape it the same way.
+constexpr const char* kForgingService = "api rule=proxy-web program=/usr/bin/caddy";
+
+// The line the library writes for a bind of the dynamic helper (command(SCRIPT, false))
+// and the line the kernel's relay writes for the same bind of the static one
+// (command(SCRIPT, true)): the first line of each (stderr, or the log file when given)
+// that reports the bind.
+std::pair<std::string, std::string> library_and_kernel_lines(
+    const std::string& log, const std::function<std::vector<std::string>(const std::string&, bool)>& command) {
+    auto first_line = [&](const Result& r) {
+        const std::string text = log.empty() ? r.err : bgtest::read_file(log);
+        for (const std::string& line : bgtest::lines(text))
+            if (line.find("3040") != std::string::npos) return line;
+        return std::string();
+    };
+    Result library = bgtest::run(command(bgtest::bin_path("bg-bindtest") + " bind tcp 0.0.0.0:3040", false));
+    EXPECT_EQ(library.status, 0) << library.err;
+    std::string library_line = first_line(library);
+    if (!log.empty()) std::filesystem::remove(log);
+    Result kernel = bgtest::run(command(bgtest::bin_path("bg-bindtest-static") + " bind tcp 0.0.0.0:3040", true));
+    EXPECT_EQ(kernel.status, 0) << kernel.err;
+    return {library_line, first_line(kernel)};
+}
+
+}  // namespace
+
+namespace {
+
+// `bindguard run [--kernel] --service kForgingService -- HELPER ARGS` (script is "HELPER
+// ARGS", words without quotes) in a private network namespace. The helper is the command
+// itself, so that the kernel's relay names it even when it has exited before its event is read.
+std::vector<std::string> run_command(const std::string& script, const std::string& policy, bool kernel) {
+    std::string line = "ip link set lo up && exec " + bgtest::cli_path() + " run " + (kernel ? "--kernel " : "") +
+                       "--policy '" + policy + "' --service '" + kForgingService + "' -- " + script;
+    return {"unshare", "-n", "sh", "-c", line};
+}
+
+TEST_F(RunKernel, TheLibraryAndTheKernelWriteTheSameTextLineForTheSameBind) {
+    const std::string policy = bgtest::default_policy();
+    auto [library, kernel] = library_and_kernel_lines(
+        "", [&](const std::string& script, bool k) { return run_command(script, policy, k); });
+    expect_cgroups_removed();
+    const auto from_library = bgtest::parse_text_log_line(library);
+    const auto from_kernel = bgtest::parse_text_log_line(kernel);
+    ASSERT_TRUE(from_library) << library;
+    ASSERT_TRUE(from_kernel) << kernel;
+    EXPECT_EQ(from_library->words, from_kernel->words) << library << "\n" << kernel;
+    EXPECT_EQ(from_kernel->words, (std::vector<std::string>{"rewrite", "tcp", "0.0.0.0:3040", "->", "127.0.0.1:3040"}));
+    // Field by field, in the same order: the same but for call= (the kernel's only) and
+    // the program (each run has its own helper).
+    std::vector<std::pair<std::string, std::string>> expected = from_library->fields;
+    expected.emplace_back("call", "kernel");
+    ASSERT_EQ(from_kernel->fields.size(), expected.size()) << library << "\n" << kernel;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_EQ(from_kernel->fields[i].first, expected[i].first) << kernel;
+        if (expected[i].first == "program") continue;
+        EXPECT_EQ(from_kernel->fields[i].second, expected[i].second) << expected[i].first << " in " << kernel;
+    }
+    EXPECT_EQ(from_library->field("service"), kForgingService);
+    EXPECT_EQ(from_library->field("rule"), "default");
+    EXPECT_EQ(from_library->field("program"), bgtest::bin_path("bg-bindtest"));
+    EXPECT_EQ(from_kernel->field("program"), bgtest::bin_path("bg-bindtest-static"));
+}
+
+TEST_F(RunKernel, TheLibraryAndTheKernelWriteTheSameJsonLineForTheSameBind) {
+    const std::string dir = bgtest::temp_dir();
+    const std::string log = dir + "/same.log";
+    const std::string policy =
+        bgtest::write_policy("version = 1\n[log]\nto = \"file\"\npath = \"" + log + "\"\nformat = \"json\"\n");
+    ::umask(022);
+    auto [library, kernel] = library_and_kernel_lines(
+        log, [&](const std::string& script, bool k) { return run_command(script, policy, k); });
+    expect_cgroups_removed();
+    // The relay made the log file as the library does: 0640.
+    struct stat status {};
+    ASSERT_EQ(::stat(log.c_str(), &status), 0);
+    EXPECT_EQ(status.st_mode & 0777, 0640u);
+    const auto from_library = nlohmann::json::parse(library, nullptr, false);
+    const auto from_kernel = nlohmann::json::parse(kernel, nullptr, false);
+    ASSERT_TRUE(from_library.is_object()) << library;
+    ASSERT_TRUE(from_kernel.is_object()) << kernel;
+    std::vector<std::string> library_keys, kernel_keys;
+    for (const auto& [key, value] : from_library.items()) library_keys.push_back(key);
+    for (const auto& [key, value] : from_kernel.items()) kernel_keys.push_back(key);
+    EXPECT_EQ(library_keys, kernel_keys) << library << "\n" << kernel;
+    for (const auto& [key, value] : from_library.items()) {
+        if (key == "ts" || key == "pid" || key == "program" || key == "call") continue;
+        EXPECT_EQ(from_kernel.value(key, nlohmann::json()), value) << key << " in " << kernel;
+    }
+    EXPECT_EQ(from_library["call"], "bind");
+    EXPECT_EQ(from_kernel["call"], "kernel");
+    EXPECT_EQ(from_kernel["service"], kForgingService);
+    EXPECT_EQ(from_kernel["program"], bgtest::bin_path("bg-bindtest-static"));
+}
+
+// log.path a FIFO: the relay refuses it without blocking in open() (as the library
+// does), logs to stderr instead, and the run ends with its cgroup removed.
+TEST_F(RunKernel, AFifoAsTheLogFileIsRefusedWithoutBlocking) {
+    const std::string fifo = bgtest::temp_dir() + "/log.fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string policy = bgtest::write_policy("version = 1\n[log]\nto = \"file\"\npath = \"" + fifo + "\"\n");
+    std::vector<std::string> argv = {"timeout", "60"};
+    for (std::string& word : in_private_netns(static_helper() + " bind tcp 0.0.0.0:3041", policy, {"--service", "web"}))
+        argv.push_back(std::move(word));
+    Result r = bgtest::run(argv);
+    ASSERT_EQ(r.status, 0) << r.err;  // 124 from timeout: it hung
+    EXPECT_EQ(line_fields(r.out)["local"], "127.0.0.1:3041");
+    EXPECT_NE(r.err.find("bindguard: error: cannot open the log file " + fifo +
+                         ": it is a FIFO, not a regular file; logging the kernel's decisions to stderr instead"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("rewrite tcp 0.0.0.0:3041 -> 127.0.0.1:3041 rule=default"), std::string::npos) << r.err;
+    expect_cgroups_removed();
+    EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+}
+
+}  // namespace
+
+namespace {
+
+// log.to = "syslog": the relay sends each line as one datagram to /dev/log with the
+// library's facility (daemon: <30> is daemon.info). /dev is a private tmpfs in a private
+// mount namespace, where a receiver of the test's own owns /dev/log.
+TEST_F(RunKernel, SyslogLinesAreDatagramsWithTheLibrarysFacility) {
+    const std::string receiver = bgtest::temp_dir() + "/receiver.py";
+    bgtest::write_file(receiver,
+                       "import socket, subprocess, sys\n"
+                       "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                       "s.bind('/dev/log')\n"
+                       "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+                       "print('status: %d' % p.returncode)\n"
+                       "print('err: ' + p.stderr.replace('\\n', ' | '))\n"
+                       "s.settimeout(5)\n"  // the relay outlives the run by a moment
+                       "try:\n"
+                       "    while True:\n"
+                       "        line = s.recv(65536).decode()\n"
+                       "        print('syslog: ' + line)\n"
+                       "        s.settimeout(0.3)\n"
+                       "except socket.timeout: pass\n");
+    const std::string policy = bgtest::write_policy("version = 1\n[log]\nto = \"syslog\"\n");
+    std::string command = "mount -t tmpfs bindguard-test /dev && exec /usr/bin/python3 \"$0\" \"$@\"";
+    std::vector<std::string> argv = {"unshare", "-m", "sh", "-c", command, receiver};
+    for (std::string& word : in_private_netns(static_helper() + " bind tcp 0.0.0.0:3042", policy, {"--service", "web"}))
+        argv.push_back(std::move(word));
+    Result r = bgtest::run(argv);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("status: 0\n"), std::string::npos) << r.out;
+    std::vector<std::string> datagrams;
+    for (const std::string& line : bgtest::lines(r.out))
+        if (line.starts_with("syslog: ")) datagrams.push_back(line.substr(8));
+    ASSERT_EQ(datagrams.size(), 1u) << r.out;
+    EXPECT_TRUE(datagrams[0].starts_with("<30>bindguard[")) << datagrams[0];
+    EXPECT_NE(datagrams[0].find("]: rewrite tcp 0.0.0.0:3042 -> 127.0.0.1:3042 rule=default program="),
+              std::string::npos)
+        << datagrams[0];
+    EXPECT_TRUE(datagrams[0].ends_with(" service=web call=kernel")) << datagrams[0];
+    expect_cgroups_removed();
 }
 
 }  // namespace

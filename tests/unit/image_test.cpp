@@ -150,6 +150,15 @@ Policy generated(int count) {
     return policy(text);
 }
 
+// count rules, rule i allowing TCP 8080 on 10.0.i.0/24.
+std::string many_rules_policy_text(int count) {
+    std::string text = "version = 1\n";
+    for (int i = 0; i < count; ++i)
+        text += "[[rule]]\nname = \"r" + std::to_string(i) + "\"\naction = \"allow\"\naddress = [\"10.0." +
+                std::to_string(i) + ".0/24\"]\nport = [8080]\nprotocol = \"tcp\"\n";
+    return text;
+}
+
 TEST(PolicyImage, TenThousandRulesAreIndexedAndDecided) {
     const Policy p = generated(10000);
     const Bytes bytes = compiled(p);
@@ -255,6 +264,50 @@ TEST(PolicyImage, RefusesWhatIsNotAGoodImage) {
     bad.data[bad.data.size() - 20] ^= 0x10;
     EXPECT_EQ(bad.check(view), image::Problem::corrupt);
     EXPECT_NE(bad.check(view, false), image::Problem::corrupt);  // not looked at without verify
+}
+
+// A CIDR whose prefix length does not fit its family (a damaged image read without its
+// checksum, as the library reads a large one): its rule is taken as matching and denies.
+TEST(PolicyImage, ACidrWhosePrefixDoesNotFitItsFamilyDenies) {
+    Bytes bytes = compiled(policy("version = 1\n[[rule]]\nname = \"web\"\naction = \"allow\"\n"
+                                  "address = [\"10.0.0.0/8\"]\nport = [80]\n"));
+    bg_image_header header;
+    std::memcpy(&header, bytes.data.data(), sizeof header);
+    bytes.data[header.sections[BG_SECTION_CIDRS].offset + offsetof(bg_image_cidr, prefix)] = 200;
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view, false), image::Problem::none);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    const Decision decision = process.decide(request("10.1.2.3:80"));
+    EXPECT_EQ(decision.action, Action::deny);
+    EXPECT_STREQ(decision.rule, "web");
+}
+
+// A tree node whose port map runs past the image's keys (found by fuzz_image): refused
+// as a part of the index, so the group is scanned, never read out of bounds (ASan).
+TEST(PolicyImage, ATreeNodeThatDoesNotFitIsNotRead) {
+    Policy p = policy(many_rules_policy_text(12));
+    Bytes bytes{image::compile(p, identity_of(), detail::IndexLimits{0, 0, 0})};
+    bg_image_header header;
+    std::memcpy(&header, bytes.data.data(), sizeof header);
+    const bg_image_section_ref& nodes = header.sections[BG_SECTION_NODES];
+    bool damaged = false;
+    for (std::uint64_t at = nodes.offset; at < nodes.offset + nodes.size; at += sizeof(bg_image_interval_map)) {
+        bg_image_interval_map node;
+        std::memcpy(&node, bytes.data.data() + at, sizeof node);
+        if (node.count == 0) continue;
+        node.count = 0x7fffffffu;
+        std::memcpy(bytes.data.data() + at, &node, sizeof node);
+        damaged = true;
+    }
+    ASSERT_TRUE(damaged);
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view, false), image::Problem::none);
+    ASSERT_NE(view.group(0), nullptr);
+    ASSERT_EQ(view.group(0)->indexed, 2u);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    p.index.reset();
+    for (const char* address : {"10.0.3.7:8080", "10.0.11.7:8080", "10.0.3.7:9090", "192.0.2.1:8080"})
+        EXPECT_TRUE(same_decision(p, process, request(address))) << address;
 }
 
 // Every single-byte change of a small image, read without the checksum: refused, or

@@ -11,6 +11,8 @@
 // (the command prints it and exits 126: nothing runs unprotected).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,9 +66,23 @@ std::optional<std::string> cgroup_path(std::uint64_t id);
 // True only when the kernel says that no cgroup has this id any more (ESTALE); false
 // when it exists or when that cannot be told (no cgroup2 mount in this mount namespace).
 bool cgroup_gone(std::uint64_t id);
-// Makes a new cgroup named PREFIX-PID (or PREFIX-PID-N when taken) under parent (made
-// when missing). Returns its path. Throws KernelError.
-std::string make_cgroup(const std::string& parent, const std::string& prefix);
+// The cgroups kernel/ makes under an installation's subtree, and the only place their
+// names are given and read: run-PID[-N] for a `run --kernel` (PID: the command's, which
+// the program becomes), relay-PID for the log relay of a `kernel attach` (PID: the relay's).
+enum class CgroupKind : std::uint8_t { run, relay };
+// Makes a new cgroup of kind named for this process (KIND-PID, or KIND-PID-N when taken)
+// under parent (made when missing). Returns its path. Throws KernelError.
+std::string make_cgroup(const std::string& parent, CgroupKind kind);
+// The kind and PID of a cgroup's name (its last component), or nullopt when it is
+// neither kind's.
+struct CgroupName {
+    CgroupKind kind;
+    int pid;
+};
+std::optional<CgroupName> parse_cgroup_name(const std::string& name);
+// The cgroups directly under subtree but the log relays' (relay-PID, never protected; each
+// ends when its rule set is removed). Returns their paths.
+std::vector<std::string> subtree_cgroups(const std::string& subtree);
 // Moves the calling process into the cgroup. Throws KernelError.
 void join_cgroup(const std::string& path);
 // True when a process is in the cgroup or below ("populated 1" in cgroup.events).
@@ -78,6 +94,8 @@ std::vector<int> cgroup_pids(const std::string& path);
 // The pids in the cgroup at path and in every cgroup below it (a unit's delegated
 // sub-cgroups, its ".control").
 std::vector<int> cgroup_tree_pids(const std::string& path);
+// cgroup_tree_pids(path) but this process.
+std::vector<int> other_processes(const std::string& path);
 
 // ---- the loaded programs ------------------------------------------------------------
 
@@ -166,21 +184,16 @@ struct RelaySettings {
     std::string service;  // "" when none
     int ring = -1;        // the cgroup's ring buffer (Programs::make_ring); -1: nothing to relay
     int stderr_fd = -1;   // where `log.to = "stderr"` writes: the command's stderr
+    // The file stderr_fd referred to when the relay started (set by the relay): written
+    // only while it still does.
+    dev_t stderr_device = 0;
+    ino_t stderr_inode = 0;
 };
 
 // True when policy's [log] asks for the kernel's decisions (level info or debug, a sink).
 bool wants_log(const Policy& policy);
 
-// One kernel decision as one log line of policy's format (text or JSON, newline included),
-// with call=kernel. program is the binding process's executable; service may be "".
-// suppressed: the lines log.rate held back since the last one written (as the library's
-// JSON lines, a "suppressed" key; text gets a line of its own from the relay).
-std::string format_event(const bg_event& event, const Policy& policy, const std::string& program,
-                         const std::string& service, std::uint64_t suppressed = 0);
-
-// The line that says lost decisions of the cgroup were dropped by its full ring buffer and
-// never reached the log (text, or JSON with the key "lost").
-std::string format_lost(std::uint64_t lost, const Policy& policy, const std::string& service);
+// The relay's lines: bindguard/event_line.hpp.
 
 // Starts the process that relays the cgroup's decisions to the policy's log sink and
 // removes the cgroup at path (and its rule set) once it has been joined and has emptied
