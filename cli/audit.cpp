@@ -21,6 +21,7 @@
 
 #include "audit_format.hpp"
 #include "commands.hpp"
+#include "docker_audit.hpp"
 #if BINDGUARD_KERNEL_TWIN
 #include "bindguard/kernel.hpp"
 #endif
@@ -53,6 +54,7 @@ struct AuditRow {
                                        // cgroup of the kernel twin
     std::string socket_unit;           // held by pid 1 for this socket unit (systemd bound it)
     bool socket_kernel = false;        // that unit's binds go through the kernel twin (`protect UNIT.socket --kernel`)
+    std::optional<DockerPublish> docker;  // held by docker-proxy or dockerd for this publish of a container
 };
 
 // "127.0.0.1:3000" / "[::1]:3000". Returns the text.
@@ -230,11 +232,36 @@ std::vector<AuditRow> collect_rows(const Policy& policy) {
     return rows;
 }
 
+// Shows each socket docker-proxy or dockerd holds for a publish as that publish, judged by
+// the address Docker publishes on (its packet rules reach from there, wherever the socket is
+// bound: a kernel twin's rewrite to loopback closes nothing). Returns nothing.
+void attach_docker(std::vector<AuditRow>& rows, const DockerState& docker) {
+    for (AuditRow& row : rows) {
+        if (!row.owner || !(is_docker_publisher(row.owner->program) || row.owner->name == "docker-proxy" || row.owner->name == "dockerd"))
+            continue;
+        const DockerPublish* same_port = nullptr;
+        const DockerPublish* same_family = nullptr;
+        for (const DockerPublish& publish : docker.publishes) {
+            if (publish.host_network || publish.host_port != row.socket.local.port || publish.proto != to_string(row.socket.protocol)) continue;
+            if (!same_port) same_port = &publish;
+            const bool v6 = publish.host_ip.find(':') != std::string::npos;
+            if (!same_family && v6 == (row.socket.local.family == AF_INET6)) same_family = &publish;
+        }
+        const DockerPublish* publish = same_family ? same_family : same_port;
+        if (!publish) continue;
+        row.docker = *publish;
+        row.verdict = publish->verdict;
+        row.rule = publish->rule;
+        row.unprotected = publish->verdict == "exposed";
+    }
+}
+
 // "1234/node", or "1234/redis-check-rdb[redis-server]" when the command name (comm, as
 // `ss` and `ps` show it) is not the resolved program's file name; "-" when the owner is
 // unknown. Returns the text.
 std::string owner_text(const AuditRow& row) {
     if (!row.owner) return "-";
+    if (row.docker) return std::to_string(row.owner->pid) + "/" + row.owner->name + " (container " + row.docker->container + ")";
     if (!row.socket_unit.empty()) return std::to_string(row.owner->pid) + "/" + row.owner->name + " (" + row.socket_unit + ")";
     if (row.owner->program.empty()) return std::to_string(row.owner->pid) + "/" + row.owner->name;
     std::string file = row.owner->program.substr(row.owner->program.rfind('/') + 1);
@@ -247,6 +274,8 @@ std::string owner_text(const AuditRow& row) {
 // twin), "yes (preload, kernel)", "no", or "?" (owner unknown or unreadable). Returns the text.
 std::string protected_text(const AuditRow& row) {
     if (!row.owner) return "?";
+    // Docker's packet rules publish it wherever the socket is: neither way protects it.
+    if (row.docker) return row.docker->verdict == "exposed" ? "no" : "-";
     // A socket unit's: the kernel twin decided its bind, unless it is public all the same.
     if (!row.socket_unit.empty() && row.socket_kernel && row.verdict != "exposed") return "yes (kernel)";
     const bool preload = row.owner->has_library == true, kernel = row.owner->in_kernel_cgroup == true;
@@ -266,12 +295,64 @@ nlohmann::ordered_json protected_by(const ProcessInfo& owner) {
 // The verdict column: "ok", "allowed (rule NAME)", "exposed", "exposed unprotected", "client".
 std::string verdict_text(const AuditRow& row) {
     if (row.verdict == "allowed") return "allowed (rule " + row.rule + ")";
+    if (row.docker && row.verdict == "exposed")
+        return "exposed: Docker publishes it on " + (row.docker->host_ip.empty() ? std::string("every address") : row.docker->host_ip) +
+               "; fix: " + row.docker->fix;
     if (row.unprotected) return row.verdict + " unprotected";
     return row.verdict;
 }
 
+// The Docker section of the table: each publish (and --network host container) with its
+// container, image, Compose project/service and verdict. Returns nothing.
+void print_docker_table(std::ostream& out, const DockerState& docker) {
+    out << "\nDocker (" << docker.socket << "):\n";
+    std::vector<std::vector<std::string>> lines = {{"Proto", "Published", "Container", "Image", "Compose", "Verdict"}};
+    for (const DockerPublish& publish : docker.publishes) {
+        std::string published = publish.host_network ? "host network"
+                                : publish.host_ip.find(':') != std::string::npos
+                                    ? "[" + publish.host_ip + "]:" + std::to_string(publish.host_port)
+                                    : (publish.host_ip.empty() ? "*" : publish.host_ip) + ":" + std::to_string(publish.host_port);
+        std::string compose = publish.compose_service.empty() ? "-" : publish.compose_project + "/" + publish.compose_service;
+        std::string verdict = publish.verdict == "allowed" ? "allowed (rule " + publish.rule + ")"
+                              : publish.reported()         ? publish.verdict + "; fix: " + publish.fix
+                                                           : publish.verdict;
+        lines.push_back({publish.host_network ? "-" : publish.proto, published, publish.container, publish.image, compose, verdict});
+    }
+    std::vector<std::size_t> widths(6, 0);
+    for (const auto& line : lines)
+        for (std::size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
+    for (const auto& line : lines) {
+        for (std::size_t i = 0; i + 1 < line.size(); ++i) out << std::left << std::setw(static_cast<int>(widths[i] + 2)) << line[i];
+        out << line.back() << '\n';
+    }
+}
+
+// Docker's publishes as JSON: {"socket", "publishes": [...], "public": N}. Returns it.
+nlohmann::ordered_json docker_json(const DockerState& docker, int reported) {
+    nlohmann::ordered_json publishes = nlohmann::ordered_json::array();
+    auto text_or_null = [](const std::string& text) { return text.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text); };
+    for (const DockerPublish& publish : docker.publishes)
+        publishes.push_back({{"container", publish.container},
+                             {"image", publish.image},
+                             {"compose_project", text_or_null(publish.compose_project)},
+                             {"compose_service", text_or_null(publish.compose_service)},
+                             {"network", publish.host_network ? "host" : "published"},
+                             {"proto", text_or_null(publish.proto)},
+                             {"host_address", publish.host_network ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(publish.host_ip)},
+                             {"host_port", publish.host_network ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(publish.host_port)},
+                             {"container_port", publish.host_network ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(publish.container_port)},
+                             {"service", publish.service()},
+                             {"verdict", publish.verdict},
+                             {"reported", publish.reported()},
+                             {"rule", text_or_null(publish.rule)},
+                             {"reason", text_or_null(publish.reason)},
+                             {"fix", text_or_null(publish.fix)}});
+    return {{"socket", docker.socket}, {"publishes", publishes}, {"public", reported}};
+}
+
 // Prints the table and a summary line to out. Returns nothing.
-void print_table(std::ostream& out, const std::vector<AuditRow>& rows, int exposed, int unprotected) {
+void print_table(std::ostream& out, const std::vector<AuditRow>& rows, int exposed, int unprotected,
+                 const std::optional<DockerState>& docker, int docker_reported) {
     std::vector<std::vector<std::string>> lines = {{"Proto", "Local-Address", "PID/Program", "Protected", "Verdict"}};
     for (const AuditRow& row : rows)
         lines.push_back({to_string(row.socket.protocol), endpoint_text(row.socket.local), owner_text(row),
@@ -283,7 +364,10 @@ void print_table(std::ostream& out, const std::vector<AuditRow>& rows, int expos
         for (std::size_t i = 0; i + 1 < line.size(); ++i) out << std::left << std::setw(static_cast<int>(widths[i] + 2)) << line[i];
         out << line.back() << '\n';
     }
-    out << rows.size() << " sockets, " << exposed << " exposed (" << unprotected << " unprotected)\n";
+    if (docker) print_docker_table(out, *docker);
+    out << rows.size() << " sockets, " << exposed << " exposed (" << unprotected << " unprotected)";
+    if (docker) out << "; Docker: " << docker->publishes.size() << " publishes, " << docker_reported << " public";
+    out << '\n';
 }
 
 // One socket as a JSON object. Returns it.
@@ -309,7 +393,12 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
         {"verdict", row.verdict},
         {"unprotected", row.unprotected},
         {"rule", row.rule.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.rule)},
+        {"docker", nullptr},
     };
+    if (row.docker)
+        out["docker"] = {{"container", row.docker->container}, {"image", row.docker->image},
+                         {"published", row.docker->host_ip}, {"port", row.docker->host_port},
+                         {"fix", row.docker->fix.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.docker->fix)}};
     if (row.owner) {
         out["pid"] = row.owner->pid;
         out["program"] = row.owner->program;
@@ -331,16 +420,22 @@ nlohmann::ordered_json row_json(const AuditRow& row) {
             out["protected"] = true;
             out["protected_by"] = nlohmann::ordered_json::array({"kernel"});
         }
+        if (row.docker) {  // Docker's packet rules publish it, whatever holds the socket
+            out["protected"] = false;
+            out["protected_by"] = nlohmann::ordered_json::array();
+        }
     }
     return out;
 }
 
 // The whole report as one JSON document on out. Returns nothing.
-void print_json(std::ostream& out, const std::vector<AuditRow>& rows, const std::string& policy, int exposed, int unprotected) {
+void print_json(std::ostream& out, const std::vector<AuditRow>& rows, const std::string& policy, int exposed, int unprotected,
+                const std::optional<DockerState>& docker, int docker_reported) {
     nlohmann::ordered_json sockets = nlohmann::ordered_json::array();
     for (const AuditRow& row : rows) sockets.push_back(row_json(row));
     nlohmann::ordered_json document = {
-        {"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected}};
+        {"policy", policy}, {"sockets", sockets}, {"exposed", exposed}, {"unprotected", unprotected},
+        {"docker", docker ? docker_json(*docker, docker_reported) : nlohmann::ordered_json(nullptr)}};
     // Command lines may hold bytes that are not UTF-8: replace them rather than fail.
     out << document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
 }
@@ -364,6 +459,15 @@ std::vector<AuditSample> samples(const std::vector<AuditRow>& rows) {
     return result;
 }
 
+// Each Docker publish as the metrics see it. Returns the samples.
+std::vector<DockerSample> docker_samples(const DockerState& docker) {
+    std::vector<DockerSample> result;
+    for (const DockerPublish& publish : docker.publishes)
+        result.push_back({publish.host_network ? "" : publish.proto, publish.host_ip, publish.host_port, publish.container,
+                          publish.image, publish.compose_project, publish.compose_service, publish.verdict});
+    return result;
+}
+
 // Runs the audit. Returns 0 when nothing is exposed, 1 when something is, 2 on error.
 int audit(const AuditOptions& options) {
     AuditFormat format = AuditFormat::table;
@@ -381,21 +485,32 @@ int audit(const AuditOptions& options) {
     // Programs that start now under it would fail closed: say so (it is not compiled here).
     if (const std::string warning = image_warning(source.path); !warning.empty()) std::cerr << warning << '\n';
     std::vector<AuditRow> rows;
+    std::optional<DockerState> docker;
     double started = now_seconds();
     try {
         rows = collect_rows(*loaded.policy);
+        docker = read_docker();  // nullopt without a Docker socket
     } catch (const std::exception& error) {
         std::cerr << "bindguard audit: " << error.what() << '\n';
         return kExitUsage;
     }
+    int docker_reported = 0;
+    if (docker) {
+        judge_docker(*docker, *loaded.policy);
+        attach_docker(rows, *docker);
+        docker_reported = static_cast<int>(std::count_if(docker->publishes.begin(), docker->publishes.end(),
+                                                         [](const DockerPublish& p) { return p.reported(); }));
+    }
     int exposed = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const AuditRow& r) { return r.verdict == "exposed"; }));
     int unprotected = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const AuditRow& r) { return r.unprotected; }));
     std::ostringstream report;
-    if (format == AuditFormat::json) print_json(report, rows, loaded.policy->source, exposed, unprotected);
-    else if (format == AuditFormat::prometheus) report << prometheus_text(samples(rows), started);
-    else print_table(report, rows, exposed, unprotected);
+    if (format == AuditFormat::json) print_json(report, rows, loaded.policy->source, exposed, unprotected, docker, docker_reported);
+    else if (format == AuditFormat::prometheus) {
+        report << prometheus_text(samples(rows), started);
+        if (docker) report << docker_prometheus_text(docker_samples(*docker));
+    } else print_table(report, rows, exposed, unprotected, docker, docker_reported);
     if (!deliver_report(report.str(), options.output)) return kExitUsage;
-    return exposed > 0 ? kExitFailure : kExitOk;
+    return exposed > 0 || docker_reported > 0 ? kExitFailure : kExitOk;
 }
 
 }  // namespace
@@ -425,7 +540,13 @@ void add_audit_command(CLI::App& app, CommandAction& action) {
         "--format prometheus: the text format of node_exporter's textfile collector (socket counts by\n"
         "verdict and protection, one series per exposed or unprotected socket, the audit's time);\n"
         "--output FILE replaces FILE atomically (a temporary file renamed over it).\n"
-        "Exit 0 when nothing is exposed, 1 when something is, 2 on error.");
+        "Docker: when the Engine API socket is there (DOCKER_HOST=unix://PATH, else /var/run/docker.sock),\n"
+        "audit also lists each port a running container publishes (container, image, Compose project\n"
+        "and service) and each --network host container, judged as compose-check judges a mapping (the\n"
+        "Compose service, else the container name, is the rule's service) by the address Docker\n"
+        "publishes on - its packet rules reach from there, wherever docker-proxy's socket is bound - with\n"
+        "the fix; a socket docker-proxy or dockerd holds is shown as that container's publish.\n"
+        "Exit 0 when nothing is exposed, 1 when something is (a public Docker publish too), 2 on error.");
     sub->add_option("--policy", options->policy, "Policy for owners that were not given one in BINDGUARD_POLICY");
     sub->add_option("--format", options->format, "table (default), json (one document {\"sockets\": [...], \"exposed\": N, ...}) or prometheus");
     sub->add_flag("--json", options->json, "The same as --format json");

@@ -115,6 +115,33 @@ std::string prometheus_text(const std::vector<AuditSample>& samples, double time
     return out;
 }
 
+std::string docker_prometheus_text(const std::vector<DockerSample>& samples) {
+    std::string out;
+    header(out, "bindguard_audit_docker_publishes",
+           "Ports Docker publishes on the host (and --network host containers), by verdict (ok, allowed, exposed, "
+           "host-network), judged by the address Docker publishes on.");
+    std::map<std::string, int> counts = {{"ok", 0}, {"allowed", 0}, {"exposed", 0}, {"host-network", 0}};
+    for (const DockerSample& sample : samples) ++counts[sample.verdict];
+    for (const auto& [verdict, count] : counts)
+        out += "bindguard_audit_docker_publishes{verdict=\"" + escape_label_value(verdict) + "\"} " + std::to_string(count) + "\n";
+    header(out, "bindguard_audit_docker_public_publishes",
+           "Ports Docker publishes on an address that is not loopback and the policy does not allow, and --network "
+           "host containers, one series per publish with its container, image and Compose project and service.");
+    std::map<std::string, int> series;
+    for (const DockerSample& sample : samples) {
+        if (sample.verdict != "exposed" && sample.verdict != "host-network") continue;
+        std::string labels = "proto=\"" + escape_label_value(sample.proto) + "\",address=\"" + escape_label_value(sample.address) +
+                             "\",port=\"" + std::to_string(sample.port) + "\",container=\"" + escape_label_value(sample.container) +
+                             "\",image=\"" + escape_label_value(sample.image) + "\",compose_project=\"" +
+                             escape_label_value(sample.compose_project) + "\",compose_service=\"" +
+                             escape_label_value(sample.compose_service) + "\"";
+        ++series[labels];
+    }
+    for (const auto& [labels, count] : series)
+        out += "bindguard_audit_docker_public_publishes{" + labels + "} " + std::to_string(count) + "\n";
+    return out;
+}
+
 double now_seconds() {
     struct timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);

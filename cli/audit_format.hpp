@@ -36,6 +36,22 @@ struct AuditSample {
 // Label values are escaped, and bytes that are not UTF-8 become U+FFFD. Returns the text.
 std::string prometheus_text(const std::vector<AuditSample>& samples, double timestamp);
 
+// One port Docker publishes on the host, as the metrics see it.
+struct DockerSample {
+    std::string proto;    // "tcp", "udp", "sctp"; "" for a --network host container
+    std::string address;  // as Docker publishes it ("0.0.0.0", "::", "127.0.0.1"); "" for --network host
+    std::uint16_t port = 0;
+    std::string container, image, compose_project, compose_service;
+    std::string verdict;  // ok | allowed | exposed | host-network
+};
+
+// The Docker part of the metrics (only when audit could ask Docker):
+//   bindguard_audit_docker_publishes{verdict}  how many publishes, by verdict (every verdict)
+//   bindguard_audit_docker_public_publishes{proto,address,port,container,image,compose_project,compose_service}
+//                                              one series per exposed publish or --network host container
+// Returns the text.
+std::string docker_prometheus_text(const std::vector<DockerSample>& samples);
+
 // `value` as a Prometheus label value between double quotes: backslash, double quote and
 // newline escaped, invalid UTF-8 replaced by U+FFFD. Returns it without the quotes.
 std::string escape_label_value(std::string_view value);

@@ -40,6 +40,8 @@ void add_audit_command(CLI::App& app, CommandAction& action);
 void add_compose_check_command(CLI::App& app, CommandAction& action);
 void add_protect_commands(CLI::App& app, CommandAction& action);  // protect and unprotect
 void add_kernel_command(CLI::App& app, CommandAction& action);
+// `docker authz`, Docker's authorization plugin (docker_authz_server.cpp).
+void add_docker_command(CLI::App& app, CommandAction& action);
 // `kernel attach` and `kernel detach`, under the `kernel` subcommand (kernel_attach.cpp).
 void add_kernel_attach_commands(CLI::App& kernel, CommandAction& action);
 

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "compose_judge.hpp"
 #include "compose_file.hpp"
 #include "policy_source.hpp"
 
@@ -154,36 +155,6 @@ std::string fixed_mapping(const Checked& item) {
     return text;
 }
 
-// The addresses Docker publishes on for spec: the one written, or both wildcards.
-std::vector<Endpoint> host_addresses(const PortSpec& spec) {
-    if (spec.address_kind == AddressKind::none) return {*parse_endpoint("0.0.0.0:0"), *parse_endpoint("[::]:0")};
-    std::string text = spec.family == AF_INET6 ? "[" + spec.address + "]:0" : spec.address + ":0";
-    return {*parse_endpoint(text)};
-}
-
-// True when decide() allows service to bind every one of addresses x protocols x ports;
-// rule is set to the rule that decided the first binding that is not allowed (or, when all
-// are, the first one). Returns the answer.
-bool allowed_everywhere(const Policy& policy, const std::string& service, const std::vector<Endpoint>& addresses,
-                        const std::vector<Protocol>& protocols, PortRange ports, std::string& rule) {
-    Request request;
-    request.service = service;
-    rule.clear();
-    for (const Endpoint& address : addresses) {
-        request.address = address;
-        for (Protocol protocol : protocols) {
-            request.protocol = protocol;
-            for (unsigned port = ports.first; port <= ports.last; ++port) {
-                request.address.port = static_cast<std::uint16_t>(port);
-                Decision decision = decide(policy, request);
-                if (rule.empty() || decision.action != Action::allow) rule = decision.rule;
-                if (decision.action != Action::allow) return false;
-            }
-        }
-    }
-    return true;
-}
-
 // Judges one mapping with the policy: loopback is ok; otherwise it is allowed only when
 // decide() allows every host address, port and protocol it can publish on (a random or
 // interpolated host port: every port 1-65535), with the service name as BINDGUARD_SERVICE.
@@ -198,36 +169,32 @@ Judgement judge(const Checked& item, const Policy& policy) {
         judgement.fix = "write \"" + fixed_mapping(item) + "\"";
         return judgement;
     }
-    std::vector<Endpoint> addresses = host_addresses(spec);
-    if (std::all_of(addresses.begin(), addresses.end(), [](const Endpoint& e) { return is_loopback(e); })) {
-        judgement.verdict = "ok";
-        return judgement;
-    }
     std::vector<Protocol> protocols = spec.protocol ? std::vector<Protocol>{*spec.protocol}
                                                     : std::vector<Protocol>{Protocol::tcp, Protocol::udp};
     PortRange ports = spec.published.value_or(PortRange{1, 65535});
-    if (allowed_everywhere(policy, item.service, addresses, protocols, ports, judgement.rule)) {
+    PublishJudgement publish = judge_publish(policy, item.service, spec.address_kind == AddressKind::none ? "" : spec.address,
+                                             protocols, ports);
+    judgement.rule = publish.rule;
+    if (publish.verdict == PublishJudgement::Verdict::ok) {
+        judgement.verdict = "ok";
+        return judgement;
+    }
+    if (publish.verdict == PublishJudgement::Verdict::allowed) {
         judgement.verdict = "allowed";
         return judgement;
     }
     judgement.verdict = "exposed";
-    std::string where;
-    if (spec.address_kind == AddressKind::none) where = "every host address (0.0.0.0 and ::)";
-    else if (is_wildcard(addresses.front())) where = spec.address + ", every " + (spec.family == AF_INET6 ? "IPv6" : "IPv4") + " address of the host";
-    else where = spec.address + ", which is not loopback";
+    const std::string& where = publish.where;
     judgement.reason = "publishes " + published_text(spec) + where;
     judgement.fix = "write \"" + fixed_mapping(item) + "\"";
     return judgement;
 }
 
 // A service on the host's network is allowed only when the policy allows it to bind every
-// port of 0.0.0.0 and :: for TCP and UDP (a rule for its service with no address or port
-// filter). Returns the judgement.
+// port of 0.0.0.0 and :: for TCP and UDP (allowed_everything()). Returns the judgement.
 Judgement judge_host_network(const HostNetwork& host, const Policy& policy) {
     Judgement judgement;
-    if (!host.interpolated &&
-        allowed_everywhere(policy, host.service, {*parse_endpoint("0.0.0.0:0"), *parse_endpoint("[::]:0")},
-                           {Protocol::tcp, Protocol::udp}, PortRange{1, 65535}, judgement.rule)) {
+    if (!host.interpolated && allowed_everything(policy, host.service, judgement.rule)) {
         judgement.verdict = "allowed";
         return judgement;
     }

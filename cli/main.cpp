@@ -42,6 +42,7 @@ void add_all_commands(CLI::App& app, CommandAction& action) {
     add_audit_command(app, action);
     add_protect_commands(app, action);
     add_compose_check_command(app, action);
+    add_docker_command(app, action);
     add_kernel_command(app, action);
     add_shim_path_command(app, action);
     add_version_command(app, action);

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "docker_programs.hpp"
+#include "protect_docker.hpp"
 #include "elf.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
@@ -348,10 +350,36 @@ int protect_socket_unit(const ProtectOptions& options, const std::string& name) 
     return kExitOk;
 }
 
+// Refuses a unit that runs Docker's daemons (by its name, or by its program): no drop-in of
+// the library or the kernel twin can keep Docker's publishes on loopback. Returns normally;
+// stops with 126.
+void refuse_docker_unit(const std::string& name, const std::string& program) {
+    const char* docker = docker_program(program);
+    if (docker == nullptr && name == "docker.socket") docker = "dockerd";
+    if (docker == nullptr && name == "containerd.service") docker = "containerd";
+    if (docker == nullptr) return;
+    fail("protect", "refusing to protect " + name + " (" + docker + "): " + docker_refusal_reason(docker) + ".",
+         kExitCannotRun);
+}
+
+// `protect docker` (and docker.service): Docker's authorization plugin, never a drop-in of
+// the library or the kernel twin. Returns the exit status.
+int protect_docker_unit(const ProtectOptions& options) {
+    if (options.backstop || options.with_preload || !options.service.empty())
+        throw UsageError("--backstop, --with-preload, --service: not for Docker (its authorization plugin judges each "
+                         "container by its Compose service or name)");
+    if (options.kernel)
+        std::cerr << "bindguard protect: --kernel: not for Docker: the kernel twin would rewrite docker-proxy's binds "
+                     "while Docker's packet rules still publish on every interface\n";
+    return protect_docker({options.policy, options.root, options.dry_run});
+}
+
 // The whole of `bindguard protect`. Returns the exit status.
 int protect(const ProtectOptions& options) {
+    if (options.unit == "docker" || options.unit == "docker.service") return protect_docker_unit(options);
     std::string name = checked_unit_name(options.unit);
     try {
+        refuse_docker_unit(name, "");
         if (options.kernel && !kHasKernelTwin) fail("protect", std::string("--kernel: ") + kNoKernelTwin, kExitCannotRun);
         if (name.ends_with(".socket")) return protect_socket_unit(options, name);
         auto [policy_path, policy] = service_policy(options);
@@ -365,6 +393,7 @@ int protect(const ProtectOptions& options) {
         } catch (const std::runtime_error& error) {
             fail("protect", error.what(), kExitFailure);
         }
+        refuse_docker_unit(name, unit.program);
         if (preload) require_protectable(unit, shim);
         if (options.kernel) warn_about_conditions(unit);
         std::string service = options.service.empty() ? default_service(name) : options.service;
@@ -397,6 +426,7 @@ int protect(const ProtectOptions& options) {
 
 // The whole of `bindguard unprotect`. Returns 0, or 1 when there is nothing of ours to remove.
 int unprotect(const ProtectOptions& options) {
+    if (options.unit == "docker" || options.unit == "docker.service") return unprotect_docker(options.root);
     std::string name = checked_unit_name(options.unit);
     std::string path = dropin_path(options.root, name);
     try {
@@ -447,6 +477,12 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "unit's cgroup as ExecStartPre=+ (systemd binds its IP lines there, after it), checks as\n"
         "ExecStartPost=+ that none is public all the same (else the unit fails, its sockets closed),\n"
         "and detaches as ExecStopPost=+.\n"
+        "`protect docker` (or docker.service) writes no such drop-in: the library and the kernel twin cannot\n"
+        "keep Docker's publishes on loopback (its packet rules publish on every interface). It sets up\n"
+        "Docker's authorization plugin instead: bindguard-docker-authz.socket and .service (`bindguard\n"
+        "docker authz` at /run/docker/plugins/bindguard.sock), a docker.service drop-in that needs them, and\n"
+        "\"bindguard\" in \"authorization-plugins\" of /etc/docker/daemon.json (other keys kept); dockerd\n"
+        "must restart. containerd.service, and units that run dockerd, containerd or docker-proxy, are refused.\n"
         "Says what to run next (systemctl daemon-reload, restart). Exit 0; 1 when the unit is not\n"
         "found, the drop-in cannot be written or a socket unit of the service listens publicly; 2 on a\n"
         "usage error or an invalid policy.");
@@ -468,7 +504,8 @@ void add_protect_commands(CLI::App& app, CommandAction& action) {
         "unprotect",
         "Remove the drop-in `bindguard protect` wrote for a systemd service or socket unit.\n"
         "Removes /etc/systemd/system/UNIT.d/bindguard.conf (only a file bindguard wrote) and says what\n"
-        "to run next. Exit 0; 1 when there is no such drop-in; 2 on a usage error.");
+        "to run next. `unprotect docker` removes what `protect docker` wrote, and \"bindguard\" from\n"
+        "daemon.json's \"authorization-plugins\". Exit 0; 1 when there is no such drop-in; 2 on a usage error.");
     unsub->add_option("UNIT", undo->unit, "The service or socket unit, e.g. nginx.service, app.socket")->required();
     unsub->add_option("--root", undo->root, "Operate on the systemd directories under this directory");
     unsub->callback([&action, undo] { action = [undo](const std::vector<std::string>&) { return unprotect(*undo); }; });

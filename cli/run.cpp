@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "docker_programs.hpp"
 #include "elf.hpp"
 #include "launch_record.hpp"
 #include "path_search.hpp"
@@ -94,6 +95,16 @@ void require_protectable(const RunOptions& options, const std::string& program, 
     throw Refusal{kExitCannotRun};
 }
 
+// Refuses dockerd, containerd and docker-proxy, with the library and the kernel twin alike
+// (--force does not override it: protecting them would report a public port as loopback).
+// Returns normally for any other program; throws Refusal{126}.
+void refuse_docker(const RunOptions& options) {
+    const char* program = docker_program(options.command.front());
+    if (program == nullptr) return;
+    say("refusing to start " + options.command.front() + " (" + program + "): " + docker_refusal_reason(program) + ".");
+    throw Refusal{kExitCannotRun};
+}
+
 // Splits an LD_PRELOAD value (the loader accepts ':' and ' ' as separators).
 // Returns the non-empty entries.
 std::vector<std::string> preload_entries(const std::string& value) {
@@ -161,6 +172,7 @@ int exec_program(const RunOptions& options, const std::string& program) {
 int run(RunOptions& options) {
     if (options.command.empty()) throw UsageError("COMMAND: required: the program to run");
     try {
+        refuse_docker(options);  // before either mode: neither can protect Docker
         ReportedPolicy policy = require_valid_policy(options);
         if (options.kernel) {
             std::string program = require_command(options.command.front());
@@ -202,6 +214,9 @@ void add_run_command(CLI::App& app, CommandAction& action) {
         "the library must load (else exit 126), COMMAND is looked up on PATH (not found: 127,\n"
         "not executable: 126), and a program the preload cannot protect is refused with exit 126:\n"
         "statically linked, Go, set-uid, set-gid, file capabilities (for a #! script: its interpreter).\n"
+        "dockerd, containerd and docker-proxy are refused too (exit 126, with the library and with\n"
+        "--kernel, --force or not): Docker's packet rules publish on every interface whatever their\n"
+        "sockets are bound to; `bindguard docker authz` (`protect docker`) covers Docker instead.\n"
         "Sets LD_PRELOAD (library first, existing entries kept), BINDGUARD_POLICY (absolute path,\n"
         "with --policy) and BINDGUARD_SERVICE (with --service). Messages go to stderr.\n"
         "--force overrides only the program checks, never an invalid policy or a broken library.");

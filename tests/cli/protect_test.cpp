@@ -301,3 +301,117 @@ TEST(CliProtect, KernelIsRefusedInABuildWithoutTheKernelTwin) {
     EXPECT_FALSE(clitest::exists(root + "/etc/systemd/system/caddy.service.d"));
 }
 #endif
+
+// Debian's containerd.service (and a unit of another name that runs dockerd) are refused, with
+// the library and the kernel twin alike, and nothing is written: Docker's packet rules publish
+// on every interface whatever dockerd's sockets are bound to.
+TEST(CliProtect, RefusesDockersDaemons) {
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    for (const char* unit : {"docker.service", "containerd.service"}) {
+        std::string from = std::string("/lib/systemd/system/") + unit;
+        ASSERT_TRUE(clitest::exists(from)) << from << " is missing: run scripts/setup (docker.io)";
+        std::filesystem::copy_file(from, root + "/lib/systemd/system/" + unit);
+    }
+    bgtest::write_file(root + "/lib/systemd/system/engine.service",
+                       "[Service]\nExecStart=/usr/sbin/dockerd -H fd://\n");
+    for (const std::string unit : {"containerd.service", "engine.service"}) {
+        for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--kernel"}}) {
+            SCOPED_TRACE(unit + (extra.empty() ? "" : " --kernel"));
+            std::vector<std::string> args = {"protect", unit, "--root", root};
+            args.insert(args.end(), extra.begin(), extra.end());
+            bgtest::Result result = bindguard(args, {"-BINDGUARD_SHIM"});
+            if (!extra.empty() && !BG_CLI_KERNEL_TWIN) continue;  // refused for want of the twin
+            EXPECT_EQ(result.status, 126) << result.err;
+            EXPECT_NE(result.err.find("refusing to protect"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("packet rules"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("bindguard docker authz"), std::string::npos) << result.err;
+            EXPECT_EQ(result.out, "");
+        }
+    }
+    EXPECT_FALSE(clitest::exists(root + "/etc")) << "a drop-in was written";
+}
+
+namespace {
+
+// A root with Debian's docker.service and docker.socket, and a daemon.json of the operator's.
+std::string root_with_docker(const std::string& daemon_json) {
+    std::string root = bgtest::temp_dir();
+    std::filesystem::create_directories(root + "/lib/systemd/system");
+    for (const char* unit : {"docker.service", "docker.socket", "containerd.service"}) {
+        std::string from = std::string("/lib/systemd/system/") + unit;
+        EXPECT_TRUE(clitest::exists(from)) << from << " is missing: run scripts/setup (docker.io)";
+        std::filesystem::copy_file(from, root + "/lib/systemd/system/" + unit);
+    }
+    if (!daemon_json.empty()) {
+        std::filesystem::create_directories(root + "/etc/docker");
+        bgtest::write_file(root + "/etc/docker/daemon.json", daemon_json);
+    }
+    return root;
+}
+
+}  // namespace
+
+// `protect docker` (and docker.service, --kernel or not) writes no drop-in of the library or
+// the kernel twin: it sets up the authorization plugin, keeps the operator's daemon.json keys,
+// and `unprotect docker` takes back exactly what it added.
+TEST(CliProtect, DockerGetsTheAuthorizationPluginInstead) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"protect", "docker"}, {"protect", "docker.service", "--kernel"}}) {
+        SCOPED_TRACE(args[1]);
+        std::string root = root_with_docker("{\"log-driver\": \"journald\", \"authorization-plugins\": [\"opa\"]}\n");
+        std::string policy = bgtest::source_dir() + "/examples/policy/default.toml";
+        std::vector<std::string> full = args;
+        full.insert(full.end(), {"--root", root, "--policy", policy});
+        bgtest::Result result = bindguard(full, {"-BINDGUARD_SHIM"});
+        ASSERT_EQ(result.status, 0) << result.err;
+        EXPECT_NE(result.out.find("Docker publishes with its own packet rules"), std::string::npos) << result.out;
+        EXPECT_NE(result.out.find("systemctl restart docker.service"), std::string::npos) << result.out;
+        const std::string units = root + "/etc/systemd/system";
+        EXPECT_FALSE(clitest::exists(units + "/docker.service.d/bindguard.conf") &&
+                     bgtest::read_file(units + "/docker.service.d/bindguard.conf").find("LD_PRELOAD") != std::string::npos);
+        std::string service = bgtest::read_file(units + "/bindguard-docker-authz.service");
+        EXPECT_NE(service.find("ExecStart=" + cli_real_path() + " docker authz --policy " + policy + "\n"), std::string::npos) << service;
+        std::string socket = bgtest::read_file(units + "/bindguard-docker-authz.socket");
+        EXPECT_NE(socket.find("ListenStream=/run/docker/plugins/bindguard.sock\n"), std::string::npos) << socket;
+        std::string dropin = bgtest::read_file(units + "/docker.service.d/bindguard.conf");
+        EXPECT_EQ(settings_of(dropin), (std::vector<std::string>{"[Unit]", "Requires=bindguard-docker-authz.socket",
+                                                                 "After=bindguard-docker-authz.socket"}));
+        EXPECT_EQ(bgtest::read_file(root + "/etc/docker/daemon.json"),
+                  "{\n  \"log-driver\": \"journald\",\n  \"authorization-plugins\": [\n    \"opa\",\n    \"bindguard\"\n  ]\n}\n");
+        for (const char* unit : {"bindguard-docker-authz.socket", "bindguard-docker-authz.service", "docker.service"})
+            expect_verified(root, unit);
+        // Again: nothing added twice.
+        ASSERT_EQ(bindguard(full, {"-BINDGUARD_SHIM"}).status, 0);
+        EXPECT_EQ(bgtest::read_file(root + "/etc/docker/daemon.json").find("\"bindguard\""),
+                  bgtest::read_file(root + "/etc/docker/daemon.json").rfind("\"bindguard\""));
+        bgtest::Result undone = bindguard({"unprotect", "docker", "--root", root});
+        EXPECT_EQ(undone.status, 0) << undone.err;
+        EXPECT_EQ(bgtest::read_file(root + "/etc/docker/daemon.json"),
+                  "{\n  \"log-driver\": \"journald\",\n  \"authorization-plugins\": [\n    \"opa\"\n  ]\n}\n");
+        EXPECT_FALSE(clitest::exists(units + "/bindguard-docker-authz.service"));
+        EXPECT_FALSE(clitest::exists(units + "/bindguard-docker-authz.socket"));
+        EXPECT_FALSE(clitest::exists(units + "/docker.service.d"));
+        EXPECT_EQ(bindguard({"unprotect", "docker", "--root", root}).status, 1);
+    }
+    // --dry-run prints the four files and writes nothing.
+    std::string dry = root_with_docker("");
+    bgtest::Result printed = bindguard({"protect", "docker", "--root", dry, "--dry-run"}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(printed.status, 0) << printed.err;
+    for (const char* file : {"/etc/systemd/system/bindguard-docker-authz.socket", "/etc/systemd/system/bindguard-docker-authz.service",
+                                    "/etc/systemd/system/docker.service.d/bindguard.conf", "/etc/docker/daemon.json"}) {
+        EXPECT_NE(printed.out.find("# " + dry + file + "\n"), std::string::npos) << printed.out;
+        EXPECT_FALSE(clitest::exists(dry + file)) << file;
+    }
+    // Without a daemon.json, it makes one, and unprotect removes it again.
+    std::string root = root_with_docker("");
+    ASSERT_EQ(bindguard({"protect", "docker", "--root", root}, {"-BINDGUARD_SHIM"}).status, 0);
+    EXPECT_EQ(bgtest::read_file(root + "/etc/docker/daemon.json"), "{\n  \"authorization-plugins\": [\n    \"bindguard\"\n  ]\n}\n");
+    ASSERT_EQ(bindguard({"unprotect", "docker", "--root", root}).status, 0);
+    EXPECT_FALSE(clitest::exists(root + "/etc/docker/daemon.json"));
+    // A daemon.json that is not JSON is left alone.
+    std::string broken = root_with_docker("{\"log-driver\": ");
+    bgtest::Result refused = bindguard({"protect", "docker", "--root", broken}, {"-BINDGUARD_SHIM"});
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find(broken + "/etc/docker/daemon.json is not a JSON object"), std::string::npos) << refused.err;
+    EXPECT_FALSE(clitest::exists(broken + "/etc/systemd/system/bindguard-docker-authz.service"));
+}

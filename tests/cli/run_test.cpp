@@ -338,3 +338,44 @@ TEST(CliRun, EndToEndTheBindEndsOnLoopback) {
         EXPECT_NE(result.err.find("rewrite tcp"), std::string::npos) << result.err;  // the library's log line
     }
 }
+
+// dockerd, containerd and docker-proxy are refused before either mode starts anything: Docker's
+// packet rules publish on every interface, wherever their sockets end up. Copies of the marker
+// program under those names (and a symlink with another name to one of them) must not start.
+TEST(CliRun, DockerProgramsAreRefusedWithTheLibraryAndTheKernelTwin) {
+    std::string bin = bgtest::temp_dir();
+    for (const std::string name : {"dockerd", "containerd", "docker-proxy"}) {
+        std::filesystem::copy_file(BG_CLI_MARKER, bin + "/" + name);
+        ASSERT_EQ(::chmod((bin + "/" + name).c_str(), 0755), 0);
+    }
+    std::filesystem::create_symlink(bin + "/dockerd", bin + "/engine");
+    for (const std::string command : {"dockerd", "containerd", "docker-proxy", "engine"}) {
+        for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--kernel"}, {"--force"}}) {
+            SCOPED_TRACE(command + (options.empty() ? "" : " " + options.front()));
+            std::string marker = marker_path();
+            bgtest::Result result = run_marker(options, {bin + "/" + command}, marker);
+            EXPECT_EQ(result.status, 126) << result.err;
+            EXPECT_NE(result.err.find("refusing to start " + bin + "/" + command), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("packet rules"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("bindguard docker authz"), std::string::npos) << result.err;
+            EXPECT_NE(result.err.find("bindguard protect docker"), std::string::npos) << result.err;
+            EXPECT_FALSE(clitest::exists(marker)) << "the program was started";
+        }
+    }
+    // Found on PATH by name, too.
+    std::string marker = marker_path();
+    bgtest::Result result = run_marker({}, {"containerd"}, marker, {"PATH=" + bin + ":/usr/bin:/bin"});
+    EXPECT_EQ(result.status, 126) << result.err;
+    EXPECT_FALSE(clitest::exists(marker));
+}
+
+// A program whose name only contains one of theirs runs.
+TEST(CliRun, DockerRefusalIsByExactName) {
+    std::string bin = bgtest::temp_dir();
+    std::filesystem::copy_file(BG_CLI_MARKER, bin + "/dockerd-exporter");
+    ASSERT_EQ(::chmod((bin + "/dockerd-exporter").c_str(), 0755), 0);
+    std::string marker = marker_path();
+    bgtest::Result result = run_marker({}, {bin + "/dockerd-exporter"}, marker);
+    EXPECT_EQ(result.status, 0) << result.err;
+    EXPECT_TRUE(clitest::exists(marker));
+}

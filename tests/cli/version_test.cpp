@@ -76,7 +76,7 @@ TEST(CliShimPath, MissingLibraryExits1WithMessage) {
 
 TEST(CliUsage, TopLevelHelpListsEachCommandOnOneLine) {
     const std::vector<std::string> commands = {"run",     "compile",   "check",  "explain",   "audit",  "compose-check",
-                                               "protect", "unprotect", "kernel", "shim-path", "version"};
+                                               "docker",  "protect",   "unprotect", "kernel", "shim-path", "version"};
     bgtest::Result result = bindguard({"--help"});
     EXPECT_EQ(result.status, 0);
     std::vector<std::string> out = clitest::lines(result.out);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """docs/commands.md and the program say the same things: every command of `bindguard
---help` (and every subcommand of `bindguard kernel --help`) has a section in
+--help` (and every subcommand of a group such as `bindguard kernel`) has a section in
 docs/commands.md, every option of its `--help` is named in that section, and every option a
 `Usage:` line of the page gives a command is one the command has. `bindguard --version` and
 `bindguard version` print the project's version.
@@ -71,9 +71,12 @@ def main(argv):
     if status != 0 or not commands:
         print(f"bindguard --help: exit {status}, no commands found:\n{top}")
         return 1
-    if "kernel" in commands:
-        _, kernel_help = run([bindguard, "kernel", "--help"])
-        commands += [f"kernel {name}" for name in subcommands(kernel_help)]
+    groups = set()
+    for command in list(commands):  # kernel, docker: groups of subcommands
+        _, group_help = run([bindguard, command, "--help"])
+        if subcommands(group_help):
+            groups.add(command)
+            commands += [f"{command} {name}" for name in subcommands(group_help)]
     helps = {}
     for command in commands:
         status, text = run([bindguard, *command.split(), "--help"])
@@ -83,7 +86,7 @@ def main(argv):
     documented = 0
     for command in commands:
         mine = [body for heading, body in parts if f"`bindguard {command}`" in heading]
-        if command == "kernel":  # the group: its subcommands have the sections
+        if command in groups:  # its subcommands have the sections
             continue
         if not mine:
             problems.append(f"docs/commands.md: no section for `bindguard {command}` (a heading ## `bindguard {command}`)")
