@@ -49,7 +49,7 @@ std::string generated_policy(int rules);
 // LD_PRELOAD, with LD_PRELOAD=empty_path (an empty library: the floor of any preload
 // library; left out when empty_path is "" or missing) and with LD_PRELOAD=shim_path,
 // in rotating order, real time per spawn + wait. bindguard runs with its built-in
-// policy, as a shell safety net starts every command (issue 11). Registered only when shim_path is given
+// policy, as a shell safety net starts every command. Registered only when shim_path is given
 // and this process is not itself preloaded (a preloaded parent's posix_spawn would put
 // the library back into the "bare" child's environment).
 void register_paired_startup_benchmarks(const std::string& noop_path, const std::string& shim_path,

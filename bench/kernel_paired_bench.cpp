@@ -1,4 +1,4 @@
-// The kernel twin's cost in one process (issue 10, item 7): blocks of
+// The kernel twin's cost in one process: blocks of
 // socket()+bind()+close() alternate on one thread between cgroups, one with the twin's
 // BPF programs attached and two without, so that every side sees the same machine at
 // the same moment (the process A/B of `bindguard run --kernel` against a bare run cannot

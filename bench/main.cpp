@@ -1,4 +1,4 @@
-// bindguard-bench: Google Benchmark binary of the harness (issue 5). Run it through
+// bindguard-bench: Google Benchmark binary of the harness. Run it through
 // bench/compare, which runs it bare and with LD_PRELOAD=libbindguard.so alternately.
 //
 // Own options (taken out before Google Benchmark sees the command line):

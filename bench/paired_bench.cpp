@@ -212,7 +212,7 @@ BindFunction reference_bind(const std::string& path) {
     return library == nullptr ? nullptr : reinterpret_cast<BindFunction>(dlsym(library, "bind"));
 }
 
-// Issue 11, target 3: the rewritten socket+bind+close of 0.0.0.0:port against its floors,
+// The rewrite floor: the rewritten socket+bind+close of 0.0.0.0:port against its floors,
 // in blocks rotating on one thread (order shifted by one every iteration):
 //   loopback        libc's bind() of 127.0.0.1:port (what a rewrite asks the kernel for)
 //   loopback_again  the same once more: the method's A/A

@@ -1,5 +1,5 @@
 /* libbindguard-bench-rewriter.so: the simplest possible bind rewriter, the floor that a
- * rewritten bind() is compared to (issue 11, target 3). Every IPv4 bind to INADDR_ANY
+ * rewritten bind() is compared to (the rewrite floor). Every IPv4 bind to INADDR_ANY
  * goes to 127.0.0.1 on the same port; everything else passes through. No policy, no
  * log, no other family: it is a measuring stick, not a safe shim.
  *

@@ -63,7 +63,7 @@ void spawn_and_wait(benchmark::State& state, std::shared_ptr<const Command> comm
 
 // posix_spawn of a program that does not exist: glibc clones, the exec fails, and
 // posix_spawn returns ENOENT. No program starts, so what the library adds here is the
-// cost of its exec-family wrapper alone (once issue 6 adds one), not a child's start-up.
+// cost of its exec-family wrapper alone (once there is one), not a child's start-up.
 void spawn_missing_program(benchmark::State& state) {
     char name[] = "bindguard-bench-missing";
     char* argv[] = {name, nullptr};
@@ -161,7 +161,7 @@ double median_of(std::vector<std::int64_t>& values) {
 // with a "bare" and a "with" side, as in paired_bench.cpp, ratio = with_ns / bare_ns and
 // added_ns = the median over iterations of (with - bare) of the same iteration; with an
 // "empty" side (the empty preload library), empty_added_ns likewise and floor_ratio =
-// added_ns / empty_added_ns (issue 11: at most 1.5). A side "empty_again" (the empty
+// added_ns / empty_added_ns (the target: at most 1.5). A side "empty_again" (the empty
 // library once more) replaces "with" in floor_ratio: the method's A/A of it.
 void paired_spawn(benchmark::State& state, std::shared_ptr<const Command> command,
                   std::shared_ptr<const std::vector<Side>> sides) {
@@ -236,7 +236,9 @@ std::string compiled_policy_file(int rules) {
     }
     const auto outcome = bindguard::image::compile_file(path);
     if (!outcome.ok) {
-        std::fprintf(stderr, "bindguard-bench: cannot compile %s: %s\n", path.c_str(), outcome.error.c_str());
+        std::string why = outcome.error;
+        for (const auto& diagnostic : outcome.diagnostics) why += (why.empty() ? "" : "; ") + diagnostic.to_string();
+        std::fprintf(stderr, "bindguard-bench: cannot compile %s: %s\n", path.c_str(), why.c_str());
         return {};
     }
     return path;
@@ -249,11 +251,11 @@ void register_paired_startup_benchmarks(const std::string& noop_path, const std:
     const char* own_preload = std::getenv("LD_PRELOAD");
     if (shim_path.empty() || (own_preload != nullptr && *own_preload != '\0')) return;
     // bindguard with its built-in policy, as a shell safety net starts every command
-    // (issue 11's case); the process A/B rows (startup/noop) carry a policy file.
+    // the process A/B rows (startup/noop) carry a policy file.
     std::vector<std::string> extra{"LD_PRELOAD=" + shim_path};
     auto bare = std::make_shared<const Environment>(std::vector<std::string>{});
     auto with = std::make_shared<const Environment>(extra);
-    // The empty library: the floor of any preload library (issue 11), when it is there.
+    // The empty library: the floor of any preload library, when it is there.
     std::shared_ptr<const Environment> empty;
     if (!empty_path.empty() && access(empty_path.c_str(), R_OK) == 0)
         empty = std::make_shared<const Environment>(std::vector<std::string>{"LD_PRELOAD=" + empty_path});

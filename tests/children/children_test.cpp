@@ -429,7 +429,7 @@ TEST(ChildEnvironment, SetuidProgramDoesNotPassItsCallersSettingsOn) {
         << diagnose(result);
 }
 
-// Soak (issue 12, item 11): a protected parent starts 1500 children with an empty
+// Soak: a protected parent starts 1500 children with an empty
 // environment (each gets the library back), by the two routes that rebuild the
 // environment in the parent's memory (posix_spawn; a vfork child shares it); its
 // resident size stays flat, i.e. the rebuilt environment is given back every time.

@@ -164,7 +164,7 @@ TEST(CliCheck, HostBitsAreAWarning) {
     EXPECT_NE(result.err.find(": warning: "), std::string::npos) << result.err;
 }
 
-// A FIFO as log.path would hang every process at start (issue 12): check refuses it.
+// A FIFO as log.path would hang every process at start: check refuses it.
 TEST(CliCheck, LogPathThatIsAFifoIsAnError) {
     const std::string dir = bgtest::temp_dir();
     const std::string fifo = dir + "/log.fifo";

@@ -1,6 +1,6 @@
 // Fail closed where the library cannot see: a seccomp filter that makes the
-// library's questions to the kernel fail (issue 12, item 1), and a socket that
-// already listens when it is refused (item 8). Everything that could bind a
+// library's questions to the kernel fail, and a socket that
+// already listens when it is refused. Everything that could bind a
 // non-loopback address runs in a private network namespace.
 #include <gtest/gtest.h>
 
@@ -102,8 +102,8 @@ TEST(AlreadyListening, RefusedListenOnAnInheritedListenerSaysItStillListens) {
 
 namespace {
 
-// bindresvport(): glibc's binds inside libc where no preload sees it (issue 12,
-// item 3); the library's own version tries the same reserved ports through the policy.
+// bindresvport(): glibc's binds inside libc where no preload sees it;
+// the library's own version tries the same reserved ports through the policy.
 TEST(Routes, BindresvportIsDecidedLikeBind) {
     auto result = in_netns("env $SHIM_ENV \"$HELPER\" bindresvport udp; "
                            "env $SHIM_ENV \"$HELPER\" bindresvport tcp 0.0.0.0:9; "
@@ -137,7 +137,7 @@ TEST(Routes, BindresvportIsDecidedLikeBind) {
 }
 
 // rresvport_af() (and rcmd_af()'s listen) bind inside libc: a documented limit
-// (README, Limits). The socket is not listening; this pins what happens.
+// (docs/limits.md). The socket is not listening; this pins what happens.
 TEST(Routes, RresvportBindsTheWildcardAsDocumented) {
     auto result = in_netns("env $SHIM_ENV \"$HELPER\" rresvport", default_policy());
     auto f = result_of(result);

@@ -181,8 +181,8 @@ TEST(Programs, ThreadsRacingTheInitialisationAllGetThePolicy) {
     }
 }
 
-// A thread that is not the builder fork()s while the library builds its state
-// (issue 12, item 8): the child must build its own state and get the policy, not
+// A thread that is not the builder fork()s while the library builds its state:
+// the child must build its own state and get the policy, not
 // stay on the fail-closed bootstrap decision for good.
 TEST(Programs, ChildForkedDuringTheInitialisationGetsThePolicy) {
     const std::string forker = bgtest::helper_path().substr(0, bgtest::helper_path().rfind('/')) + "/libbg-forker.so";

@@ -1,4 +1,4 @@
-// Rows 1-15 and 20 of shared/BINDING-CASES.md, each with real binds under the
+// Cases 1-15 and 20 of docs/binding-cases.md, each with real binds under the
 // real library (bg-bindtest), compared with the same program without it where
 // the row says the library must be invisible.
 #include <arpa/inet.h>

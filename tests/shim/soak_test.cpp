@@ -1,4 +1,4 @@
-// Soak tests (issue 12, item 11): many threads and many processes at once under
+// Soak tests: many threads and many processes at once under
 // the real library. (The resident-size soak of a parent starting thousands of
 // children is in tests/children.)
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// The library's start-up (issue 11): its constructor captures what the process
+// The library's start-up: its constructor captures what the process
 // started with (launch.hpp); the state is built then under a policy file, on
 // first use under the built-in policy. These tests pin what that must not
 // change: a process is judged by its start, whatever it does before its first

@@ -1,4 +1,4 @@
-// A strict reader of the library's text log lines (README, "Log format"), used
+// A strict reader of the library's text log lines (docs/policy.md, "Log lines"), used
 // by the tests and the log-format fuzz target to show that one line always
 // parses back to exactly the fields that were written. Depends on nothing else.
 #pragma once

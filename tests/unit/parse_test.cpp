@@ -49,7 +49,7 @@ TEST(Builtin, EqualsDefaultExample) {
     EXPECT_EQ(builtin.log.rate, file.log.rate);
     EXPECT_EQ(builtin.children_inherit, file.children_inherit);
     EXPECT_EQ(builtin.rules.size(), file.rules.size());
-    // And the values the README documents for it.
+    // And the values docs/policy.md documents for it.
     EXPECT_EQ(builtin.mode, Mode::enforce);
     EXPECT_EQ(builtin.default_action, Action::rewrite);
     EXPECT_EQ(builtin.udp_ephemeral, UdpEphemeral::allow);
@@ -747,7 +747,7 @@ TEST(ParseErrors, NonAsciiWhereTomlPlusPlusWouldMisbehaveIsRefusedWithAPosition)
         {"6defa\xca\xa0" "efaultesnarme ='\t\t\t\t\t\t\tulte", 1, 6, "outside a string or comment"},  // the fuzzer's input
         {"version = 1\nmode = \"enforce\"\xc3\xa9\n", 2, 17, "outside a string or comment"},
         {"version = 1\n\xc2\xa0version = 1\n", 2, 1, "outside a string or comment"},
-        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // issue #190's document
+        {"version = 1\ns = \"\"\"\\\n\xc2\xa7\"\"\"\n", 3, 1, "after a backslash"},  // the document of tomlplusplus#190
         {"version = 1\ns = \"\"\"\\\xc3\xa9\"\"\"\n", 2, 9, "after a backslash"},
         // The second finding: a quote inside a bare value does not open a string for toml++.
         {"# x\nipv4 =2\"127\xd2\x8f\xd1\xafxt re", 2, 12, "outside a string or comment"},
