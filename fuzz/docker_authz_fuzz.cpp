@@ -16,28 +16,13 @@
 
 #include "bindguard/policy.hpp"
 #include "docker_authz_decision.hpp"
+#include "support/base64.hpp"
 
 using nlohmann::json;
 
 namespace {
 
-std::string base64(std::string_view text) {
-    static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (unsigned char c : text) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += digits[(buffer >> bits) & 63];
-        }
-    }
-    if (bits > 0) out += digits[(buffer << (6 - bits)) & 63];
-    while (out.size() % 4) out += '=';
-    return out;
-}
+using bgtest::base64;
 
 std::string lower(std::string text) {
     for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -8,6 +8,7 @@
 
 #include "bindguard/policy.hpp"
 #include "docker_authz_decision.hpp"
+#include "support/base64.hpp"
 
 using bindguard::Policy;
 using bindguard::cli::docker::AuthzDecision;
@@ -15,23 +16,7 @@ using bindguard::cli::docker::decide_request;
 
 namespace {
 
-std::string base64(const std::string& text) {
-    static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (unsigned char c : text) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += digits[(buffer >> bits) & 63];
-        }
-    }
-    if (bits > 0) out += digits[(buffer << (6 - bits)) & 63];
-    while (out.size() % 4) out += '=';
-    return out;
-}
+using bgtest::base64;
 
 // The AuthZReq of `POST uri` with body (JSON text). Returns it.
 std::string request(const std::string& uri, const std::string& body, const std::string& method = "POST") {
