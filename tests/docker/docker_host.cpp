@@ -116,7 +116,7 @@ void DockerHost::start_dockerd() {
     // Docker's own packet rules (iptables) on, as on a real host: they are what publishes.
     bgtest::write_file(dir_ + "/daemon.json", std::string("{\"iptables\": true, \"ip6tables\": false, \"userland-proxy\": ") +
                                                   (userland_proxy_ ? "true" : "false") + "}\n");
-    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n",
+    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r",
                                      "/usr/sbin/dockerd", "--data-root", dir_ + "/data", "--exec-root", dir_ + "/exec",
                                      "--pidfile", dir_ + "/dockerd.pid", "-H", "unix://" + socket(),
                                      "--config-file", dir_ + "/daemon.json"};
@@ -131,7 +131,7 @@ void DockerHost::start_plugin() {
     if (plugin_) return;
     const std::string plugin_socket = "/proc/" + std::to_string(holder_->pid()) + "/root/run/docker/plugins/bindguard.sock";
     plugin_ = std::make_unique<bgtest::Process>(bgtest::Process::start(
-        {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", bgtest::cli_path(), "docker", "authz", "--policy",
+        {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r", bgtest::cli_path(), "docker", "authz", "--policy",
          policy_path()},
         {"-BINDGUARD_POLICY"}));
     if (!wait_until([&] { return exists(plugin_socket) || !plugin_->running(); }, 10s) || !plugin_->running())
@@ -147,13 +147,15 @@ void DockerHost::stop_plugin() {
 
 std::string DockerHost::plugin_log() const { return plugin_log_ + (plugin_ ? plugin_->err_so_far() : ""); }
 
+// Every nsenter into the Docker host's mount namespace takes the holder's root (-r): the
+// namespace's own root would be the machine's, outside a chroot the tests may run in.
 bgtest::Result DockerHost::sh(const std::string& script, std::chrono::milliseconds timeout) {
-    return bgtest::run({"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "sh", "-c", "cd \"$DIR\" && " + script},
+    return bgtest::run({"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r", "sh", "-c", "cd \"$DIR\" && " + script},
                        {"DOCKER_HOST=unix://" + socket(), "DIR=" + dir_, "-DOCKER_CONFIG", "HOME=" + dir_}, timeout);
 }
 
 bgtest::Result DockerHost::docker(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", kDocker};
+    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r", kDocker};
     argv.insert(argv.end(), args.begin(), args.end());
     return bgtest::run(argv, {"DOCKER_HOST=unix://" + socket(), "HOME=" + dir_, "-DOCKER_CONFIG"}, timeout);
 }
@@ -163,7 +165,7 @@ bgtest::Result DockerHost::remote(const std::string& script, std::chrono::millis
 }
 
 bgtest::Result DockerHost::bindguard(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", bgtest::cli_path()};
+    std::vector<std::string> argv = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r", bgtest::cli_path()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<std::string> full_env = {"DOCKER_HOST=unix://" + socket(), "-BINDGUARD_POLICY", "-BINDGUARD_SHIM"};
     full_env.insert(full_env.end(), env.begin(), env.end());
@@ -171,7 +173,7 @@ bgtest::Result DockerHost::bindguard(const std::vector<std::string>& args, const
 }
 
 bgtest::Process DockerHost::start(const std::vector<std::string>& argv) {
-    std::vector<std::string> full = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n"};
+    std::vector<std::string> full = {"nsenter", "-t", std::to_string(holder_->pid()), "-m", "-n", "-r"};
     full.insert(full.end(), argv.begin(), argv.end());
     return bgtest::Process::start(full, {"DOCKER_HOST=unix://" + socket()});
 }
