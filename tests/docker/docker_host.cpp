@@ -81,10 +81,12 @@ DockerHost::DockerHost(std::optional<std::string> policy_text, bool userland_pro
     : dir_(bgtest::temp_dir()), policy_text_(std::move(policy_text)), userland_proxy_(userland_proxy) {
     try {
         if (std::string missing = missing_prerequisite(); !missing.empty()) throw std::runtime_error(missing);
-        // The Docker host: private mount and network namespaces, /run its own.
+        // The Docker host: private mount and network namespaces, /run and /etc/docker its own
+        // (dockerd writes its trust key, key.json, into /etc/docker whatever --config-file says).
         holder_ = std::make_unique<bgtest::Process>(bgtest::Process::start(
             {"unshare", "-m", "-n", "--propagation", "private", "sh", "-c",
-             "mount -t tmpfs -o mode=0755 bindguard-test /run && mkdir -p /run/docker/plugins && ip link set lo up && "
+             "mount -t tmpfs -o mode=0755 bindguard-test /run && mkdir -p /run/docker/plugins && "
+             "mount -t tmpfs -o mode=0755 bindguard-test /etc/docker && ip link set lo up && "
              "touch \"$0/host-ready\" && exec sleep infinity",
              dir_}));
         remote_ = std::make_unique<bgtest::Process>(bgtest::Process::start(
