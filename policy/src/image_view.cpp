@@ -31,6 +31,7 @@ constexpr std::size_t kElementSize[BG_SECTION_COUNT] = {
     sizeof(std::uint32_t),          // classes
     sizeof(std::uint32_t),          // cells
     sizeof(bg_image_interval_map),  // nodes
+    sizeof(std::uint32_t),          // buckets
 };
 
 std::uint32_t load_be32(const std::uint8_t* p) noexcept {
@@ -53,10 +54,13 @@ std::uint32_t protocol_segment(Protocol protocol) noexcept {
 
 // The class of the interval of map that holds key: the last start at or below it (Key:
 // std::uint32_t in keys32, bg_image_key128 in keys128, compared by at_or_below), or
-// BG_IMAGE_NONE when the map does not fit the image.
+// BG_IMAGE_NONE when the map does not fit the image. With a first-level table
+// (buckets, may be null; bucket_key: the key, or an IPv6 key's high half) only the
+// intervals of the key's bucket are searched.
 template <class Key, class Probe, class AtOrBelow>
 std::uint32_t lookup(const PolicyImage& image, bg_image_section section, const bg_image_interval_map& map,
-                     const Probe& key, AtOrBelow at_or_below) noexcept {
+                     const bg_image_buckets* buckets, const Probe& key, std::uint64_t bucket_key,
+                     AtOrBelow at_or_below) noexcept {
     if (map.count == 0 || std::uint64_t{map.key_first} + map.count > image.elements(section, sizeof(Key)) ||
         std::uint64_t{map.class_first} + map.count > image.elements(BG_SECTION_CLASSES, sizeof(std::uint32_t)))
         return BG_IMAGE_NONE;
@@ -65,6 +69,16 @@ std::uint32_t lookup(const PolicyImage& image, bg_image_section section, const b
     if (keys == nullptr || classes == nullptr) return BG_IMAGE_NONE;
     const Key* base = keys;
     std::size_t n = map.count;
+    if (buckets != nullptr && buckets->count != 0) {
+        if (bucket_key < buckets->base) return classes[0];
+        const std::uint64_t bucket = (bucket_key - buckets->base) >> (buckets->shift & 63);
+        if (bucket >= buckets->count) return classes[map.count - 1];
+        // PolicyImage::group() checked that the table lies inside the image.
+        const std::uint32_t* span = image.element<std::uint32_t>(BG_SECTION_BUCKETS, buckets->first + bucket);
+        if (span == nullptr || span[0] > span[1] || span[1] >= map.count) return BG_IMAGE_NONE;
+        base = keys + span[0];
+        n = span[1] - span[0] + 1;
+    }
     while (n > 1) {
         const std::size_t half = n / 2;
         base = at_or_below(base[half], key) ? base + half : base;
@@ -73,15 +87,16 @@ std::uint32_t lookup(const PolicyImage& image, bg_image_section section, const b
     return classes[base - keys];
 }
 
-std::uint32_t lookup32(const PolicyImage& image, const bg_image_interval_map& map, std::uint32_t key) noexcept {
-    return lookup<std::uint32_t>(image, BG_SECTION_KEYS32, map, key,
+std::uint32_t lookup32(const PolicyImage& image, const bg_image_interval_map& map, const bg_image_buckets* buckets,
+                       std::uint32_t key) noexcept {
+    return lookup<std::uint32_t>(image, BG_SECTION_KEYS32, map, buckets, key, key,
                                  [](std::uint32_t start, std::uint32_t probe) { return start <= probe; });
 }
 
-std::uint32_t lookup128(const PolicyImage& image, const bg_image_interval_map& map, std::uint64_t high,
-                        std::uint64_t low) noexcept {
+std::uint32_t lookup128(const PolicyImage& image, const bg_image_interval_map& map, const bg_image_buckets* buckets,
+                        std::uint64_t high, std::uint64_t low) noexcept {
     const bg_image_key128 probe{high, low};
-    return lookup<bg_image_key128>(image, BG_SECTION_KEYS128, map, probe,
+    return lookup<bg_image_key128>(image, BG_SECTION_KEYS128, map, buckets, probe, high,
                                    [](const bg_image_key128& start, const bg_image_key128& key) {
                                        return start.high < key.high || (start.high == key.high && start.low <= key.low);
                                    });
@@ -94,6 +109,13 @@ bool map_fits(const PolicyImage& image, const bg_image_interval_map& map, bg_ima
            std::uint64_t{map.class_first} + map.count <= image.elements(BG_SECTION_CLASSES, sizeof(std::uint32_t));
 }
 
+// True when the first-level table lies inside the image (or there is none).
+bool buckets_fit(const PolicyImage& image, const bg_image_buckets& buckets) noexcept {
+    return buckets.count == 0 ||
+           (buckets.shift <= 63 && std::uint64_t{buckets.first} + buckets.count + 1 <=
+                                       image.elements(BG_SECTION_BUCKETS, sizeof(std::uint32_t)));
+}
+
 // True when the tree's nodes lie inside the image (each node's map is checked when it
 // is read: a node that does not fit answers "any rule may match").
 bool tree_fits(const PolicyImage& image, const bg_image_tree& tree) noexcept {
@@ -103,20 +125,26 @@ bool tree_fits(const PolicyImage& image, const bg_image_tree& tree) noexcept {
 }
 
 // The first rule (a position within the group) whose address, port and protocol match
-// leaf and port_key, as the tree says: the smallest answer of the nodes from the leaf to
-// the root (none when no rule does); BG_IMAGE_NONE when anything read does not fit.
+// leaf and port_key, as the tree says: the smallest answer of the nodes with rules from
+// the leaf to the root, reached by their `up` links (none when no rule matches);
+// BG_IMAGE_NONE when anything read does not fit or a link does not lead up.
 std::uint32_t tree_first(const PolicyImage& image, const bg_image_tree& tree, std::uint32_t leaf,
                          std::uint32_t port_key, std::uint32_t none) noexcept {
     if (leaf >= tree.leaves) return BG_IMAGE_NONE;
     const auto* nodes = image.element<bg_image_interval_map>(BG_SECTION_NODES, tree.node_first);
     if (nodes == nullptr) return BG_IMAGE_NONE;
     std::uint32_t best = none;
-    for (std::uint64_t node = std::uint64_t{tree.leaves} + leaf; node >= 1; node /= 2) {
+    std::uint64_t node = std::uint64_t{tree.leaves} + leaf;
+    if (nodes[node].count == 0) {
+        if (nodes[node].up >= node) return BG_IMAGE_NONE;
+        node = nodes[node].up;
+    }
+    while (node >= 1) {
         const bg_image_interval_map& map = nodes[node];
-        if (map.count == 0) continue;
-        const std::uint32_t found = lookup32(image, map, port_key);
-        if (found == BG_IMAGE_NONE) return BG_IMAGE_NONE;
+        const std::uint32_t found = lookup32(image, map, nullptr, port_key);
+        if (found == BG_IMAGE_NONE || map.up >= node) return BG_IMAGE_NONE;
         if (found < best) best = found;
+        node = map.up;
     }
     return best;
 }
@@ -132,9 +160,10 @@ bool index_start(const PolicyImage& image, const bg_image_group& group, const Re
     const bool v4 = address.family == AF_INET;
     const bool v4_mapped = !v4 && std::memcmp(address.bytes.data(), kV4MappedPrefix, 12) == 0;
     const std::uint32_t address_class =
-        v4          ? lookup32(image, group.ipv4, load_be32(address.bytes.data()))
-        : v4_mapped ? lookup32(image, group.v4_mapped, load_be32(address.bytes.data() + 12))
-                    : lookup128(image, group.ipv6, load_be64(address.bytes.data()), load_be64(address.bytes.data() + 8));
+        v4          ? lookup32(image, group.ipv4, &group.ipv4_buckets, load_be32(address.bytes.data()))
+        : v4_mapped ? lookup32(image, group.v4_mapped, &group.v4_mapped_buckets, load_be32(address.bytes.data() + 12))
+                    : lookup128(image, group.ipv6, &group.ipv6_buckets, load_be64(address.bytes.data()),
+                                load_be64(address.bytes.data() + 8));
     const std::uint32_t port_key = protocol_segment(request.protocol) * kPortsPerProtocol + address.port;
     if (group.indexed == 2) {
         const bg_image_tree& tree = v4 ? group.ipv4_tree : v4_mapped ? group.v4_mapped_tree : group.ipv6_tree;
@@ -143,7 +172,7 @@ bool index_start(const PolicyImage& image, const bg_image_group& group, const Re
         start = found;
         return true;
     }
-    const std::uint32_t port_class = lookup32(image, group.ports, port_key);
+    const std::uint32_t port_class = lookup32(image, group.ports, &group.ports_buckets, port_key);
     if (address_class >= group.address_classes || port_class >= group.port_classes) return false;
     const std::uint32_t* cell = image.element<std::uint32_t>(
         BG_SECTION_CELLS, group.cells_first + std::uint64_t{address_class} * group.port_classes + port_class);
@@ -332,6 +361,9 @@ const bg_image_group* PolicyImage::group(std::uint32_t i) const noexcept {
     if (std::uint64_t{group->rules_first} + group->rule_count > elements(BG_SECTION_GROUP_RULES, sizeof(std::uint32_t)))
         return nullptr;
     if (group->indexed == 0) return group;
+    if (!buckets_fit(*this, group->ipv4_buckets) || !buckets_fit(*this, group->v4_mapped_buckets) ||
+        !buckets_fit(*this, group->ipv6_buckets) || !buckets_fit(*this, group->ports_buckets))
+        return nullptr;
     if (group->indexed == 2) {
         const bool fits = map_fits(*this, group->ipv4, BG_SECTION_KEYS32, sizeof(std::uint32_t)) &&
                           map_fits(*this, group->v4_mapped, BG_SECTION_KEYS32, sizeof(std::uint32_t)) &&

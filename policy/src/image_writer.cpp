@@ -66,7 +66,55 @@ struct IndexArrays {
     std::vector<std::uint32_t> classes;
     std::vector<std::uint32_t> cells;
     std::vector<bg_image_interval_map> nodes;
+    std::vector<std::uint32_t> buckets;
 };
+
+// Maps with fewer keys than this are searched whole: the table would not pay.
+constexpr std::size_t kBucketMinKeys = 16;
+constexpr std::uint32_t kBucketMaxCount = 65536;
+
+// The first-level table of the map whose starts are keys (ascending, keys[0] = 0), each
+// projected by high (the key itself, or an IPv6 key's high half) and compared with a
+// bucket's first key by at_or_below (image.h: struct bg_image_buckets).
+template <class Key, class High, class AtOrBelow>
+bg_image_buckets store_buckets(const std::vector<Key>& keys, High high, AtOrBelow at_or_below,
+                               IndexArrays& arrays) {
+    bg_image_buckets stored{};
+    if (keys.size() < kBucketMinKeys) return stored;
+    const std::uint64_t base = high(keys[1]);
+    const std::uint64_t range = high(keys.back()) - base;
+    std::uint32_t count = 1;
+    while (count < keys.size() && count < kBucketMaxCount) count *= 2;
+    std::uint32_t shift = 0;
+    while (shift < 63 && (range >> shift) >= count) ++shift;
+    stored.base = base;
+    stored.first = static_cast<std::uint32_t>(arrays.buckets.size());
+    stored.count = count;
+    stored.shift = shift;
+    // buckets[b]: the last interval whose start is at or below bucket b's first key.
+    std::size_t interval = 0;
+    for (std::uint32_t b = 0; b < count; ++b) {
+        const Uint128 first = static_cast<Uint128>(base) + (static_cast<Uint128>(b) << shift);
+        while (interval + 1 < keys.size() && at_or_below(keys[interval + 1], first)) ++interval;
+        arrays.buckets.push_back(static_cast<std::uint32_t>(interval));
+    }
+    arrays.buckets.push_back(static_cast<std::uint32_t>(keys.size() - 1));
+    return stored;
+}
+
+bg_image_buckets store_buckets(const detail::IntervalMap<std::uint32_t>& map, IndexArrays& arrays) {
+    return store_buckets(
+        map.starts, [](std::uint32_t key) { return std::uint64_t{key}; },
+        [](std::uint32_t start, Uint128 first) { return start <= first; }, arrays);
+}
+
+bg_image_buckets store_buckets(const detail::IntervalMap<Uint128>& map, IndexArrays& arrays) {
+    // An IPv6 bucket's first key is its high half followed by 64 zero bits.
+    return store_buckets(
+        map.starts, [](Uint128 key) { return static_cast<std::uint64_t>(key >> 64); },
+        [](Uint128 start, Uint128 first) { return first > ~std::uint64_t{0} || start <= (first << 64); },
+        arrays);
+}
 
 bg_image_interval_map store_map(const detail::IntervalMap<std::uint32_t>& map, IndexArrays& arrays) {
     bg_image_interval_map stored{};
@@ -95,6 +143,12 @@ bg_image_tree store_tree(const detail::SegmentTree& tree, IndexArrays& arrays) {
     stored.leaves = tree.leaves;
     for (const auto& node : tree.nodes)
         arrays.nodes.push_back(node.starts.empty() ? bg_image_interval_map{} : store_map(node, arrays));
+    // Each node's nearest ancestor with rules (0: none), so that a lookup skips the empty ones.
+    bg_image_interval_map* nodes = arrays.nodes.data() + stored.node_first;
+    for (std::size_t i = 2; i < tree.nodes.size(); ++i) {
+        const std::size_t parent = i / 2;
+        nodes[i].up = nodes[parent].count != 0 ? static_cast<std::uint32_t>(parent) : nodes[parent].up;
+    }
     return stored;
 }
 
@@ -122,6 +176,9 @@ bg_image_group make_group(const Policy& policy, std::uint32_t service, const std
     group.ipv4 = store_map(index->ipv4(), arrays);
     group.v4_mapped = store_map(index->v4_mapped(), arrays);
     group.ipv6 = store_map(index->ipv6(), arrays);
+    group.ipv4_buckets = store_buckets(index->ipv4(), arrays);
+    group.v4_mapped_buckets = store_buckets(index->v4_mapped(), arrays);
+    group.ipv6_buckets = store_buckets(index->ipv6(), arrays);
     if (index->is_tree()) {
         group.indexed = 2;
         group.ipv4_tree = store_tree(index->ipv4_tree(), arrays);
@@ -131,6 +188,7 @@ bg_image_group make_group(const Policy& policy, std::uint32_t service, const std
     }
     group.indexed = 1;
     group.ports = store_map(index->ports(), arrays);
+    group.ports_buckets = store_buckets(index->ports(), arrays);
     group.port_classes = index->port_class_count();
     group.address_classes = group.port_classes == 0
                                 ? 0
@@ -246,6 +304,7 @@ std::vector<unsigned char> compile(const Policy& policy, const SourceIdentity& s
     add_section(out, header, BG_SECTION_CLASSES, arrays.classes.data(), arrays.classes.size());
     add_section(out, header, BG_SECTION_CELLS, arrays.cells.data(), arrays.cells.size());
     add_section(out, header, BG_SECTION_NODES, arrays.nodes.data(), arrays.nodes.size());
+    add_section(out, header, BG_SECTION_BUCKETS, arrays.buckets.data(), arrays.buckets.size());
     header.size = out.size();
     std::memcpy(out.data(), &header, sizeof header);
     header.checksum = hash(out.data() + BG_IMAGE_CHECKSUM_FROM, out.size() - BG_IMAGE_CHECKSUM_FROM);

@@ -55,7 +55,7 @@ Bytes compiled(const Policy& policy) { return {image::compile(policy, identity_o
 // built within limits (the default: tables; zero: segment trees).
 void decides_as_decide(std::uint32_t seed, const detail::IndexLimits& limits, std::uint32_t expected_indexed) {
     RandomPolicies random(seed, true);
-    std::size_t requests = 0;
+    std::size_t requests = 0, tables = 0;
     std::vector<std::atomic<std::uint8_t>> memo_storage(64);
     for (int round = 0; round < 2500; ++round) {
         Policy policy = random.policy();
@@ -65,7 +65,11 @@ void decides_as_decide(std::uint32_t seed, const detail::IndexLimits& limits, st
         ASSERT_EQ(bytes.check(view), image::Problem::none);
         for (std::uint32_t g = 0; g < view.header().group_count; ++g) {
             ASSERT_NE(view.group(g), nullptr);
-            if (view.group(g)->rule_count >= detail::kIndexMinRules) ASSERT_EQ(view.group(g)->indexed, expected_indexed);
+            if (view.group(g)->rule_count >= detail::kIndexMinRules) {
+                ASSERT_EQ(view.group(g)->indexed, expected_indexed);
+            }
+            const bg_image_group& group = *view.group(g);
+            if (group.ipv4_buckets.count != 0 && group.ipv6_buckets.count != 0) ++tables;
         }
         // One process identity per 100 requests, as the library binds one per process.
         for (int p = 0; p < 4; ++p) {
@@ -86,6 +90,8 @@ void decides_as_decide(std::uint32_t seed, const detail::IndexLimits& limits, st
         }
     }
     EXPECT_GE(requests, 1'000'000u);
+    // The first-level tables of the maps were read, not only the maps' whole searches.
+    EXPECT_GE(tables, 100u);
 }
 
 TEST(PolicyImage, DecidesAsDecideOnAMillionRandomRequests) {
@@ -308,6 +314,104 @@ TEST(PolicyImage, ATreeNodeThatDoesNotFitIsNotRead) {
     p.index.reset();
     for (const char* address : {"10.0.3.7:8080", "10.0.11.7:8080", "10.0.3.7:9090", "192.0.2.1:8080"})
         EXPECT_TRUE(same_decision(p, process, request(address))) << address;
+}
+
+// Rule i allows TCP 8080 on 10.0.i.0/24 (i < 20) and on 2001:db8::i:0/112: 22 IPv4
+// starts, so the IPv4 map has a first-level table of 32 buckets of one /24 each
+// (image.h); the IPv6 starts share their high half, so all of them are in one bucket.
+// Addresses at every edge of the table decide as decide() does.
+TEST(PolicyImage, AMapsFirstLevelTableDecidesAsItsWholeSearch) {
+    std::string text = "version = 1\n";
+    for (int i = 0; i < 20; ++i)
+        text += "[[rule]]\nname = \"r" + std::to_string(i) + "\"\naction = \"allow\"\naddress = [\"10.0." +
+                std::to_string(i) + ".0/24\", \"2001:db8::" + std::to_string(i) + ":0/112\"]\nport = [8080]\n";
+    Policy p = policy(text);
+    const Bytes bytes = compiled(p);
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view), image::Problem::none);
+    ASSERT_NE(view.group(0), nullptr);
+    const bg_image_group& group = *view.group(0);
+    ASSERT_EQ(group.indexed, 1u);
+    EXPECT_EQ(group.ipv4.count, 22u);
+    EXPECT_EQ(group.ipv4_buckets.count, 32u);
+    EXPECT_EQ(group.ipv4_buckets.shift, 8u);
+    EXPECT_EQ(group.ipv4_buckets.base, 0x0a000000u);
+    EXPECT_EQ(group.ipv6_buckets.count, 32u);
+    EXPECT_EQ(group.ipv6_buckets.shift, 0u);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    p.index.reset();
+    for (const char* address :
+         {"0.0.0.0:8080", "9.255.255.255:8080", "10.0.0.0:8080", "10.0.0.255:8080", "10.0.7.1:8080",
+          "10.0.19.255:8080", "10.0.20.0:8080", "10.0.31.255:8080", "10.0.32.0:8080", "255.255.255.255:8080",
+          "[::]:8080", "[2001:db8::]:8080", "[2001:db8::0:1]:8080", "[2001:db8::13:ffff]:8080",
+          "[2001:db8::14:0]:8080", "[2001:db8::19:ffff]:8080", "[2001:db8::1a:0]:8080", "[2001:db8:0:1::]:8080", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:8080",
+          "[::ffff:10.0.3.3]:8080", "10.0.3.3:8081"})
+        EXPECT_TRUE(same_decision(p, process, request(address))) << address;
+    EXPECT_STREQ(process.decide(request("10.0.19.255:8080")).rule, "r19");
+    EXPECT_STREQ(process.decide(request("[2001:db8::19:ffff]:8080")).rule, "r19");  // i is written in hex there
+}
+
+// A first-level table that a damaged image makes point outside its map is not
+// followed: the group is scanned, and decides as decide() does; a shift past 63 makes
+// the group unreadable, and the process fails closed.
+TEST(PolicyImage, ADamagedFirstLevelTableIsNotFollowed) {
+    Policy p = generated(40);
+    Bytes bytes = compiled(p);
+    bg_image_header header;
+    std::memcpy(&header, bytes.data.data(), sizeof header);
+    const bg_image_section_ref& buckets = header.sections[BG_SECTION_BUCKETS];
+    ASSERT_GT(buckets.size, 0u);
+    for (std::uint64_t at = buckets.offset; at < buckets.offset + buckets.size; at += sizeof(std::uint32_t)) {
+        const std::uint32_t outside = 0x7fffffffu;
+        std::memcpy(bytes.data.data() + at, &outside, sizeof outside);
+    }
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view, false), image::Problem::none);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    ASSERT_TRUE(process.valid());
+    p.index.reset();
+    for (const char* address : {"10.0.3.7:8080", "10.0.39.7:8999", "10.0.3.7:9090", "192.0.2.1:8080", "0.0.0.0:80"})
+        EXPECT_TRUE(same_decision(p, process, request(address))) << address;
+
+    const std::uint64_t group_at = header.sections[BG_SECTION_GROUPS].offset;
+    bg_image_group group;
+    std::memcpy(&group, bytes.data.data() + group_at, sizeof group);
+    ASSERT_NE(group.ipv4_buckets.count, 0u);
+    group.ipv4_buckets.shift = 64;
+    std::memcpy(bytes.data.data() + group_at, &group, sizeof group);
+    ASSERT_EQ(bytes.check(view, false), image::Problem::none);
+    const image::ProcessPolicy unreadable(view, "/usr/bin/node", "node", "");
+    EXPECT_FALSE(unreadable.valid());
+    EXPECT_EQ(unreadable.decide(request("10.0.3.7:8080")).action, Action::deny);
+    EXPECT_EQ(unreadable.decide(request("127.0.0.1:8080")).action, Action::allow);
+}
+
+// A tree node whose link up does not lead up (a damaged image): the group is scanned.
+TEST(PolicyImage, ATreeLinkThatDoesNotLeadUpIsNotFollowed) {
+    // The last rule covers many leaves: it is stored at inner nodes, which the leaves link to.
+    Policy p = policy(many_rules_policy_text(12) +
+                      "[[rule]]\nname = \"wide\"\naction = \"deny\"\naddress = [\"10.0.0.0/16\"]\nport = [9090]\n");
+    Bytes bytes{image::compile(p, identity_of(), detail::IndexLimits{0, 0, 0})};
+    bg_image_header header;
+    std::memcpy(&header, bytes.data.data(), sizeof header);
+    const bg_image_section_ref& nodes = header.sections[BG_SECTION_NODES];
+    std::uint32_t index = 0, linked = 0;
+    for (std::uint64_t at = nodes.offset; at < nodes.offset + nodes.size; at += sizeof(bg_image_interval_map), ++index) {
+        bg_image_interval_map node;
+        std::memcpy(&node, bytes.data.data() + at, sizeof node);
+        if (node.up != 0) ++linked;
+        node.up = index;  // itself: a cycle, were it followed
+        std::memcpy(bytes.data.data() + at, &node, sizeof node);
+    }
+    ASSERT_GT(linked, 0u);
+    image::PolicyImage view;
+    ASSERT_EQ(bytes.check(view, false), image::Problem::none);
+    ASSERT_EQ(view.group(0)->indexed, 2u);
+    const image::ProcessPolicy process(view, "/usr/bin/node", "node", "");
+    p.index.reset();
+    for (const char* address : {"10.0.3.7:8080", "10.0.11.7:8080", "10.0.3.7:9090", "10.0.200.1:9090", "192.0.2.1:8080"})
+        EXPECT_TRUE(same_decision(p, process, request(address))) << address;
+    EXPECT_STREQ(process.decide(request("10.0.3.7:9090")).rule, "wide");
 }
 
 // Every single-byte change of a small image, read without the checksum: refused, or

@@ -31,6 +31,7 @@
  *                  class) pair, row-major by address class
  *     nodes        struct bg_image_interval_map[]: the nodes of the groups' segment trees
  *                  (below), each a port map whose classes are rule positions
+ *     buckets      uint32_t[]: the first-level tables of the large interval maps (below)
  *
  * Example: the built-in policy (no rules, rewrite) is a header, the strings "" and
  * "<built-in>", and one empty group 0. A policy with the two rules
@@ -59,7 +60,23 @@
  * [11.0.0.0, ...), so leaves = 8 and leaf k is node 8 + k. r0 covers leaves 1 to 3: it
  * is stored at node 9 (leaf 1) and node 5 (leaves 2 and 3); r1 covers leaf 2: node 10.
  * TCP 10.1.2.3:80 walks nodes 10, 5, 2, 1; node 10 answers r1, node 5 answers r0,
- * so r0 comes first.
+ * so r0 comes first. A node's `up` is the nearest ancestor that holds rules (0: none),
+ * so that the walk skips the empty ones: here node 10's up is 5, node 5's is 0 and a
+ * lookup in leaf 0 (node 8, empty, up 0) reads no port map at all.
+ *
+ * The first-level table of a map (struct bg_image_buckets, count > 0 for maps of 16 keys
+ * or more) makes its lookup one read and a short search, whatever the map's size: the
+ * keys from base on are cut into count buckets of 2^shift keys each (of the high 64 bits
+ * for IPv6), and buckets[first + b] is the interval that holds bucket b's first key;
+ * buckets[first + count] is the map's last interval. A key k >= base lies in the
+ * intervals buckets[first + b] .. buckets[first + b + 1], b = (k - base) >> shift; a key
+ * below base in interval 0, a key past the last bucket in the last interval. count is
+ * the smallest power of two at or above the map's number of keys (at most 65536), shift
+ * the smallest that makes count buckets reach the last key. Example (a map smaller than
+ * any that gets a table, for the sake of the example): the IPv4 starts 0, 10.0.0.0,
+ * 10.0.1.0, 10.0.2.0, 10.0.3.0 give base 10.0.0.0, count 8 and shift 7 (buckets of 128
+ * addresses): buckets {1, 1, 2, 2, 3, 3, 4, 4, 4}; 10.0.2.7 is in bucket 4, whose
+ * intervals are 3 .. 3: interval 3.
  */
 #ifndef BINDGUARD_IMAGE_H
 #define BINDGUARD_IMAGE_H
@@ -72,7 +89,7 @@ extern "C" {
 
 #define BG_IMAGE_MAGIC "BGPOLICY" /* 8 bytes, no NUL */
 /* Incremented on any change of the layout or of the meaning of a field. */
-#define BG_IMAGE_FORMAT 2u
+#define BG_IMAGE_FORMAT 3u
 /* "No string" (an unset program, command or service filter; group 0's service). */
 #define BG_IMAGE_NONE 0xffffffffu
 /* Where a compiled image is looked for beside its source: SOURCE + this suffix. */
@@ -97,6 +114,7 @@ enum bg_image_section {
     BG_SECTION_CLASSES,
     BG_SECTION_CELLS,
     BG_SECTION_NODES,
+    BG_SECTION_BUCKETS,
     BG_SECTION_COUNT
 };
 
@@ -189,6 +207,16 @@ struct bg_image_interval_map {
     uint32_t key_first;
     uint32_t class_first;
     uint32_t count;
+    uint32_t up; /* a tree node's nearest ancestor with rules (0: none); 0 elsewhere */
+};
+
+/* The first-level table of an interval map (above); count 0: none, the map is
+ * searched whole. */
+struct bg_image_buckets {
+    uint64_t base;  /* the map's second start (its first is 0) */
+    uint32_t first; /* buckets[first, first + count] */
+    uint32_t count; /* a power of two, at most 65536 */
+    uint32_t shift; /* at most 63 */
     uint32_t reserved;
 };
 
@@ -215,6 +243,8 @@ struct bg_image_group {
     uint32_t reserved2;
     struct bg_image_tree ipv4_tree, v4_mapped_tree, ipv6_tree; /* indexed = 2 */
     uint32_t reserved3[2];
+    /* The first-level tables of ipv4, v4_mapped, ipv6 and ports (indexed = 1). */
+    struct bg_image_buckets ipv4_buckets, v4_mapped_buckets, ipv6_buckets, ports_buckets;
 };
 
 #ifdef __cplusplus
