@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
+#include "status.hpp"
 #include "policy_source.hpp"
 #include "systemd_unit.hpp"
 
