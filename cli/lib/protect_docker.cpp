@@ -18,6 +18,7 @@
 
 #include "status.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
@@ -28,15 +29,6 @@ constexpr const char* kSocketUnit = "bindguard-docker-authz.socket";
 constexpr const char* kServiceUnit = "bindguard-docker-authz.service";
 constexpr const char* kPluginSocket = "/run/docker/plugins/bindguard.sock";
 constexpr const char* kPluginName = "bindguard";
-
-struct Stop {
-    int status;
-};
-
-[[noreturn]] void fail(const char* command, const std::string& message, int status) {
-    std::cerr << "bindguard " << command << ": " << message << '\n';
-    throw Stop{status};
-}
 
 std::string units_dir(const std::string& root) { return root + "/etc/systemd/system"; }
 std::string dropin_path(const std::string& root) { return units_dir(root) + "/docker.service.d/bindguard.conf"; }
@@ -138,8 +130,7 @@ int protect_docker(const DockerProtectOptions& options) {
     try {
         std::string policy = options.policy;
         if (!policy.empty()) {
-            std::error_code error;
-            policy = std::filesystem::absolute(policy, error).lexically_normal().string();
+            policy = absolute(policy);
             LoadResult loaded = load_policy_file(policy);
             print_diagnostics(loaded.diagnostics, std::cerr);
             if (!loaded.ok())

@@ -1,5 +1,6 @@
 // What the library of the `bindguard` command (cli/lib/) and its commands (cli/commands/)
-// share to stop: the exit statuses and the usage error.
+// share to stop: the exit statuses, the usage error, and Stop/fail() for a command that
+// stops after printing why.
 #pragma once
 
 #include <string>
@@ -32,5 +33,15 @@ struct UsageError : CLI::ParseError {
     explicit UsageError(const std::string& message)
         : CLI::ParseError("UsageError", message, kExitUsage) {}
 };
+
+// Thrown when a command stops; carries the exit status (the message is already printed).
+// The function that runs the command catches it and returns the status.
+struct Stop {
+    int status;
+};
+
+// Prints "bindguard COMMAND: MESSAGE" on stderr (COMMAND e.g. "protect", "kernel attach",
+// "docker authz") and throws Stop{status}.
+[[noreturn]] void fail(std::string_view command, const std::string& message, int status);
 
 }  // namespace bindguard::cli
