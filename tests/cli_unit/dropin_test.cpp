@@ -28,6 +28,12 @@ int backstop_status(const Policy& policy, const std::string& service, const std:
     return -1;
 }
 
+// Whether text contains part; says what text is when it does not.
+testing::AssertionResult has(const std::string& text, const std::string& part) {
+    if (text.find(part) != std::string::npos) return testing::AssertionSuccess() << "\"" << part << "\" in:\n" << text;
+    return testing::AssertionFailure() << "no \"" << part << "\" in:\n" << text;
+}
+
 ServiceUnit nginx_unit() {
     ServiceUnit unit;
     unit.name = "nginx.service";
@@ -70,16 +76,16 @@ TEST(Backstop, ARuleThatGivesEveryPortStopsWithOne) {
     testing::internal::CaptureStderr();
     EXPECT_EQ(backstop_status(policy, "api", "/nonexistent/node"), kExitFailure);
     std::string said = testing::internal::GetCapturedStderr();
-    EXPECT_NE(said.find("bindguard protect: --backstop: rule \"all\""), std::string::npos) << said;
-    EXPECT_NE(said.find("every port"), std::string::npos) << said;
+    EXPECT_TRUE(has(said, "bindguard protect: --backstop: rule \"all\""));
+    EXPECT_TRUE(has(said, "every port"));
 }
 
 TEST(Backstop, NoPortForTheServiceStopsWithOneAndSuggestsARule) {
     testing::internal::CaptureStderr();
     EXPECT_EQ(backstop_status(builtin_policy(), "api", "/nonexistent/node"), kExitFailure);
     std::string said = testing::internal::GetCapturedStderr();
-    EXPECT_NE(said.find("names no port for service api"), std::string::npos) << said;
-    EXPECT_NE(said.find("service = \"api\""), std::string::npos) << said;
+    EXPECT_TRUE(has(said, "names no port for service api"));
+    EXPECT_TRUE(has(said, "service = \"api\""));
 }
 
 TEST(SocketBindEntry, OnePortOrARange) {
@@ -93,28 +99,26 @@ TEST(DropIn, TheLibraryAloneSetsTheEnvironmentQuoted) {
     std::string text = dropin_text({}, unit, "/usr/lib/bindguard/libbindguard.so", "/etc/bindguard/100%.toml",
                                    "proxy web", {});
     EXPECT_TRUE(text.starts_with(std::string(kProtectMarker) + " nginx.service` (bindguard ")) << text;
-    EXPECT_NE(text.find("\n[Service]\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("Environment=\"LD_PRELOAD=/usr/lib/bindguard/libbindguard.so:/usr/lib/libjemalloc.so.2\"\n"),
-              std::string::npos)
-        << text;
-    EXPECT_NE(text.find("Environment=\"BINDGUARD_POLICY=/etc/bindguard/100%%.toml\"\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("Environment=\"BINDGUARD_SERVICE=proxy web\"\n"), std::string::npos) << text;
-    EXPECT_EQ(text.find("ExecCondition="), std::string::npos) << text;
-    EXPECT_EQ(text.find("SocketBind"), std::string::npos) << text;
-    EXPECT_EQ(text.find("ExecPaths="), std::string::npos) << text;
+    EXPECT_TRUE(has(text, "\n[Service]\n"));
+    EXPECT_TRUE(has(text, "Environment=\"LD_PRELOAD=/usr/lib/bindguard/libbindguard.so:/usr/lib/libjemalloc.so.2\"\n"));
+    EXPECT_TRUE(has(text, "Environment=\"BINDGUARD_POLICY=/etc/bindguard/100%%.toml\"\n"));
+    EXPECT_TRUE(has(text, "Environment=\"BINDGUARD_SERVICE=proxy web\"\n"));
+    EXPECT_FALSE(has(text, "ExecCondition="));
+    EXPECT_FALSE(has(text, "SocketBind"));
+    EXPECT_FALSE(has(text, "ExecPaths="));
 }
 
 TEST(DropIn, NoPolicyPathLeavesBindguardPolicyUnset) {
     std::string text = dropin_text({}, nginx_unit(), "/usr/lib/bindguard/libbindguard.so", "", "proxy", {});
-    EXPECT_EQ(text.find("BINDGUARD_POLICY"), std::string::npos) << text;
-    EXPECT_NE(text.find("Environment=\"BINDGUARD_SERVICE=proxy\"\n"), std::string::npos) << text;
+    EXPECT_FALSE(has(text, "BINDGUARD_POLICY"));
+    EXPECT_TRUE(has(text, "Environment=\"BINDGUARD_SERVICE=proxy\"\n"));
 }
 
 TEST(DropIn, NoExecPathsKeepsTheLibrarysDirectoryMappable) {
     ServiceUnit unit = nginx_unit();
     unit.no_exec_paths = true;
     std::string text = dropin_text({}, unit, "/usr/lib/bindguard/libbindguard.so", "", "proxy", {});
-    EXPECT_NE(text.find("\nExecPaths=/usr/lib/bindguard\n"), std::string::npos) << text;
+    EXPECT_TRUE(has(text, "\nExecPaths=/usr/lib/bindguard\n"));
 }
 
 TEST(DropIn, BackstopPinsTheEntriesThenDeniesTheRest) {
@@ -122,8 +126,7 @@ TEST(DropIn, BackstopPinsTheEntriesThenDeniesTheRest) {
     choice.backstop = true;
     std::string text =
         dropin_text(choice, nginx_unit(), "/usr/lib/bindguard/libbindguard.so", "", "proxy", {"tcp:80", "tcp:443"});
-    EXPECT_NE(text.find("SocketBindAllow=tcp:80\nSocketBindAllow=tcp:443\nSocketBindDeny=any\n"), std::string::npos)
-        << text;
+    EXPECT_TRUE(has(text, "SocketBindAllow=tcp:80\nSocketBindAllow=tcp:443\nSocketBindDeny=any\n"));
 }
 
 TEST(DropIn, TheKernelTwinAloneAttachesAndDetachesWithQuotedValues) {
@@ -131,14 +134,12 @@ TEST(DropIn, TheKernelTwinAloneAttachesAndDetachesWithQuotedValues) {
     choice.kernel = true;
     choice.self = "/opt/bind guard/bin/bindguard";
     std::string text = dropin_text(choice, nginx_unit(), "", "/etc/bindguard/policy.toml", "proxy $web", {});
-    EXPECT_NE(text.find("\nExecCondition=+\"/opt/bind guard/bin/bindguard\" kernel attach --exec-condition "
+    EXPECT_TRUE(has(text, "\nExecCondition=+\"/opt/bind guard/bin/bindguard\" kernel attach --exec-condition "
                         "--service \"proxy $$web\" --program /usr/sbin/nginx --command "
-                        "\"/usr/sbin/nginx -g daemon on; master_process on;\" --policy /etc/bindguard/policy.toml\n"),
-              std::string::npos)
-        << text;
-    EXPECT_NE(text.find("\nExecStopPost=+\"/opt/bind guard/bin/bindguard\" kernel detach\n"), std::string::npos) << text;
-    EXPECT_EQ(text.find("Environment="), std::string::npos) << text;
-    EXPECT_NE(text.find("# The kernel twin keeps this service's binds"), std::string::npos) << text;
+                        "\"/usr/sbin/nginx -g daemon on; master_process on;\" --policy /etc/bindguard/policy.toml\n"));
+    EXPECT_TRUE(has(text, "\nExecStopPost=+\"/opt/bind guard/bin/bindguard\" kernel detach\n"));
+    EXPECT_FALSE(has(text, "Environment="));
+    EXPECT_TRUE(has(text, "# The kernel twin keeps this service's binds"));
 }
 
 TEST(DropIn, KernelWithPreloadHasBoth) {
@@ -147,10 +148,10 @@ TEST(DropIn, KernelWithPreloadHasBoth) {
     choice.with_preload = true;
     choice.self = "/usr/bin/bindguard";
     std::string text = dropin_text(choice, nginx_unit(), "/usr/lib/bindguard/libbindguard.so", "", "proxy", {});
-    EXPECT_NE(text.find("ExecCondition=+/usr/bin/bindguard kernel attach"), std::string::npos) << text;
-    EXPECT_EQ(text.find("--policy"), std::string::npos) << text;
-    EXPECT_NE(text.find("Environment=\"LD_PRELOAD=/usr/lib/bindguard/libbindguard.so\"\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("# The bindguard library and the kernel twin keep"), std::string::npos) << text;
+    EXPECT_TRUE(has(text, "ExecCondition=+/usr/bin/bindguard kernel attach"));
+    EXPECT_FALSE(has(text, "--policy"));
+    EXPECT_TRUE(has(text, "Environment=\"LD_PRELOAD=/usr/lib/bindguard/libbindguard.so\"\n"));
+    EXPECT_TRUE(has(text, "# The bindguard library and the kernel twin keep"));
 }
 
 TEST(ComposedPreload, TheLibraryFirstThenTheOthersButOtherCopiesOfIt) {

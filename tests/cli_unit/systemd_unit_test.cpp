@@ -37,21 +37,20 @@ TEST(ServiceOfUnit, DropsTheSuffixAndTheInstance) {
 }
 
 TEST(ServiceOfCgroup, TheLastComponentOfAServiceOrSocketUnitElseKept) {
-    expect_cases(service_of_cgroup, {{"/sys/fs/cgroup/system.slice/nginx.service", "nginx"},
-                                     {"/sys/fs/cgroup/system.slice/system-postgresql.slice/postgresql@15-main.service",
-                                      "postgresql"},
-                                     {"/sys/fs/cgroup/system.slice/app.socket", "app"},
-                                     {"/sys/fs/cgroup/user.slice", "user.slice"},
-                                     {"/sys/fs/cgroup/my-group", "my-group"},
-                                     {"/sys/fs/cgroup/a@b", "a@b"}});
+    for (const std::string unit : {"nginx.service", "postgresql@15-main.service", "app.socket"}) {
+        EXPECT_EQ(service_of_cgroup("/sys/fs/cgroup/system.slice/" + unit), service_of_unit(unit));
+        EXPECT_EQ(service_of_cgroup("/sys/fs/cgroup/system.slice/system-x.slice/" + unit), service_of_unit(unit));
+    }
+    EXPECT_EQ(service_of_cgroup("/sys/fs/cgroup/system.slice/nginx.service"), "nginx");
+    for (const std::string other : {"user.slice", "my-group", "a@b", "session-1.scope"})
+        EXPECT_EQ(service_of_cgroup("/sys/fs/cgroup/" + other), other);
 }
 
-TEST(ServiceUnitName, ABareNameIsAService) {
-    expect_cases(service_unit_name, {{"nginx", "nginx.service"},
-                                     {"postgresql@15-main", "postgresql@15-main.service"},
-                                     {"nginx.service", "nginx.service"},
-                                     {"app.socket", "app.socket"},
-                                     {"backup.timer", "backup.timer"}});
+TEST(ServiceUnitName, ABareNameIsAServiceANameWithASuffixIsKept) {
+    for (const std::string bare : {"nginx", "postgresql@15-main", "node.api"})
+        EXPECT_EQ(service_unit_name(bare), bare + ".service");
+    for (const std::string kept : {"nginx.service", "app.socket", "backup.timer", "x.mount", "user.slice"})
+        EXPECT_EQ(service_unit_name(kept), kept);
 }
 
 TEST(ExecQuoted, PlainWordsStayAsTheyAreOthersAreQuotedEscapedOrDoubled) {
