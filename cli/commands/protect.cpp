@@ -112,16 +112,6 @@ void require_protectable(const ServiceUnit& unit, const std::string& shim) {
          kExitCannotRun);
 }
 
-// This bindguard command's own path (realpath of /proc/self/exe), for ExecCondition=.
-// Returns it; stops with 126 when it cannot be told.
-std::string own_path() {
-    char resolved[PATH_MAX];
-    if (::realpath("/proc/self/exe", resolved) == nullptr)
-        fail("protect", std::string("cannot tell where this bindguard command is (/proc/self/exe): ") + std::strerror(errno),
-             kExitCannotRun);
-    return resolved;
-}
-
 // Refuses a systemd older than 243, which would ignore ExecCondition= (with a warning)
 // and start the unit unprotected. Returns normally (also when systemctl cannot tell);
 // stops with 126.

@@ -19,6 +19,7 @@
 #include "status.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
+#include "protect_dropin.hpp"
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
@@ -74,14 +75,6 @@ nlohmann::ordered_json read_daemon_json(const char* command, const std::string& 
     if (json.is_discarded() || !json.is_object())
         fail(command, path + " is not a JSON object (dockerd would not start with it either); fix it first", kExitFailure);
     return json;
-}
-
-// This bindguard command's own path. Stops with 126.
-std::string own_path() {
-    char resolved[PATH_MAX];
-    if (::realpath("/proc/self/exe", resolved) == nullptr)
-        fail("protect", std::string("cannot tell where this bindguard command is: ") + std::strerror(errno), kExitCannotRun);
-    return resolved;
 }
 
 std::string header(const std::string& what) {

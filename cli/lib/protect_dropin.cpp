@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "status.hpp"
 
@@ -43,6 +45,14 @@ std::vector<std::string> backstop_ports(const Policy& policy, const std::string&
                             "\"\n  action = \"rewrite\"\n  service = \"" + service + "\"\n  port = [PORT]",
              kExitFailure);
     return entries;
+}
+
+std::string own_path() {
+    char resolved[PATH_MAX];
+    if (::realpath("/proc/self/exe", resolved) == nullptr)
+        fail("protect", std::string("cannot tell where this bindguard command is (/proc/self/exe): ") + std::strerror(errno),
+             kExitCannotRun);
+    return resolved;
 }
 
 // ExecCondition= runs before every ExecStartPre= (a drop-in's ExecStartPre= would come after

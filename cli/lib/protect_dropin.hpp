@@ -33,6 +33,11 @@ std::string socket_bind_entry(const char* protocol, const PortRange& range);
 // ("protect", status 1) when such a rule gives every port, or when no rule names a port.
 std::vector<std::string> backstop_ports(const Policy& policy, const std::string& service, const std::string& program);
 
+// This bindguard command's own path (realpath of /proc/self/exe), for the command lines
+// of the units `protect` and `protect docker` write. Returns it; fails ("protect", 126)
+// when it cannot be told.
+std::string own_path();
+
 // The lines of --kernel: ExecCondition=+SELF kernel attach ... and ExecStopPost=+SELF
 // kernel detach, every value quoted for the command line. Returns them.
 std::string kernel_lines(const ServiceUnit& unit, const std::string& self, const std::string& policy_path,

@@ -2,6 +2,7 @@
 // a policy, built from real policies parsed by the policy library.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,11 @@ TEST(ComposedPreload, TheLibraryFirstThenTheOthersButOtherCopiesOfIt) {
     EXPECT_EQ(composed_preload(shim, ""), shim);
     EXPECT_EQ(composed_preload(shim, "/a/liba.so:/b/libb.so /c/libc.so"), shim + ":/a/liba.so:/b/libb.so:/c/libc.so");
     EXPECT_EQ(composed_preload(shim, "libbindguard.so::/old/libbindguard.so: /a/liba.so "), shim + ":/a/liba.so");
+}
+
+TEST(OwnPath, IsTheRunningExecutableResolved) {
+    EXPECT_EQ(own_path(), std::filesystem::canonical("/proc/self/exe").string());
+    EXPECT_TRUE(own_path().ends_with("/bindguard_cli_unit_tests"));
 }
 
 TEST(PreloadEntries, ColonsAndSpacesSeparateEmptyEntriesAreDropped) {
