@@ -49,6 +49,19 @@ std::string systemctl_value(const std::string& name, const std::string& property
 // "nginx" -> "nginx.service"; names with a unit suffix are kept. Returns the name.
 std::string service_unit_name(const std::string& unit);
 
+// The service name bindguard gives a unit when --service names none (BINDGUARD_SERVICE, a
+// rule's `service`): the unit's name without its suffix and without its instance.
+// "nginx.service" -> "nginx", "postgresql@15-main.service" -> "postgresql", "app.socket"
+// -> "app", "app@.service" -> "app", "a.b.service" -> "a.b"; a name without a suffix is
+// kept (but for its instance). Returns it.
+std::string service_of_unit(const std::string& unit);
+
+// The same for a cgroup path (".../system.slice/nginx.service" -> "nginx"): service_of_unit()
+// of its last component when that is a service's or a socket unit's (".service",
+// ".socket"), else the last component as it is (a cgroup `kernel attach --any-cgroup` was
+// allowed, e.g. "user.slice" or "my-group"). Returns it.
+std::string service_of_cgroup(const std::string& path);
+
 // The directories systemd reads units from, under root ("" for the real system), highest
 // priority first: /etc/systemd/system, /run/systemd/system, /usr/local/lib/systemd/system,
 // /lib/systemd/system, /usr/lib/systemd/system. Returns them.

@@ -20,6 +20,7 @@
 #include "launch_record.hpp"
 #include "path_search.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
 #include "protectable.hpp"
 #include "run.hpp"
 #include "shim_locate.hpp"
@@ -105,51 +106,11 @@ void refuse_docker(const RunOptions& options) {
     throw Refusal{kExitCannotRun};
 }
 
-// Splits an LD_PRELOAD value (the loader accepts ':' and ' ' as separators).
-// Returns the non-empty entries.
-std::vector<std::string> preload_entries(const std::string& value) {
-    std::vector<std::string> entries;
-    std::string current;
-    for (char c : value + ":") {
-        if (c == ':' || c == ' ') {
-            if (!current.empty()) entries.push_back(current);
-            current.clear();
-        } else {
-            current += c;
-        }
-    }
-    return entries;
-}
-
-// True when entry names the same library as shim (same file, or another libbindguard.so).
-bool is_same_shim(const std::string& entry, const std::string& shim) {
-    auto basename = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
-    if (basename(entry) == basename(shim)) return true;
-    char resolved[PATH_MAX];
-    return ::realpath(entry.c_str(), resolved) != nullptr && shim == resolved;
-}
-
-// The new LD_PRELOAD: the shim first, then the existing entries except other copies of it.
-std::string composed_preload(const std::string& shim) {
-    std::string value = shim;
-    const char* existing = ::getenv("LD_PRELOAD");
-    for (const std::string& entry : preload_entries(existing ? existing : ""))
-        if (!is_same_shim(entry, shim)) value += ":" + entry;
-    return value;
-}
-
-// path made absolute against the current directory and normalised ("a/../b" -> "b";
-// symlinks kept). Returns it.
-std::string absolute_path(const std::string& path) {
-    std::error_code error;
-    std::filesystem::path absolute = std::filesystem::absolute(path, error);
-    return error ? path : absolute.lexically_normal().string();
-}
-
 // Sets LD_PRELOAD, BINDGUARD_POLICY and BINDGUARD_SERVICE for the program. Returns nothing.
 void prepare_environment(const RunOptions& options, const std::string& shim) {
-    ::setenv("LD_PRELOAD", composed_preload(shim).c_str(), 1);
-    if (!options.policy.empty()) ::setenv("BINDGUARD_POLICY", absolute_path(options.policy).c_str(), 1);
+    const char* existing = ::getenv("LD_PRELOAD");
+    ::setenv("LD_PRELOAD", composed_preload(shim, existing ? std::optional<std::string>(existing) : std::nullopt).c_str(), 1);
+    if (!options.policy.empty()) ::setenv("BINDGUARD_POLICY", absolute(options.policy).c_str(), 1);
     if (!options.service.empty()) ::setenv("BINDGUARD_SERVICE", options.service.c_str(), 1);
 }
 

@@ -16,8 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
+#include "status.hpp"
 #include "policy_source.hpp"
+#include "program_paths.hpp"
+#include "protect_dropin.hpp"
 #include "systemd_unit.hpp"
 
 namespace bindguard::cli {
@@ -28,15 +30,6 @@ constexpr const char* kSocketUnit = "bindguard-docker-authz.socket";
 constexpr const char* kServiceUnit = "bindguard-docker-authz.service";
 constexpr const char* kPluginSocket = "/run/docker/plugins/bindguard.sock";
 constexpr const char* kPluginName = "bindguard";
-
-struct Stop {
-    int status;
-};
-
-[[noreturn]] void fail(const char* command, const std::string& message, int status) {
-    std::cerr << "bindguard " << command << ": " << message << '\n';
-    throw Stop{status};
-}
 
 std::string units_dir(const std::string& root) { return root + "/etc/systemd/system"; }
 std::string dropin_path(const std::string& root) { return units_dir(root) + "/docker.service.d/bindguard.conf"; }
@@ -82,14 +75,6 @@ nlohmann::ordered_json read_daemon_json(const char* command, const std::string& 
     if (json.is_discarded() || !json.is_object())
         fail(command, path + " is not a JSON object (dockerd would not start with it either); fix it first", kExitFailure);
     return json;
-}
-
-// This bindguard command's own path. Stops with 126.
-std::string own_path() {
-    char resolved[PATH_MAX];
-    if (::realpath("/proc/self/exe", resolved) == nullptr)
-        fail("protect", std::string("cannot tell where this bindguard command is: ") + std::strerror(errno), kExitCannotRun);
-    return resolved;
 }
 
 std::string header(const std::string& what) {
@@ -138,8 +123,7 @@ int protect_docker(const DockerProtectOptions& options) {
     try {
         std::string policy = options.policy;
         if (!policy.empty()) {
-            std::error_code error;
-            policy = std::filesystem::absolute(policy, error).lexically_normal().string();
+            policy = absolute(policy);
             LoadResult loaded = load_policy_file(policy);
             print_diagnostics(loaded.diagnostics, std::cerr);
             if (!loaded.ok())

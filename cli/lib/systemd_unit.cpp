@@ -12,6 +12,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "command_line.hpp"
+
 namespace bindguard::cli {
 namespace {
 
@@ -56,9 +58,7 @@ std::string exec_command(const std::string& value) {
     if (start == std::string::npos) return "";
     std::vector<std::string> words = unit_words(value.substr(start));
     if (value.substr(0, start).find('@') != std::string::npos && !words.empty()) words.erase(words.begin());
-    std::string line;
-    for (const std::string& word : words) line += (line.empty() ? "" : " ") + word;
-    return line;
+    return command_line(words);
 }
 
 // Applies one Environment= value to unit.environment and unit.ld_preload. Returns nothing.
@@ -203,6 +203,16 @@ std::string service_unit_name(const std::string& unit) {
     for (const char* suffix : {".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope"})
         if (unit.ends_with(suffix)) return unit;
     return unit + ".service";
+}
+
+std::string service_of_unit(const std::string& unit) {
+    const std::string base = unit.substr(0, unit.rfind('.'));
+    return base.substr(0, base.find('@'));
+}
+
+std::string service_of_cgroup(const std::string& path) {
+    const std::string last = path.substr(path.rfind('/') + 1);
+    return last.ends_with(".service") || last.ends_with(".socket") ? service_of_unit(last) : last;
 }
 
 std::vector<std::string> unit_search_path(const std::string& root) {

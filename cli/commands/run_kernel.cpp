@@ -3,21 +3,12 @@
 
 #include "bindguard/compile.hpp"
 #include "bindguard/kernel_setup.hpp"
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "program_paths.hpp"
 #include "run.hpp"
 
 namespace bindguard::cli {
-namespace {
-
-// COMMAND ARGS... joined by single spaces, as a rule's `command` glob sees it.
-std::string command_line(const std::vector<std::string>& command) {
-    std::string line;
-    for (const std::string& arg : command) line += (line.empty() ? "" : " ") + arg;
-    return line;
-}
-
-}  // namespace
 
 void enter_protected_cgroup(const RunOptions& options, const std::string& program, const ReportedPolicy& policy) {
     namespace k = bindguard::kernel;

@@ -48,17 +48,6 @@ struct DetachOptions {
     bool force = false;  // detach even while other processes run in the cgroup
 };
 
-// Thrown when the command stops; carries the exit status (the message is already printed).
-struct Stop {
-    int status;
-};
-
-// Prints "bindguard kernel VERB: MESSAGE" on stderr and throws Stop{status}.
-[[noreturn]] void fail(const std::string& verb, const std::string& message, int status) {
-    std::cerr << "bindguard kernel " << verb << ": " << message << '\n';
-    throw Stop{status};
-}
-
 // The caller's cgroup v2 path relative to the mount ("/system.slice/nginx.service"), from
 // /proc/self/cgroup; a unit's ".control" sub-cgroup (its control processes under
 // Delegate=yes) stands for the unit's cgroup. Returns it; "" when there is no v2 line.
@@ -77,28 +66,19 @@ std::string own_cgroup() {
 // or socket unit's (its last component ends in ".service" or ".socket") unless any_cgroup. Returns its absolute path;
 // stops with 126 (attach must not let the unit start).
 std::string checked_cgroup(const std::string& verb, const std::string& mount, bool any_cgroup) {
-    if (mount.empty()) fail(verb, "cgroup v2 is not mounted (no cgroup2 line in /proc/self/mountinfo)", kExitCannotRun);
+    if (mount.empty()) fail("kernel " + verb, "cgroup v2 is not mounted (no cgroup2 line in /proc/self/mountinfo)", kExitCannotRun);
     const std::string relative = own_cgroup();
-    if (relative.empty()) fail(verb, "this process has no cgroup v2 path in /proc/self/cgroup", kExitCannotRun);
+    if (relative.empty()) fail("kernel " + verb, "this process has no cgroup v2 path in /proc/self/cgroup", kExitCannotRun);
     if (relative == "/")
-        fail(verb, "refusing the root cgroup " + mount + ": that would be every process on the machine. Run it from "
+        fail("kernel " + verb, "refusing the root cgroup " + mount + ": that would be every process on the machine. Run it from "
                    "inside the cgroup to protect (a unit's ExecCondition=+, see `bindguard protect UNIT --kernel`)",
              kExitCannotRun);
     const std::string last = relative.substr(relative.rfind('/') + 1);
     if (!last.ends_with(".service") && !last.ends_with(".socket") && !any_cgroup)
-        fail(verb, "refusing the cgroup " + mount + relative + ": it is not a systemd service's or socket unit's (its "
+        fail("kernel " + verb, "refusing the cgroup " + mount + relative + ": it is not a systemd service's or socket unit's (its "
                    "name ends in neither .service nor .socket); --any-cgroup to " + verb + " there all the same",
              kExitCannotRun);
     return mount + relative;
-}
-
-// "nginx.service" -> "nginx", "postgresql@15-main.service" -> "postgresql", "app.socket"
-// -> "app"; other names kept.
-std::string service_of_cgroup(const std::string& path) {
-    std::string last = path.substr(path.rfind('/') + 1);
-    for (const std::string suffix : {".service", ".socket"})
-        if (last.ends_with(suffix)) return last.substr(0, last.size() - suffix.size()).substr(0, last.find('@'));
-    return last;
 }
 
 // "N process(es) (pids 12 34 ...)", at most ten pids shown. Returns it.
@@ -112,7 +92,7 @@ std::string describe_processes(const std::vector<int>& pids) {
 int attach(const AttachOptions& options) {
     ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
     if (!reported.loaded.ok())
-        fail("attach", "the policy " + reported.source.path + " (from " + reported.source.named_by +
+        fail("kernel attach", "the policy " + reported.source.path + " (from " + reported.source.named_by +
                            ") is invalid; nothing is attached and the unit must not start. Fix it and check it with "
                            "`bindguard check " + reported.source.path + "`",
              kExitUsage);
@@ -141,12 +121,12 @@ int attach(const AttachOptions& options) {
         label = protected_cgroup.label();
         attached_before = protected_cgroup.attached_before();
     } catch (const k::SetupError& error) {
-        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start" +
+        fail("kernel attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start" +
                            (error.kept_for.empty() ? "" : " (the programs attached before stay, for the " +
                                                               describe_processes(error.kept_for) + " still in it)"),
              kExitCannotRun);
     } catch (const k::KernelError& error) {
-        fail("attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start",
+        fail("kernel attach", "cannot protect the cgroup " + cgroup + ": " + error.what() + "; the unit must not start",
              kExitCannotRun);
     }
     std::cout << "bindguard kernel attach: protecting the cgroup " << cgroup << " (" << label << ")"
@@ -162,14 +142,14 @@ int detach(const DetachOptions& options) {
     try {
         names = k::names();
     } catch (const k::KernelError& error) {
-        fail("detach", error.what(), kExitCannotRun);
+        fail("kernel detach", error.what(), kExitCannotRun);
     }
     const std::string cgroup = checked_cgroup("detach", k::cgroup2_mount(), options.any_cgroup);
     std::optional<k::Programs> programs;
     try {
         programs = k::Programs::open_pinned(names.pin_dir);
     } catch (const k::KernelError& error) {
-        fail("detach", error.what(), kExitFailure);
+        fail("kernel detach", error.what(), kExitFailure);
     }
     if (!programs) {
         std::cout << "bindguard kernel detach: nothing is loaded (no pins under " << names.pin_dir << ")\n";
@@ -206,7 +186,7 @@ int check_socket(const CheckSocketOptions& options) {
     if (!options.unit.ends_with(".socket")) throw UsageError("UNIT: not a socket unit: '" + options.unit + "'");
     ReportedPolicy reported = load_and_report_policy(options.policy, std::cerr);
     if (!reported.loaded.ok())
-        fail("check-socket", "the policy " + reported.source.path + " is invalid; the socket unit must not listen",
+        fail("kernel check-socket", "the policy " + reported.source.path + " is invalid; the socket unit must not listen",
              kExitUsage);
     std::vector<std::string> public_ones;
     SocketUnit unit;
@@ -215,7 +195,7 @@ int check_socket(const CheckSocketOptions& options) {
         const std::string service = options.service.empty() ? socket_service_name(unit) : options.service;
         public_ones = public_listeners(unit, *reported.loaded.policy, service);
     } catch (const std::runtime_error& error) {
-        fail("check-socket", std::string(error.what()) + "; the socket unit must not listen", kExitCannotRun);
+        fail("kernel check-socket", std::string(error.what()) + "; the socket unit must not listen", kExitCannotRun);
     }
     if (!public_ones.empty()) {
         std::string list;
@@ -225,7 +205,7 @@ int check_socket(const CheckSocketOptions& options) {
                       << "): the unit would fail (mode = \"audit\": it goes on)" << std::endl;
             return kExitOk;
         }
-        fail("check-socket", options.unit + " listens publicly all the same (" + list +
+        fail("kernel check-socket", options.unit + " listens publicly all the same (" + list +
                                  "): systemd bound it outside the unit's cgroup, where the kernel twin does not "
                                  "reach; failing the unit, which closes its sockets",
              kExitFailure);

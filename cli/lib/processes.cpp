@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "command_line.hpp"
+
 namespace bindguard::cli {
 namespace {
 
@@ -111,7 +113,7 @@ ProcessInfo read_process(pid_t pid) {
     info.name = slurp(dir + "/comm");
     if (!info.name.empty() && info.name.back() == '\n') info.name.pop_back();
     std::vector<std::string> args = nul_separated(slurp(dir + "/cmdline"));
-    for (const std::string& arg : args) info.command += (info.command.empty() ? "" : " ") + arg;
+    info.command = command_line(args);
     std::vector<std::string> environment = nul_separated(slurp(dir + "/environ"));
     info.environ_readable = looks_like_environment(environment);
     if (info.environ_readable) {

@@ -44,16 +44,6 @@ struct AuthzOptions {
     std::string socket = kDefaultSocket;
 };
 
-// Thrown when the command stops; carries the exit status (the message is already printed).
-struct Stop {
-    int status;
-};
-
-[[noreturn]] void fail(const std::string& message, int status) {
-    std::cerr << "bindguard docker authz: " << message << '\n';
-    throw Stop{status};
-}
-
 // What the server shares with its connection threads.
 struct Server {
     Policy policy;         // as loaded at start: its [log] sink is opened once
@@ -266,25 +256,25 @@ bool answering(const std::string& path) {
 // Creates, binds and listens on the unix socket at path (its directory made; a stale socket
 // there replaced; mode 0660). Returns the descriptor; stops with 1.
 int listen_at(const std::string& path) {
-    if (path.size() >= sizeof(sockaddr_un::sun_path)) fail("--socket: the path " + path + " is too long for a unix socket", kExitUsage);
+    if (path.size() >= sizeof(sockaddr_un::sun_path)) fail("docker authz", "--socket: the path " + path + " is too long for a unix socket", kExitUsage);
     std::error_code error;
     std::filesystem::path directory = std::filesystem::path(path).parent_path();
     if (!directory.empty()) std::filesystem::create_directories(directory, error);
-    if (error) fail("cannot create " + directory.string() + ": " + error.message(), kExitFailure);
+    if (error) fail("docker authz", "cannot create " + directory.string() + ": " + error.message(), kExitFailure);
     struct stat status{};
     if (::lstat(path.c_str(), &status) == 0) {
-        if (!S_ISSOCK(status.st_mode)) fail(path + " exists and is not a socket; leaving it alone", kExitFailure);
-        if (answering(path)) fail("another plugin already answers on " + path, kExitFailure);
+        if (!S_ISSOCK(status.st_mode)) fail("docker authz", path + " exists and is not a socket; leaving it alone", kExitFailure);
+        if (answering(path)) fail("docker authz", "another plugin already answers on " + path, kExitFailure);
         ::unlink(path.c_str());
     }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) fail(std::string("cannot create a unix socket: ") + std::strerror(errno), kExitFailure);
+    if (fd < 0) fail("docker authz", std::string("cannot create a unix socket: ") + std::strerror(errno), kExitFailure);
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::chmod(path.c_str(), 0660) != 0 ||
         ::listen(fd, 64) != 0)
-        fail("cannot listen on " + path + ": " + std::strerror(errno), kExitFailure);
+        fail("docker authz", "cannot listen on " + path + ": " + std::strerror(errno), kExitFailure);
     return fd;
 }
 
@@ -293,7 +283,7 @@ int authz(const AuthzOptions& options) {
     try {
         auto [source, loaded] = load_and_report_policy(options.policy, std::cerr);
         if (!loaded.ok())
-            fail("the policy " + source.path + " (from " + source.named_by + ") is invalid; fix it and check it with "
+            fail("docker authz", "the policy " + source.path + " (from " + source.named_by + ") is invalid; fix it and check it with "
                  "`bindguard check " + source.path + "`", kExitUsage);
         auto server = std::make_unique<Server>();
         server->policy = *loaded.policy;
@@ -316,7 +306,7 @@ int authz(const AuthzOptions& options) {
             MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
         if (!daemon) {
             if (own_socket) ::unlink(options.socket.c_str());
-            fail("cannot serve on " + (own_socket ? options.socket : std::string("the socket systemd passed")), kExitFailure);
+            fail("docker authz", "cannot serve on " + (own_socket ? options.socket : std::string("the socket systemd passed")), kExitFailure);
         }
         std::cerr << "bindguard docker authz: serving Docker's authorization plugin \"bindguard\" on "
                   << (own_socket ? options.socket : std::string("the socket systemd passed")) << " with the policy "

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bindguard::cli {
 
@@ -20,5 +21,18 @@ ShimLocation locate_shim();
 // Tries dlopen(path, RTLD_NOW | RTLD_LOCAL) in a forked child, so that this process is
 // left untouched. Returns nullopt when it loads, else the reason (dlerror() text).
 std::optional<std::string> shim_load_error(const std::string& path);
+
+// Splits an LD_PRELOAD value (the loader accepts ':' and ' ' as separators). Returns the
+// non-empty entries.
+std::vector<std::string> preload_entries(const std::string& value);
+
+// True when entry names the same library as shim: another libbindguard.so, a file of the
+// same name as shim, or a path that resolves to shim (realpath(3)).
+bool is_same_shim(const std::string& entry, const std::string& shim);
+
+// The LD_PRELOAD for a program (`run`) or a unit (`protect`): shim first, then the entries
+// of existing (the environment's, the unit's Environment=) but other copies of the
+// library. Returns it.
+std::string composed_preload(const std::string& shim, const std::optional<std::string>& existing);
 
 }  // namespace bindguard::cli

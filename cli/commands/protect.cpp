@@ -1,7 +1,6 @@
 // `bindguard protect UNIT` and `bindguard unprotect UNIT`: a systemd drop-in that loads
 // the library into an existing service (or, with --kernel, attaches the kernel twin to its
 // cgroup at each start), without editing the vendor's unit file.
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -19,10 +18,11 @@
 
 #include "commands.hpp"
 #include "docker_programs.hpp"
-#include "protect_docker.hpp"
 #include "elf.hpp"
 #include "policy_source.hpp"
 #include "program_paths.hpp"
+#include "protect_docker.hpp"
+#include "protect_dropin.hpp"
 #include "protect_socket.hpp"
 #include "protectable.hpp"
 #include "shim_locate.hpp"
@@ -33,7 +33,7 @@ namespace bindguard::cli {
 namespace {
 
 constexpr const char* kDropInName = "bindguard.conf";
-constexpr const char* kMarker = "# Written by `bindguard protect";
+constexpr const char* kMarker = kProtectMarker;
 
 struct ProtectOptions {
     std::string unit;
@@ -45,17 +45,6 @@ struct ProtectOptions {
     bool with_preload = false;  // with --kernel: the library as well
     bool dry_run = false;
 };
-
-// Thrown when the command stops; carries the exit status (the message is already printed).
-struct Stop {
-    int status;
-};
-
-// Prints "bindguard COMMAND: MESSAGE" on stderr and throws Stop{status}.
-[[noreturn]] void fail(const std::string& command, const std::string& message, int status) {
-    std::cerr << "bindguard " << command << ": " << message << '\n';
-    throw Stop{status};
-}
 
 // The unit name, checked: the characters systemd allows in unit names (letters, digits,
 // ':', '-', '_', '.', '\\', '@'), not starting with '.'. Returns "NAME.service" for a bare NAME.
@@ -70,20 +59,6 @@ std::string checked_unit_name(const std::string& unit) {
 // ROOT/etc/systemd/system/UNIT.d/bindguard.conf. Returns it.
 std::string dropin_path(const std::string& root, const std::string& unit) {
     return root + "/etc/systemd/system/" + unit + ".d/" + kDropInName;
-}
-
-// The default service name for a unit: "nginx.service" -> "nginx", "postgresql@15-main.service"
-// -> "postgresql". Returns it.
-std::string default_service(const std::string& unit) {
-    std::string base = unit.substr(0, unit.rfind('.'));
-    return base.substr(0, base.find('@'));
-}
-
-// path made absolute against the current directory (symlinks kept). Returns it.
-std::string absolute(const std::string& path) {
-    std::error_code error;
-    std::filesystem::path made = std::filesystem::absolute(path, error);
-    return error ? path : made.lexically_normal().string();
 }
 
 // The policy the service's library will load: --policy (absolute), else the system policy
@@ -137,90 +112,6 @@ void require_protectable(const ServiceUnit& unit, const std::string& shim) {
          kExitCannotRun);
 }
 
-// The LD_PRELOAD for the unit: the library first, then what the unit already preloads
-// (other copies of the library dropped). Returns it.
-std::string composed_preload(const std::string& shim, const std::optional<std::string>& existing) {
-    std::string value = shim;
-    std::string entry;
-    for (char c : existing.value_or("") + ":") {
-        if (c != ':' && c != ' ') {
-            entry += c;
-            continue;
-        }
-        bool ours = entry.ends_with("/libbindguard.so") || entry == "libbindguard.so";
-        if (!entry.empty() && !ours) value += ":" + entry;
-        entry.clear();
-    }
-    return value;
-}
-
-// "tcp:80", "udp:8000-8099" for one port range. Returns it.
-std::string socket_bind_entry(const char* protocol, const PortRange& range) {
-    std::string ports = range.first == range.last ? std::to_string(range.first)
-                                                  : std::to_string(range.first) + "-" + std::to_string(range.last);
-    return std::string(protocol) + ":" + ports;
-}
-
-// The SocketBindAllow= entries for the ports the policy gives the service: every rule that
-// is not a deny and names the service (or the unit's program). Returns them; stops with 1
-// when the policy names no port for it, or gives it every port.
-std::vector<std::string> backstop_ports(const Policy& policy, const std::string& service, const std::string& program) {
-    char resolved[PATH_MAX];
-    std::string real_program = ::realpath(program.c_str(), resolved) ? resolved : program;
-    std::vector<std::string> entries;
-    for (const Rule& rule : policy.rules) {
-        bool for_service = rule.service && *rule.service == service;
-        bool for_program = rule.program && ::fnmatch(rule.program->c_str(), real_program.c_str(), 0) == 0;
-        if (rule.action == Action::deny || !(for_service || for_program)) continue;
-        if (rule.ports.empty())
-            fail("protect", "--backstop: rule \"" + rule.name + "\" of " + policy.source + " gives service " + service +
-                                " every port, so there is no port list to pin; give the rule a `port = [...]`",
-                 kExitFailure);
-        for (const PortRange& range : rule.ports) {
-            for (const char* protocol : {"tcp", "udp"}) {
-                bool wanted = rule.protocol == Protocol::any || std::string(to_string(rule.protocol)) == protocol;
-                std::string entry = socket_bind_entry(protocol, range);
-                if (wanted && std::find(entries.begin(), entries.end(), entry) == entries.end()) entries.push_back(entry);
-            }
-        }
-    }
-    if (entries.empty())
-        fail("protect", "--backstop: " + policy.source + " names no port for service " + service + " (nor for " +
-                            real_program + "); add a rule such as\n  [[rule]]\n  name = \"" + service +
-                            "\"\n  action = \"rewrite\"\n  service = \"" + service + "\"\n  port = [PORT]",
-             kExitFailure);
-    return entries;
-}
-
-// This bindguard command's own path (realpath of /proc/self/exe), for ExecCondition=.
-// Returns it; stops with 126 when it cannot be told.
-std::string own_path() {
-    char resolved[PATH_MAX];
-    if (::realpath("/proc/self/exe", resolved) == nullptr)
-        fail("protect", std::string("cannot tell where this bindguard command is (/proc/self/exe): ") + std::strerror(errno),
-             kExitCannotRun);
-    return resolved;
-}
-
-// The lines of --kernel: attach at each start, before anything else of the unit runs, and
-// fail closed; detach after each stop. ExecCondition= runs before every ExecStartPre= (a
-// drop-in's ExecStartPre= would come after the vendor's own, e.g. nginx's `nginx -t`,
-// which binds); `+` runs it with full privileges; --exec-condition makes each failure exit
-// 255, which fails the unit (1-254 would skip it quietly). Returns them.
-std::string kernel_lines(const ServiceUnit& unit, const std::string& policy_path, const std::string& service) {
-    const std::string self = exec_quoted(own_path());
-    std::string attach = "ExecCondition=+" + self + " kernel attach --exec-condition --service " +
-                         exec_quoted(service) + " --program " + exec_quoted(unit.program);
-    if (!unit.command.empty()) attach += " --command " + exec_quoted(unit.command);
-    if (!policy_path.empty()) attach += " --policy " + exec_quoted(policy_path);
-    return "# --kernel: at each start, before anything else of the unit runs (ExecCondition= comes\n"
-           "# before ExecStartPre=), `bindguard kernel attach` protects this unit's own cgroup with the\n"
-           "# kernel twin (cgroup BPF: any program, Go and static ones too); if it cannot, it exits 255\n"
-           "# and the unit fails without starting. After each stop, `kernel detach` removes it again\n"
-           "# (kept while processes the unit left behind still run in its cgroup).\n" +
-           attach + "\nExecStopPost=+" + self + " kernel detach\n";
-}
-
 // Refuses a systemd older than 243, which would ignore ExecCondition= (with a warning)
 // and start the unit unprotected. Returns normally (also when systemctl cannot tell);
 // stops with 126.
@@ -241,37 +132,6 @@ void warn_about_conditions(const ServiceUnit& unit) {
                   << unit.source << "): systemd runs it before bindguard's `kernel attach`, so without the kernel "
                      "twin; a condition check should not bind, but if it does, reset ExecCondition= in another "
                      "drop-in and list it again after bindguard's\n";
-}
-
-// The drop-in's text. Returns it.
-std::string dropin_text(const ProtectOptions& options, const ServiceUnit& unit, const std::string& shim,
-                        const std::string& policy_path, const std::string& service,
-                        const std::vector<std::string>& backstop) {
-    const bool preload = !options.kernel || options.with_preload;
-    const char* by = !preload ? "The kernel twin keeps" : options.kernel ? "The bindguard library and the kernel twin keep"
-                                                                          : "The bindguard library keeps";
-    std::string text = std::string(kMarker) + " " + unit.name + "` (bindguard " + BINDGUARD_VERSION + ").\n"
-                       "# " + by + " this service's binds on loopback, except where the policy\n"
-                       "# allows them. Remove with `bindguard unprotect " + unit.name + "`.\n"
-                       "[Service]\n";
-    if (options.kernel) text += kernel_lines(unit, policy_path, service);
-    if (!preload) {
-        // The kernel twin alone: nothing for the program's environment.
-    } else {
-        text += "Environment=" + unit_quoted("LD_PRELOAD=" + composed_preload(shim, unit.ld_preload)) + "\n";
-        if (!policy_path.empty()) text += "Environment=" + unit_quoted("BINDGUARD_POLICY=" + policy_path) + "\n";
-        text += "Environment=" + unit_quoted("BINDGUARD_SERVICE=" + service) + "\n";
-    }
-    if (preload && unit.no_exec_paths) {
-        text += "# The unit sets NoExecPaths=: the library's directory must stay mappable as code.\n";
-        text += "ExecPaths=" + shim.substr(0, shim.rfind('/')) + "\n";
-    }
-    if (options.backstop) {
-        text += "# --backstop: the kernel refuses every other port (cgroup BPF), whatever the program does.\n";
-        for (const std::string& entry : backstop) text += "SocketBindAllow=" + entry + "\n";
-        text += "SocketBindDeny=any\n";
-    }
-    return text;
 }
 
 // Writes text to path through a temporary file and rename. Returns nothing; stops with 1.
@@ -396,10 +256,12 @@ int protect(const ProtectOptions& options) {
         refuse_docker_unit(name, unit.program);
         if (preload) require_protectable(unit, shim);
         if (options.kernel) warn_about_conditions(unit);
-        std::string service = options.service.empty() ? default_service(name) : options.service;
+        std::string service = options.service.empty() ? service_of_unit(name) : options.service;
         std::vector<std::string> backstop;
         if (options.backstop) backstop = backstop_ports(policy, service, unit.program);
-        std::string text = dropin_text(options, unit, shim, policy_path, service, backstop);
+        std::string text = dropin_text({options.kernel, options.with_preload, options.backstop,
+                                        options.kernel ? own_path() : ""},
+                                       unit, shim, policy_path, service, backstop);
         // Sockets systemd binds for the service: no drop-in of the service reaches them.
         SocketFindings sockets = service_socket_findings(name, options.root, policy, service);
         for (const std::string& warning : sockets.warnings) std::cerr << "bindguard protect: warning: " << warning << '\n';

@@ -107,4 +107,32 @@ std::optional<std::string> shim_load_error(const std::string& path) {
     return reason.empty() ? std::string("dlopen failed") : reason;
 }
 
+std::vector<std::string> preload_entries(const std::string& value) {
+    std::vector<std::string> entries;
+    std::string current;
+    for (char c : value + ":") {
+        if (c == ':' || c == ' ') {
+            if (!current.empty()) entries.push_back(current);
+            current.clear();
+        } else {
+            current += c;
+        }
+    }
+    return entries;
+}
+
+bool is_same_shim(const std::string& entry, const std::string& shim) {
+    auto basename = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
+    if (basename(entry) == "libbindguard.so" || basename(entry) == basename(shim)) return true;
+    char resolved[PATH_MAX];
+    return ::realpath(entry.c_str(), resolved) != nullptr && shim == resolved;
+}
+
+std::string composed_preload(const std::string& shim, const std::optional<std::string>& existing) {
+    std::string value = shim;
+    for (const std::string& entry : preload_entries(existing.value_or("")))
+        if (!is_same_shim(entry, shim)) value += ":" + entry;
+    return value;
+}
+
 }  // namespace bindguard::cli

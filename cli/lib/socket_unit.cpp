@@ -190,10 +190,7 @@ std::vector<std::string> socket_units_of(const std::string& service, const std::
     return {found.begin(), found.end()};
 }
 
-std::string socket_service_name(const SocketUnit& unit) {
-    std::string base = without_suffix(unit.service);
-    return base.substr(0, base.find('@'));
-}
+std::string socket_service_name(const SocketUnit& unit) { return service_of_unit(unit.service); }
 
 ListenVerdict judge_listen(const Policy& policy, const std::string& service, const SocketUnit& unit,
                            const ListenLine& line) {

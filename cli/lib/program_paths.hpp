@@ -20,8 +20,12 @@ std::vector<Diagnostic> program_path_warnings(const Policy& policy);
 // program itself when it cannot be resolved.
 std::string resolved_program(const std::string& program);
 
-// path made absolute against the current directory and normalised (for `kernel
-// status`, run elsewhere); path itself when that fails.
+// path made absolute against the current directory and normalised lexically ("a/./b" ->
+// "a/b", "a/../b" -> "b"): symlinks are kept, never resolved, so a policy named through a
+// symlink (/etc/bindguard/current.toml -> v2.toml) keeps its name and follows the link when
+// it changes. Returns it; path itself when the current directory cannot be read. For every
+// policy path that is handed on: BINDGUARD_POLICY of `run`, the drop-ins of `protect` and
+// `protect docker`, and what `kernel attach`/`run --kernel` record for `kernel status`.
 std::string absolute(const std::string& path);
 
 }  // namespace bindguard::cli
