@@ -72,6 +72,10 @@ struct IndexArrays {
 // Maps with fewer keys than this are searched whole: the table would not pay.
 constexpr std::size_t kBucketMinKeys = 16;
 constexpr std::uint32_t kBucketMaxCount = 65536;
+// A table one of whose buckets spans more intervals than this is not kept (keys clustered
+// into few buckets, as IPv6 prefixes that differ only in their low bits): its search would
+// cost about what the whole map's does, and the table's reads would come on top.
+constexpr std::uint32_t kBucketMaxSpan = 8;
 
 // The first-level table of the map whose starts are keys (ascending, keys[0] = 0), each
 // projected by high (the key itself, or an IPv6 key's high half) and compared with a
@@ -99,6 +103,12 @@ bg_image_buckets store_buckets(const std::vector<Key>& keys, High high, AtOrBelo
         arrays.buckets.push_back(static_cast<std::uint32_t>(interval));
     }
     arrays.buckets.push_back(static_cast<std::uint32_t>(keys.size() - 1));
+    for (std::uint32_t b = 0; b < count; ++b) {
+        if (arrays.buckets[stored.first + b + 1] - arrays.buckets[stored.first + b] + 1 > kBucketMaxSpan) {
+            arrays.buckets.resize(stored.first);
+            return bg_image_buckets{};
+        }
+    }
     return stored;
 }
 

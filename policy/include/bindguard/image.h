@@ -65,7 +65,8 @@
  * lookup in leaf 0 (node 8, empty, up 0) reads no port map at all.
  *
  * The first-level table of a map (struct bg_image_buckets, count > 0 for maps of 16 keys
- * or more) makes its lookup one read and a short search, whatever the map's size: the
+ * or more whose keys spread so that no bucket spans more than 8 intervals) makes its
+ * lookup one read and a short search, whatever the map's size: the
  * keys from base on are cut into count buckets of 2^shift keys each (of the high 64 bits
  * for IPv6), and buckets[first + b] is the interval that holds bucket b's first key;
  * buckets[first + count] is the map's last interval. A key k >= base lies in the
